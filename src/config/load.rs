@@ -1,0 +1,199 @@
+//! Reading the file: YAML with spans (marked-yaml), `${VAR}` interpolation of
+//! every scalar, then each top-level section and each list element
+//! deserialized on its own, so that one bad provider does not hide the
+//! problems of the next.
+
+use super::diagnostics::{redact_quoted, ConfigErrors, Problems};
+use super::interpolate::interpolate;
+use super::raw::{OneOrMany, RawAuth, RawModel, RawProvider, RawRouting, TOP_LEVEL_KEYS};
+use super::validate::{validate, Unset};
+use super::Loaded;
+use marked_yaml::loader::{parse_yaml_with_options, LoaderOptions};
+use marked_yaml::types::MarkedScalarNode;
+use marked_yaml::{LoadError, Node};
+use serde::de::DeserializeOwned;
+use std::path::Path;
+
+/// The sections of the file, each as far as it could be read.
+#[derive(Default)]
+pub(super) struct Sections {
+    pub listen: Option<OneOrMany>,
+    pub admin_listen: Option<String>,
+    pub auth: Option<RawAuth>,
+    pub routing: RawRouting,
+    pub providers: Option<Vec<Option<RawProvider>>>,
+    pub models: Vec<Option<RawModel>>,
+}
+
+/// Load and validate `path`, reading `${VAR}`s from the process environment.
+pub fn load_file(path: &Path) -> Result<Loaded, ConfigErrors> {
+    let file = path.display().to_string();
+    match std::fs::read_to_string(path) {
+        Ok(text) => load_str(&file, &text, &|k| std::env::var(k).ok()),
+        Err(e) => {
+            let mut p = Problems::default();
+            p.at("", format!("cannot read the file: {e}"));
+            Err(p.finish(&file, None))
+        }
+    }
+}
+
+/// Load and validate config text; `file` only labels the messages.
+pub fn load_str(
+    file: &str,
+    text: &str,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<Loaded, ConfigErrors> {
+    let mut problems = Problems::default();
+    let options = LoaderOptions::default().error_on_duplicate_keys(true).toplevel_mapping();
+    let mut root = match parse_yaml_with_options(0, text, options) {
+        Ok(root) => root,
+        Err(e) => {
+            let (line, message) = describe_load_error(&e);
+            problems.at_line("", line, message);
+            return Err(problems.finish(file, None));
+        }
+    };
+    let mut unset = Vec::new();
+    interpolate_tree(&mut root, "", env, &mut problems, &mut unset);
+    let sections = read_sections(&root, &mut problems);
+    let loaded = validate(sections, &unset, &mut problems);
+    if problems.is_empty() {
+        Ok(loaded)
+    } else {
+        Err(problems.finish(file, Some(&root)))
+    }
+}
+
+fn describe_load_error(e: &LoadError) -> (Option<usize>, String) {
+    match e {
+        LoadError::TopLevelMustBeMapping(m) => {
+            (Some(m.line()), "the file must be a mapping (listen:, providers:, ...)".into())
+        }
+        LoadError::TopLevelMustBeSequence(m) => (Some(m.line()), "unexpected top level".into()),
+        LoadError::UnexpectedAnchor(m) => (Some(m.line()), "YAML anchors are not supported".into()),
+        LoadError::MappingKeyMustBeScalar(m) => (Some(m.line()), "keys must be plain names".into()),
+        LoadError::UnexpectedTag(m) => (Some(m.line()), "YAML tags are not supported".into()),
+        LoadError::ScanError(m, e) => (Some(m.line()), format!("YAML syntax error: {}", e.info())),
+        LoadError::DuplicateKey(d) => (
+            d.key.span().start().map(|m| m.line()),
+            format!("duplicate key `{}`", d.key.as_str()),
+        ),
+    }
+}
+
+fn child_path(parent: &str, key: &str) -> String {
+    if parent.is_empty() {
+        key.to_string()
+    } else {
+        format!("{parent}.{key}")
+    }
+}
+
+/// Interpolate every scalar in place, keeping its span.
+fn interpolate_tree(
+    node: &mut Node,
+    path: &str,
+    env: &dyn Fn(&str) -> Option<String>,
+    problems: &mut Problems,
+    unset: &mut Vec<Unset>,
+) {
+    match node {
+        Node::Scalar(s) if s.as_str().contains('$') => match interpolate(s.as_str(), env) {
+            Ok(done) => {
+                unset.extend(done.unset.into_iter().map(|var| Unset { path: path.into(), var }));
+                let coerce = s.may_coerce();
+                let mut fresh = MarkedScalarNode::new(*s.span(), done.value);
+                fresh.set_coerce(coerce);
+                *s = fresh;
+            }
+            Err(e) => problems.at(path, e.to_string()),
+        },
+        Node::Scalar(_) => {}
+        Node::Mapping(m) => {
+            for (k, v) in m.iter_mut() {
+                interpolate_tree(v, &child_path(path, k.as_str()), env, problems, unset);
+            }
+        }
+        Node::Sequence(seq) => {
+            for (i, v) in seq.iter_mut().enumerate() {
+                interpolate_tree(v, &format!("{path}[{i}]"), env, problems, unset);
+            }
+        }
+    }
+}
+
+fn is_null(node: &Node) -> bool {
+    node.as_scalar().is_some_and(|s| matches!(s.as_str(), "" | "~" | "null"))
+}
+
+fn read_sections(root: &Node, problems: &mut Problems) -> Sections {
+    let mut out = Sections::default();
+    let Some(map) = root.as_mapping() else {
+        return out;
+    };
+    for (key, value) in map.iter() {
+        let k = key.as_str();
+        if is_null(value) && k != "providers" {
+            continue;
+        }
+        match k {
+            "listen" => out.listen = de(value, k, problems),
+            "admin_listen" => out.admin_listen = de(value, k, problems),
+            "auth" => out.auth = de(value, k, problems),
+            "routing" => out.routing = de(value, k, problems).unwrap_or_default(),
+            "providers" => out.providers = Some(de_list(value, k, problems)),
+            "models" => out.models = de_list(value, k, problems),
+            other => problems.at(
+                other,
+                format!("unknown key `{other}` (expected one of: {})", TOP_LEVEL_KEYS.join(", ")),
+            ),
+        }
+    }
+    out
+}
+
+fn de_list<T: DeserializeOwned>(node: &Node, path: &str, problems: &mut Problems) -> Vec<Option<T>> {
+    match node.as_sequence() {
+        Some(seq) => seq
+            .iter()
+            .enumerate()
+            .map(|(i, el)| de(el, &format!("{path}[{i}]"), problems))
+            .collect(),
+        None => {
+            problems.at(path, "must be a list");
+            Vec::new()
+        }
+    }
+}
+
+/// Deserialize one subtree, reporting a failure with its full key path.
+fn de<T: DeserializeOwned>(node: &Node, path: &str, problems: &mut Problems) -> Option<T> {
+    match marked_yaml::from_node::<T>(node) {
+        Ok(v) => Some(v),
+        Err(e) => {
+            let inner = e.path().filter(|p| *p != ".").unwrap_or("");
+            let mut full = match (path.is_empty(), inner.is_empty()) {
+                (_, true) => path.to_string(),
+                (true, false) => inner.to_string(),
+                (false, false) if inner.starts_with('[') => format!("{path}{inner}"),
+                (false, false) => format!("{path}.{inner}"),
+            };
+            let line = e.start_mark().map(|m| m.line());
+            let message = match &*e {
+                marked_yaml::Error::NotBoolean(_) => "expected true or false".to_string(),
+                marked_yaml::Error::IntegerParseFailure(..) => "expected a whole number".into(),
+                marked_yaml::Error::FloatParseFailure(..) => "expected a number".into(),
+                marked_yaml::Error::UnknownFieldError(field, expected, _) => {
+                    if !full.ends_with(field.as_str()) {
+                        full = child_path(&full, field);
+                    }
+                    format!("unknown key `{field}` (expected one of: {})", expected.join(", "))
+                }
+                marked_yaml::Error::Other(msg, _) => redact_quoted(msg),
+            };
+            problems.at_line(full, line, message);
+            None
+        }
+    }
+}

@@ -1,0 +1,145 @@
+//! `gateway.yaml` → a validated [`Config`]: plain data, compared with `==`,
+//! holding no Pingora types. Two stages (STYLE habit 2): `raw` mirrors the
+//! file with `deny_unknown_fields`; `validate` turns it into the truth and
+//! collects *every* problem with its key path and line, so one run of
+//! `modelgate -t` shows them all. Secrets stay in [`Secret`]; no message
+//! built here ever contains a key or the config text.
+
+mod diagnostics;
+mod interpolate;
+mod load;
+mod raw;
+mod units;
+mod validate;
+
+pub use diagnostics::{ConfigError, ConfigErrors};
+pub use interpolate::{interpolate, InterpolateError, Interpolated};
+pub use load::{load_file, load_str};
+pub use units::{parse_duration, parse_size};
+
+use crate::providers::{BaseUrl, ProviderType};
+use crate::routing::Strategy;
+use crate::secret::Secret;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+/// A loaded config plus the warnings worth logging at start (skipped
+/// instances, an open gateway).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Loaded {
+    pub config: Config,
+    pub warnings: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Config {
+    pub listen: Vec<SocketAddr>,
+    pub admin_listen: Option<SocketAddr>,
+    /// Empty: an open gateway.
+    pub auth: Vec<GatewayKey>,
+    pub routing: Routing,
+    /// Every usable instance, in config order (`api_keys` expanded).
+    pub instances: Vec<Instance>,
+    pub aliases: Vec<Alias>,
+}
+
+/// A client key of the gateway: only its SHA-256 is kept.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GatewayKey {
+    pub name: String,
+    pub sha256: [u8; 32],
+    /// Globs over requested model names; `["*"]` by default.
+    pub models: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Routing {
+    pub strategy: Strategy,
+    pub max_attempts: u32,
+    pub cooldown: Duration,
+    pub circuit_breaker: CircuitBreakerConf,
+    pub health_check: HealthCheckConf,
+    pub timeouts: Timeouts,
+    pub max_body: u64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CircuitBreakerConf {
+    pub failures: u32,
+    pub open_for: Duration,
+    pub half_open_probes: u32,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HealthCheckConf {
+    pub interval: Duration,
+    pub timeout: Duration,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Timeouts {
+    /// TCP connect plus TLS handshake.
+    pub connect: Duration,
+    /// Request sent → response head received.
+    pub first_byte: Duration,
+    /// Longest gap between two body reads.
+    pub idle: Duration,
+}
+
+impl Default for Routing {
+    fn default() -> Self {
+        Self {
+            strategy: Strategy::Priority,
+            max_attempts: 4,
+            cooldown: Duration::from_secs(60),
+            circuit_breaker: CircuitBreakerConf {
+                failures: 5,
+                open_for: Duration::from_secs(30),
+                half_open_probes: 1,
+            },
+            health_check: HealthCheckConf {
+                interval: Duration::from_secs(30),
+                timeout: Duration::from_secs(5),
+            },
+            timeouts: Timeouts {
+                connect: Duration::from_secs(5),
+                first_byte: Duration::from_secs(120),
+                idle: Duration::from_secs(120),
+            },
+            max_body: 32 * 1024 * 1024,
+        }
+    }
+}
+
+/// One provider account = one key (STYLE: "Instance").
+#[derive(Debug, Clone, PartialEq)]
+pub struct Instance {
+    /// Unique; `<entry>#<n>` when an entry lists several `api_keys`.
+    pub id: String,
+    /// The `id` of the `providers:` entry this came from.
+    pub entry: String,
+    pub kind: ProviderType,
+    pub base_url: BaseUrl,
+    /// `None` only for keyless endpoints (a local Ollama, vLLM, ...).
+    pub api_key: Option<Secret>,
+    pub api_version: Option<String>,
+    pub models: Vec<String>,
+}
+
+/// An entry under `models:`: an alias, a group or a fallback chain.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Alias {
+    pub name: String,
+    pub strategy: Option<Strategy>,
+    pub targets: Vec<Target>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Target {
+    /// A `providers:` entry id or a provider type; `None`: any instance
+    /// serving `model`.
+    pub provider: Option<String>,
+    /// `None`: the provider's first model.
+    pub model: Option<String>,
+    pub weight: u32,
+}

@@ -1,0 +1,107 @@
+//! The file as written: a serde mirror of `gateway.yaml`, every struct with
+//! `deny_unknown_fields` so a typo is an error, never silently ignored.
+//! Nothing here is trusted yet; `validate` turns it into [`super::Config`].
+
+use super::units::{HumanDuration, HumanSize};
+use crate::providers::ProviderType;
+use crate::routing::Strategy;
+use serde::Deserialize;
+
+/// The top-level keys, in the order they are read.
+pub const TOP_LEVEL_KEYS: &[&str] =
+    &["listen", "admin_listen", "auth", "routing", "providers", "models"];
+
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+pub enum OneOrMany {
+    One(String),
+    Many(Vec<String>),
+}
+
+impl OneOrMany {
+    pub fn into_vec(self) -> Vec<String> {
+        match self {
+            Self::One(s) => vec![s],
+            Self::Many(v) => v,
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawAuth {
+    pub keys: Vec<RawGatewayKey>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawGatewayKey {
+    pub name: String,
+    pub key: Option<String>,
+    pub key_sha256: Option<String>,
+    pub models: Option<Vec<String>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawRouting {
+    pub strategy: Option<Strategy>,
+    pub max_attempts: Option<u32>,
+    pub cooldown: Option<HumanDuration>,
+    pub circuit_breaker: Option<RawBreaker>,
+    pub health_check: Option<RawHealthCheck>,
+    pub timeouts: Option<RawTimeouts>,
+    pub max_body: Option<HumanSize>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawBreaker {
+    pub failures: Option<u32>,
+    pub open_for: Option<HumanDuration>,
+    pub half_open_probes: Option<u32>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawHealthCheck {
+    pub interval: Option<HumanDuration>,
+    pub timeout: Option<HumanDuration>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawTimeouts {
+    pub connect: Option<HumanDuration>,
+    pub first_byte: Option<HumanDuration>,
+    pub idle: Option<HumanDuration>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawProvider {
+    pub id: String,
+    #[serde(rename = "type")]
+    pub kind: ProviderType,
+    pub base_url: Option<String>,
+    pub api_key: Option<String>,
+    pub api_keys: Option<Vec<String>>,
+    pub api_version: Option<String>,
+    pub models: Vec<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawModel {
+    pub name: String,
+    pub strategy: Option<Strategy>,
+    pub targets: Vec<RawTarget>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawTarget {
+    pub provider: Option<String>,
+    pub model: Option<String>,
+    pub weight: Option<u32>,
+}

@@ -1,0 +1,140 @@
+//! The one error enum of the request path and its single mapping to the wire:
+//! status + OpenAI's envelope `{"error": {"message", "type", "code", "param"}}`.
+//! Messages name instances and models, never keys; a client-supplied value is
+//! echoed only after truncation, inside JSON (escaped by serde_json).
+
+use bytes::Bytes;
+use std::time::Duration;
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum GatewayError {
+    #[error("The request body is not valid JSON: {0}")]
+    InvalidJson(String),
+    #[error("The request body must be a JSON object with a string `model`.")]
+    MissingModel,
+    #[error("`{field}` must be {expected}.")]
+    InvalidField { field: &'static str, expected: &'static str },
+    #[error("Missing gateway key: send `Authorization: Bearer <key>`.")]
+    MissingKey,
+    #[error("Incorrect gateway key provided.")]
+    UnknownKey,
+    #[error("Gateway key `{key}` is not allowed to use model `{model}`.")]
+    ModelNotAllowed { key: String, model: String },
+    #[error("The model `{0}` does not exist. GET /v1/models lists the available models.")]
+    UnknownModel(String),
+    #[error("Unknown request path: {0}. See /v1/chat/completions, /v1/completions, /v1/embeddings, /v1/models.")]
+    UnknownPath(String),
+    #[error("Method {method} is not allowed on {path}.")]
+    MethodNotAllowed { method: String, path: String },
+    #[error("The request body is larger than the gateway's limit of {limit} bytes.")]
+    BodyTooLarge { limit: u64 },
+    #[error("Every candidate for model `{model}` is rate-limited: {summary}")]
+    AllRateLimited { model: String, retry_after: Duration, summary: String },
+    #[error("Every upstream attempt for model `{model}` failed: {summary}")]
+    UpstreamFailed { model: String, summary: String },
+    #[error("No provider instance can serve model `{model}` right now: {summary}")]
+    NoCandidate { model: String, summary: String },
+    #[error("Every upstream attempt for model `{model}` timed out before the first byte: {summary}")]
+    UpstreamTimeout { model: String, summary: String },
+    #[error("Internal gateway error.")]
+    Internal,
+}
+
+impl GatewayError {
+    pub fn status(&self) -> u16 {
+        match self {
+            Self::InvalidJson(_) | Self::MissingModel | Self::InvalidField { .. } => 400,
+            Self::MissingKey | Self::UnknownKey => 401,
+            Self::ModelNotAllowed { .. } => 403,
+            Self::UnknownModel(_) | Self::UnknownPath(_) => 404,
+            Self::MethodNotAllowed { .. } => 405,
+            Self::BodyTooLarge { .. } => 413,
+            Self::AllRateLimited { .. } => 429,
+            Self::Internal => 500,
+            Self::UpstreamFailed { .. } => 502,
+            Self::NoCandidate { .. } => 503,
+            Self::UpstreamTimeout { .. } => 504,
+        }
+    }
+
+    /// `(type, code, param)` of the envelope.
+    fn kind(&self) -> (&'static str, &'static str, Option<&'static str>) {
+        match self {
+            Self::InvalidJson(_) => ("invalid_request_error", "invalid_json", None),
+            Self::MissingModel => ("invalid_request_error", "missing_model", Some("model")),
+            Self::InvalidField { field, .. } => ("invalid_request_error", "invalid_type", Some(field)),
+            Self::MissingKey => ("invalid_request_error", "missing_api_key", None),
+            Self::UnknownKey => ("invalid_request_error", "invalid_api_key", None),
+            Self::ModelNotAllowed { .. } => ("permission_error", "model_not_allowed", Some("model")),
+            Self::UnknownModel(_) => ("invalid_request_error", "model_not_found", Some("model")),
+            Self::UnknownPath(_) => ("invalid_request_error", "unknown_url", None),
+            Self::MethodNotAllowed { .. } => ("invalid_request_error", "method_not_allowed", None),
+            Self::BodyTooLarge { .. } => ("invalid_request_error", "request_too_large", None),
+            Self::AllRateLimited { .. } => ("rate_limit_error", "rate_limit_exceeded", None),
+            Self::UpstreamFailed { .. } => ("upstream_error", "upstream_failed", None),
+            Self::NoCandidate { .. } => ("service_unavailable", "no_available_provider", None),
+            Self::UpstreamTimeout { .. } => ("timeout_error", "upstream_timeout", None),
+            Self::Internal => ("server_error", "internal_error", None),
+        }
+    }
+
+    /// Whole seconds for `Retry-After`, where the error carries one.
+    pub fn retry_after_secs(&self) -> Option<u64> {
+        match self {
+            Self::AllRateLimited { retry_after, .. } => {
+                Some(retry_after.as_secs() + u64::from(retry_after.subsec_nanos() > 0))
+            }
+            _ => None,
+        }
+    }
+
+    /// The JSON body.
+    pub fn envelope(&self) -> Bytes {
+        let (kind, code, param) = self.kind();
+        let body = serde_json::json!({
+            "error": { "message": self.to_string(), "type": kind, "code": code, "param": param }
+        });
+        Bytes::from(body.to_string())
+    }
+}
+
+/// Shorten client-supplied text before it goes into a message.
+pub fn truncate(s: &str, max: usize) -> String {
+    match s.char_indices().nth(max) {
+        Some((i, _)) => format!("{}…", &s[..i]),
+        None => s.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn envelope_has_openai_shape() {
+        let e = GatewayError::UnknownModel("gpt-9".into());
+        let v: serde_json::Value = serde_json::from_slice(&e.envelope()).expect("json");
+        assert_eq!(e.status(), 404);
+        assert_eq!(v["error"]["code"], "model_not_found");
+        assert_eq!(v["error"]["param"], "model");
+        assert_eq!(v["error"]["type"], "invalid_request_error");
+        assert!(v["error"]["message"].as_str().is_some_and(|m| m.contains("/v1/models")));
+    }
+
+    #[test]
+    fn retry_after_rounds_up() {
+        let e = GatewayError::AllRateLimited {
+            model: "m".into(),
+            retry_after: Duration::from_millis(1500),
+            summary: String::new(),
+        };
+        assert_eq!(e.retry_after_secs(), Some(2));
+        assert_eq!(GatewayError::MissingKey.retry_after_secs(), None);
+    }
+
+    #[test]
+    fn truncates_on_char_boundaries() {
+        assert_eq!(truncate("héllo", 2), "hé…");
+        assert_eq!(truncate("hi", 5), "hi");
+    }
+}

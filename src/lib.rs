@@ -1,0 +1,28 @@
+//! modelgate: a self-hosted LLM gateway on Pingora.
+//!
+//! Clients speak the OpenAI API to one base URL. For each request the gateway
+//! reads the JSON body to learn the `model`, resolves it to an ordered list of
+//! candidates (provider instance + upstream model name), and tries them in
+//! turn with the whole body replayed, until one answers with something worth
+//! delivering. Failover happens only before the first byte goes to the
+//! client; after that, bytes (SSE included) pass through as they arrive.
+//!
+//! The shape of the crate:
+//! - [`config`]: `gateway.yaml` → a validated, plain-data [`config::Config`].
+//! - [`routing`]: model names → candidates; strategies; endpoint pools with
+//!   DNS re-resolution and health checks (pingora-load-balancing).
+//! - [`providers`]: provider types as a table (base URL, auth, wire format).
+//! - [`proxy`]: the `ProxyHttp` implementation, the upstream exchange, the
+//!   failover classifier, header rewriting, local endpoints.
+//! - [`auth`], [`error`], [`secret`]: gateway keys; the one error enum and its
+//!   OpenAI envelope; secrets that never print.
+//! - [`server`]: the Pingora server wiring used by `main`.
+
+pub mod auth;
+pub mod config;
+pub mod error;
+pub mod providers;
+pub mod proxy;
+pub mod routing;
+pub mod secret;
+pub mod server;

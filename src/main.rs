@@ -1,0 +1,61 @@
+//! `modelgate`: parse the command line, load and validate both config files,
+//! then build and run the Pingora server. Only wiring lives here.
+
+use clap::Parser;
+use modelgate::server;
+use pingora::server::configuration::Opt;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+/// A self-hosted LLM gateway: one OpenAI-compatible base URL for many provider keys.
+#[derive(Parser, Debug)]
+#[command(name = "modelgate", version)]
+struct Cli {
+    /// Pingora's server config (threads, pid_file, upgrade_sock, daemon, ...).
+    #[arg(short = 'c', long = "conf")]
+    conf: Option<String>,
+    /// The gateway config.
+    #[arg(short = 'g', long = "gateway", env = "MODELGATE_CONFIG", default_value = "gateway.yaml")]
+    gateway: PathBuf,
+    /// Take over the listening sockets of a running modelgate (graceful upgrade).
+    #[arg(short = 'u', long)]
+    upgrade: bool,
+    /// Run in the background.
+    #[arg(short = 'd', long)]
+    daemon: bool,
+    /// Validate both config files, print what would be served, and exit.
+    #[arg(short = 't', long)]
+    test: bool,
+}
+
+fn main() -> ExitCode {
+    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();
+    let cli = Cli::parse();
+    let conf = server::load_server_conf(cli.conf.as_deref());
+    let gateway = server::load_gateway(&cli.gateway);
+    let (conf, loaded) = match (conf, gateway) {
+        (Ok(c), Ok(g)) => (c, g),
+        (c, g) => {
+            for e in [c.err(), g.err()].into_iter().flatten() {
+                eprintln!("{e}");
+            }
+            return ExitCode::from(1);
+        }
+    };
+    if cli.test {
+        print!("{}", server::describe(&loaded, &conf));
+        println!("configuration OK");
+        return ExitCode::SUCCESS;
+    }
+    for w in &loaded.warnings {
+        log::warn!("{w}");
+    }
+    let opt = Opt { upgrade: cli.upgrade, daemon: cli.daemon, nocapture: false, test: false, conf: None };
+    match server::build(opt, conf, &loaded) {
+        Ok(s) => s.run_forever(),
+        Err(e) => {
+            eprintln!("{e}");
+            ExitCode::from(1)
+        }
+    }
+}

@@ -1,0 +1,124 @@
+//! The request body: what the gateway needs from it (`model`, `stream`) and
+//! the alias rewrite. The body is parsed once, borrowing from the bytes (no
+//! copy of the prompt, no tree of values); the `model` value's byte span is
+//! kept so an alias rewrite splices the new name in and leaves every other
+//! byte of the body exactly as the client sent it.
+
+use crate::error::{truncate, GatewayError};
+use bytes::{Bytes, BytesMut};
+use serde::Deserialize;
+use serde_json::value::RawValue;
+use std::borrow::Cow;
+use std::ops::Range;
+
+/// The parts of a request body the gateway reads.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RequestBody {
+    pub bytes: Bytes,
+    pub model: String,
+    pub stream: bool,
+    /// The byte range of the `model` value (with its quotes).
+    model_span: Range<usize>,
+}
+
+#[derive(Deserialize)]
+struct Probe<'a> {
+    #[serde(borrow)]
+    model: Option<&'a RawValue>,
+    #[serde(borrow)]
+    stream: Option<&'a RawValue>,
+}
+
+impl RequestBody {
+    pub fn parse(bytes: Bytes) -> Result<Self, GatewayError> {
+        // serde would also read a struct from a JSON array; a request is an object.
+        if bytes.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
+            let what = if bytes.trim_ascii().is_empty() { "the body is empty" } else { "expected a JSON object" };
+            return Err(GatewayError::InvalidJson(what.into()));
+        }
+        let probe: Probe<'_> = serde_json::from_slice(&bytes).map_err(|e| {
+            if e.is_data() {
+                GatewayError::InvalidJson("expected a JSON object".into())
+            } else {
+                GatewayError::InvalidJson(truncate(&e.to_string(), 200))
+            }
+        })?;
+        let raw = probe.model.ok_or(GatewayError::MissingModel)?;
+        let model: Cow<'_, str> = serde_json::from_str(raw.get())
+            .map_err(|_| GatewayError::InvalidField { field: "model", expected: "a string" })?;
+        if model.is_empty() {
+            return Err(GatewayError::MissingModel);
+        }
+        let stream = match probe.stream.map(|r| r.get()) {
+            None | Some("null") | Some("false") => false,
+            Some("true") => true,
+            Some(_) => return Err(GatewayError::InvalidField { field: "stream", expected: "a boolean" }),
+        };
+        let start = raw.get().as_ptr() as usize - bytes.as_ptr() as usize;
+        let model_span = start..start + raw.get().len();
+        let model = model.into_owned();
+        Ok(Self { bytes, model, stream, model_span })
+    }
+
+    /// The body to send when the upstream model is `model`: the same bytes
+    /// when it is the requested name, else the name spliced in.
+    pub fn for_model(&self, model: &str) -> Bytes {
+        if model == self.model {
+            return self.bytes.clone();
+        }
+        let quoted = serde_json::Value::String(model.to_string()).to_string();
+        let mut out = BytesMut::with_capacity(self.bytes.len() + quoted.len());
+        out.extend_from_slice(&self.bytes[..self.model_span.start]);
+        out.extend_from_slice(quoted.as_bytes());
+        out.extend_from_slice(&self.bytes[self.model_span.end..]);
+        out.freeze()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(s: &str) -> Result<RequestBody, GatewayError> {
+        RequestBody::parse(Bytes::from(s.to_string()))
+    }
+
+    #[test]
+    fn reads_model_and_stream() {
+        let b = parse(r#"{"messages":[{"role":"user","content":"hi"}],"model":"fast","stream":true}"#)
+            .expect("valid");
+        assert_eq!((b.model.as_str(), b.stream), ("fast", true));
+        let b = parse(r#"{"model":"a\/b\u0041","stream":null}"#).expect("escapes");
+        assert_eq!((b.model.as_str(), b.stream), ("a/bA", false));
+    }
+
+    #[test]
+    fn rewrite_changes_only_the_model_value() {
+        let src = r#"{ "model" : "fast", "messages": [{"content": "model: fast"}], "n": 1 }"#;
+        let b = parse(src).expect("valid");
+        let out = b.for_model("llama-3.1-8b-instant");
+        let expect = src.replacen(r#""fast""#, r#""llama-3.1-8b-instant""#, 1);
+        assert_eq!(std::str::from_utf8(&out).expect("utf8"), expect);
+        assert_eq!(b.for_model("fast"), b.bytes, "same model: same bytes");
+        let quoted = b.for_model("we\"ird");
+        let v: serde_json::Value = serde_json::from_slice(&quoted).expect("still JSON");
+        assert_eq!(v["model"], "we\"ird");
+    }
+
+    #[test]
+    fn rejects_bad_bodies_with_the_right_error() {
+        assert!(matches!(parse("not json"), Err(GatewayError::InvalidJson(_))));
+        assert!(matches!(parse("[1,2]"), Err(GatewayError::InvalidJson(_))));
+        assert!(matches!(parse(r#"{"model": "a""#), Err(GatewayError::InvalidJson(_))));
+        assert_eq!(parse(r#"{"messages": []}"#), Err(GatewayError::MissingModel));
+        assert_eq!(parse(r#"{"model": ""}"#), Err(GatewayError::MissingModel));
+        assert_eq!(
+            parse(r#"{"model": 42}"#),
+            Err(GatewayError::InvalidField { field: "model", expected: "a string" })
+        );
+        assert_eq!(
+            parse(r#"{"model": "m", "stream": "yes"}"#),
+            Err(GatewayError::InvalidField { field: "stream", expected: "a boolean" })
+        );
+    }
+}

@@ -1,0 +1,119 @@
+//! Header rewriting in both directions. Upstream: the client's end-to-end
+//! headers minus its credentials, hop-by-hop headers and framing, plus the
+//! instance's own auth (built once at load, marked sensitive) and `Host`.
+//! Downstream: the provider's headers minus hop-by-hop ones and cookies,
+//! plus `x-request-id` and the `x-modelgate-*` routing headers.
+
+use super::upstream::Upstream;
+use http::header::{self, HeaderName};
+use pingora::http::{RequestHeader, ResponseHeader};
+
+/// Never forwarded upstream, whatever the case: credentials of the gateway
+/// key, hop-by-hop headers (RFC 9110 §7.6.1), and what the gateway sets itself.
+const DROP_UPSTREAM: &[&str] = &[
+    "authorization",
+    "x-api-key",
+    "api-key",
+    "x-goog-api-key",
+    "cookie",
+    "host",
+    "content-length",
+    "transfer-encoding",
+    "connection",
+    "keep-alive",
+    "proxy-connection",
+    "proxy-authorization",
+    "proxy-authenticate",
+    "te",
+    "trailer",
+    "upgrade",
+    "expect",
+    // The gateway reads upstream bodies (JSON check, SSE error events), so it
+    // asks for identity encoding.
+    "accept-encoding",
+    "x-request-id",
+];
+
+/// Never passed back to the client.
+const DROP_DOWNSTREAM: &[&str] = &[
+    "connection",
+    "keep-alive",
+    "proxy-connection",
+    "proxy-authenticate",
+    "te",
+    "trailer",
+    "upgrade",
+    // A provider's cookies belong to the gateway's account, not to the client.
+    "set-cookie",
+    // Names the provider account behind the key.
+    "openai-organization",
+    "openai-project",
+    "x-request-id",
+];
+
+fn listed_in_connection(connection: Option<&http::HeaderValue>, name: &HeaderName) -> bool {
+    connection
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.split(',').any(|t| t.trim().eq_ignore_ascii_case(name.as_str())))
+}
+
+/// The request header sent to `up`.
+pub fn upstream_request(
+    client: &RequestHeader,
+    up: &Upstream,
+    path: &str,
+    body_len: usize,
+    request_id: &str,
+) -> pingora::Result<RequestHeader> {
+    let mut req = RequestHeader::build("POST", path.as_bytes(), Some(client.headers.len() + 4))?;
+    let connection = client.headers.get(header::CONNECTION);
+    for (name, value) in client.headers.iter() {
+        if DROP_UPSTREAM.contains(&name.as_str()) || listed_in_connection(connection, name) {
+            continue;
+        }
+        req.append_header(name.clone(), value.clone())?;
+    }
+    req.insert_header(header::HOST, up.host_header.clone())?;
+    req.insert_header(header::CONTENT_LENGTH, body_len)?;
+    if !client.headers.contains_key(header::CONTENT_TYPE) {
+        req.insert_header(header::CONTENT_TYPE, "application/json")?;
+    }
+    if let Some((name, value)) = &up.auth {
+        req.insert_header(name.clone(), value.clone())?;
+    }
+    req.insert_header("x-request-id", request_id)?;
+    Ok(req)
+}
+
+/// What the gateway adds to every routed response.
+pub struct Routed<'a> {
+    pub request_id: &'a str,
+    pub instance: &'a str,
+    pub model: &'a str,
+    pub attempts: u32,
+}
+
+/// The response header for the client, from the provider's.
+pub fn client_response(upstream: &ResponseHeader, routed: &Routed<'_>) -> pingora::Result<ResponseHeader> {
+    let mut resp = ResponseHeader::build(upstream.status, Some(upstream.headers.len() + 5))?;
+    let connection = upstream.headers.get(header::CONNECTION);
+    for (name, value) in upstream.headers.iter() {
+        if DROP_DOWNSTREAM.contains(&name.as_str()) || listed_in_connection(connection, name) {
+            continue;
+        }
+        resp.append_header(name.clone(), value.clone())?;
+    }
+    if let Some(id) = upstream.headers.get("x-request-id") {
+        resp.insert_header("x-upstream-request-id", id.clone())?;
+    }
+    add_routed(&mut resp, routed)?;
+    Ok(resp)
+}
+
+pub fn add_routed(resp: &mut ResponseHeader, routed: &Routed<'_>) -> pingora::Result<()> {
+    resp.insert_header("x-request-id", routed.request_id)?;
+    resp.insert_header("x-modelgate-provider", routed.instance)?;
+    resp.insert_header("x-modelgate-model", routed.model)?;
+    resp.insert_header("x-modelgate-attempts", routed.attempts)?;
+    Ok(())
+}

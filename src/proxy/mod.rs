@@ -1,0 +1,180 @@
+//! The `ProxyHttp` implementation. modelgate answers every request inside
+//! `request_filter` and owns the upstream exchange itself (see `exchange`):
+//! Pingora's proxy loop replays at most 64 KiB of request body on retry, and
+//! LLM requests are routinely larger. Pingora still provides the server,
+//! the downstream HTTP sessions, pooled upstream connections (its
+//! `Connector`), TLS, and graceful restarts.
+
+mod body;
+mod classify;
+mod ctx;
+mod exchange;
+mod forward;
+mod headers;
+mod local;
+mod respond;
+mod upstream;
+
+pub use body::RequestBody;
+pub use classify::{classify, final_error, parse_retry_after, Failure, Verdict};
+pub use ctx::RequestCtx;
+pub use upstream::{BadHeader, Upstream};
+
+use crate::auth::Auth;
+use crate::config::{Config, Instance, Timeouts};
+use crate::error::{truncate, GatewayError};
+use crate::providers::ApiRoute;
+use crate::routing::{Endpoints, Router};
+use async_trait::async_trait;
+use pingora::connectors::http::Connector;
+use pingora::modules::http::HttpModules;
+use pingora::prelude::*;
+use pingora::proxy::{FailToProxy, ProxyHttp, Session};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Everything the request path reads; built once at load, shared read-only.
+pub struct State {
+    pub auth: Auth,
+    pub router: Router,
+    pub instances: Vec<Instance>,
+    pub upstreams: Vec<Upstream>,
+    pub connector: Connector,
+    pub timeouts: Timeouts,
+    pub max_body: u64,
+    pub max_attempts: u32,
+    pub cooldown: Duration,
+}
+
+impl State {
+    pub fn new(config: &Config, endpoints: &Endpoints, of_instance: &[usize], connector: Connector) -> Result<Self, BadHeader> {
+        let upstreams = config
+            .instances
+            .iter()
+            .zip(of_instance)
+            .map(|(inst, &e)| match endpoints.get(e) {
+                Some(pool) => Upstream::new(inst, pool.clone(), &config.routing.timeouts),
+                None => Err(BadHeader(inst.id.clone())),
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Self {
+            auth: Auth::new(&config.auth),
+            router: Router::new(config),
+            instances: config.instances.clone(),
+            upstreams,
+            connector,
+            timeouts: config.routing.timeouts,
+            max_body: config.routing.max_body,
+            max_attempts: config.routing.max_attempts,
+            cooldown: config.routing.cooldown,
+        })
+    }
+}
+
+pub struct Gateway {
+    state: Arc<State>,
+}
+
+impl Gateway {
+    pub fn new(state: Arc<State>) -> Self {
+        Self { state }
+    }
+
+    /// Route one request to its handler; every branch writes a response.
+    async fn serve(&self, session: &mut Session, ctx: &mut RequestCtx) -> Result<(), GatewayError> {
+        let state = &self.state;
+        let req = session.req_header();
+        let method = req.method.clone();
+        let path = req.uri.path().to_string();
+        let is_get = method == http::Method::GET || method == http::Method::HEAD;
+        match (path.as_str(), ApiRoute::from_path(&path)) {
+            ("/health", _) if is_get => {
+                ctx.route = "health";
+                let (status, body) = local::health(state);
+                respond::json(session, ctx, status, body).await.map_err(|_| GatewayError::Internal)
+            }
+            ("/v1/models" | "/models", _) if is_get => {
+                ctx.route = "models";
+                let caller = state.auth.authenticate(&session.req_header().headers)?;
+                ctx.key_name = caller.name.clone();
+                let body = local::models(state, &caller);
+                respond::json(session, ctx, 200, body).await.map_err(|_| GatewayError::Internal)
+            }
+            (_, Some(route)) if method == http::Method::POST => {
+                ctx.route = route.label();
+                let caller = state.auth.authenticate(&session.req_header().headers)?;
+                ctx.key_name = caller.name.clone();
+                forward::handle(state, session, ctx, route, &caller).await
+            }
+            (_, Some(_)) | ("/health" | "/v1/models" | "/models", _) => {
+                Err(GatewayError::MethodNotAllowed { method: method.to_string(), path: truncate(&path, 200) })
+            }
+            _ => Err(GatewayError::UnknownPath(truncate(&path, 200))),
+        }
+    }
+}
+
+fn request_id(session: &Session) -> String {
+    session
+        .req_header()
+        .headers
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| !v.is_empty() && v.len() <= 128 && v.bytes().all(|b| b.is_ascii_graphic()))
+        .map_or_else(|| uuid::Uuid::new_v4().simple().to_string(), str::to_string)
+}
+
+#[async_trait]
+impl ProxyHttp for Gateway {
+    type CTX = RequestCtx;
+
+    fn new_ctx(&self) -> RequestCtx {
+        RequestCtx::new()
+    }
+
+    /// No downstream modules: the default installs a (disabled) compression
+    /// module whose filters would still run on every SSE chunk.
+    fn init_downstream_modules(&self, _modules: &mut HttpModules) {}
+
+    /// The whole request is served here, so this always returns `Ok(true)`:
+    /// local endpoints, auth, body, routing, and the upstream attempt loop.
+    async fn request_filter(&self, session: &mut Session, ctx: &mut RequestCtx) -> Result<bool> {
+        ctx.request_id = request_id(session);
+        if let Err(e) = self.serve(session, ctx).await {
+            forward::fail(session, ctx, &e).await;
+        }
+        Ok(true)
+    }
+
+    /// Never reached: `request_filter` always answers. Pingora requires it.
+    async fn upstream_peer(&self, _session: &mut Session, _ctx: &mut RequestCtx) -> Result<Box<HttpPeer>> {
+        Err(Error::explain(ErrorType::InternalError, "modelgate serves every request in request_filter"))
+    }
+
+    /// Only reached if Pingora itself fails before `request_filter` answers
+    /// (e.g. a malformed request head): answer in OpenAI's envelope.
+    async fn fail_to_proxy(&self, session: &mut Session, e: &Error, ctx: &mut RequestCtx) -> FailToProxy {
+        log::debug!("request {}: pingora error {}", ctx.request_id, e.etype().as_str());
+        forward::fail(session, ctx, &GatewayError::Internal).await;
+        FailToProxy { error_code: 500, can_reuse_downstream: false }
+    }
+
+    /// One line per request. NOTE(#4): becomes the structured JSON access log.
+    async fn logging(&self, _session: &mut Session, _e: Option<&Error>, ctx: &mut RequestCtx) {
+        log::info!(
+            "request id={} route={} key={} model={} instance={} upstream_model={} attempts={} status={} stream={} ttfb_ms={} ms={}{}",
+            ctx.request_id,
+            ctx.route,
+            ctx.key_name.as_deref().unwrap_or("-"),
+            ctx.requested_model.as_deref().unwrap_or("-"),
+            ctx.instance.as_deref().unwrap_or("-"),
+            ctx.upstream_model.as_deref().unwrap_or("-"),
+            ctx.attempts,
+            ctx.status,
+            ctx.stream,
+            ctx.first_byte.map_or(-1, |t| t.duration_since(ctx.start).as_millis() as i64),
+            ctx.start.elapsed().as_millis(),
+            ctx.note.as_deref().map(|n| format!(" note={n:?}")).unwrap_or_default(),
+        );
+    }
+}

@@ -1,0 +1,57 @@
+//! Responses the gateway writes itself: errors in OpenAI's envelope, and the
+//! local JSON endpoints. Every one carries `x-request-id`.
+
+use super::RequestCtx;
+use crate::error::GatewayError;
+use bytes::Bytes;
+use pingora::http::ResponseHeader;
+use pingora::proxy::Session;
+
+/// Write a complete JSON response.
+pub async fn json(session: &mut Session, ctx: &mut RequestCtx, status: u16, body: Bytes) -> pingora::Result<()> {
+    json_with(session, ctx, status, body, |_| Ok(())).await
+}
+
+async fn json_with(
+    session: &mut Session,
+    ctx: &mut RequestCtx,
+    status: u16,
+    body: Bytes,
+    extra: impl FnOnce(&mut ResponseHeader) -> pingora::Result<()>,
+) -> pingora::Result<()> {
+    let mut h = ResponseHeader::build(status, Some(4))?;
+    h.insert_header(http::header::CONTENT_TYPE, "application/json")?;
+    h.insert_header(http::header::CONTENT_LENGTH, body.len())?;
+    h.insert_header("x-request-id", ctx.request_id.as_str())?;
+    extra(&mut h)?;
+    ctx.status = status;
+    ctx.first_byte.get_or_insert_with(std::time::Instant::now);
+    let down = session.as_downstream_mut();
+    down.write_response_header(Box::new(h)).await?;
+    down.write_response_body(body, true).await
+}
+
+/// Write `err` as the response, unless a response already started.
+pub async fn error(session: &mut Session, ctx: &mut RequestCtx, err: &GatewayError) -> pingora::Result<()> {
+    if session.response_written().is_some() {
+        return Ok(());
+    }
+    ctx.note = Some(err.to_string());
+    let retry_after = err.retry_after_secs();
+    let routed = ctx.instance.clone().zip(ctx.upstream_model.clone());
+    let attempts = ctx.attempts;
+    json_with(session, ctx, err.status(), err.envelope(), |h| {
+        if let Some(secs) = retry_after {
+            h.insert_header(http::header::RETRY_AFTER, secs)?;
+        }
+        if let Some((instance, model)) = routed.filter(|_| attempts > 0) {
+            h.insert_header("x-modelgate-provider", instance.as_ref())?;
+            h.insert_header("x-modelgate-model", model.as_ref())?;
+        }
+        if attempts > 0 {
+            h.insert_header("x-modelgate-attempts", attempts)?;
+        }
+        Ok(())
+    })
+    .await
+}

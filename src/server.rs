@@ -1,0 +1,98 @@
+//! Building and describing the Pingora server from both config files. `main`
+//! calls in here; nothing here parses the command line.
+
+use crate::config::{self, Loaded};
+use crate::proxy::{Gateway, State};
+use crate::routing::Endpoints;
+use pingora::connectors::http::Connector;
+use pingora::connectors::ConnectorOptions;
+use pingora::server::configuration::{Opt, ServerConf};
+use pingora::server::Server;
+use pingora::services::background::background_service;
+use std::fmt::Write as _;
+use std::path::Path;
+use std::sync::Arc;
+
+/// Load `pingora.yaml` ourselves: Pingora's own loader quotes the whole file
+/// in its error message and unwraps on failure.
+pub fn load_server_conf(path: Option<&str>) -> Result<ServerConf, String> {
+    let Some(path) = path else {
+        return ServerConf::new().ok_or_else(|| "cannot build the default server configuration".to_string());
+    };
+    let text = std::fs::read_to_string(path).map_err(|e| format!("{path}: cannot read the file: {e}"))?;
+    let conf: ServerConf = serde_yaml::from_str(&text).map_err(|e| match e.location() {
+        Some(l) => format!("{path}:{}: {}", l.line(), strip_location(&e.to_string())),
+        None => format!("{path}: {e}"),
+    })?;
+    conf.validate().map_err(|e| format!("{path}: {}", e.context.map(|c| c.as_str().to_string()).unwrap_or_default()))
+}
+
+fn strip_location(msg: &str) -> &str {
+    msg.split(" at line ").next().unwrap_or(msg)
+}
+
+/// Load `gateway.yaml`; every problem in one message.
+pub fn load_gateway(path: &Path) -> Result<Loaded, String> {
+    config::load_file(path).map_err(|e| e.to_string())
+}
+
+/// What `modelgate -t` prints: what would be served, never a key.
+pub fn describe(loaded: &Loaded, conf: &ServerConf) -> String {
+    let c = &loaded.config;
+    let mut out = String::new();
+    let listen: Vec<String> = c.listen.iter().map(ToString::to_string).collect();
+    let _ = writeln!(out, "listen: {}", listen.join(", "));
+    if let Some(a) = c.admin_listen {
+        let _ = writeln!(out, "admin_listen: {a} (metrics arrive with the service issue)");
+    }
+    let _ = writeln!(out, "threads: {}", conf.threads);
+    let _ = writeln!(out, "auth: {} gateway key(s)", c.auth.len());
+    let r = &c.routing;
+    let _ = writeln!(
+        out,
+        "routing: strategy {}, max_attempts {}, max_body {} bytes",
+        r.strategy.name(),
+        r.max_attempts,
+        r.max_body
+    );
+    let _ = writeln!(out, "instances ({}):", c.instances.len());
+    for i in &c.instances {
+        let key = if i.api_key.is_some() { "key set" } else { "no key" };
+        let _ = writeln!(out, "  {} ({}, {}, {key}): {}", i.id, i.kind.name(), i.base_url, i.models.join(", "));
+    }
+    for a in &c.aliases {
+        let targets: Vec<String> = a
+            .targets
+            .iter()
+            .map(|t| match (&t.provider, &t.model) {
+                (Some(p), Some(m)) => format!("{p}/{m}"),
+                (Some(p), None) => format!("{p}/<first model>"),
+                (None, Some(m)) => m.clone(),
+                (None, None) => "-".into(),
+            })
+            .collect();
+        let strategy = a.strategy.map_or("priority", |s| s.name());
+        let _ = writeln!(out, "model {} ({strategy}) -> {}", a.name, targets.join(", "));
+    }
+    for w in &loaded.warnings {
+        let _ = writeln!(out, "warning: {w}");
+    }
+    out
+}
+
+/// Build the server with the gateway service and the endpoint refresher.
+pub fn build(opt: Opt, conf: ServerConf, loaded: &Loaded) -> Result<Server, String> {
+    let config = &loaded.config;
+    let mut server = Server::new_with_opt_and_conf(opt, conf);
+    server.bootstrap();
+    let (endpoints, of_instance) = Endpoints::new(config);
+    let connector = Connector::new(Some(ConnectorOptions::from_server_conf(&server.configuration)));
+    let state = State::new(config, &endpoints, &of_instance, connector).map_err(|e| e.to_string())?;
+    let mut proxy = pingora::proxy::http_proxy_service(&server.configuration, Gateway::new(Arc::new(state)));
+    for addr in &config.listen {
+        proxy.add_tcp(&addr.to_string());
+    }
+    server.add_service(proxy);
+    server.add_service(background_service("endpoints", endpoints.refresher()));
+    Ok(server)
+}
