@@ -51,7 +51,10 @@ impl Auth {
     /// Who is calling, from the request headers.
     pub fn authenticate(&self, headers: &HeaderMap) -> Result<Caller, GatewayError> {
         if self.is_open() {
-            return Ok(Caller { name: None, index: None });
+            return Ok(Caller {
+                name: None,
+                index: None,
+            });
         }
         let presented = presented_key(headers).ok_or(GatewayError::MissingKey)?;
         let digest: [u8; 32] = Sha256::digest(presented).into();
@@ -62,7 +65,10 @@ impl Auth {
             }
         }
         let i = found.ok_or(GatewayError::UnknownKey)?;
-        Ok(Caller { name: Some(self.keys[i].name.clone()), index: Some(i) })
+        Ok(Caller {
+            name: Some(self.keys[i].name.clone()),
+            index: Some(i),
+        })
     }
 
     /// Whether `caller` may use the model name as requested.
@@ -85,7 +91,10 @@ fn presented_key(headers: &HeaderMap) -> Option<&[u8]> {
         let token = token.trim_ascii();
         return (!token.is_empty()).then_some(token);
     }
-    headers.get("x-api-key").map(|v| v.as_bytes().trim_ascii()).filter(|t| !t.is_empty())
+    headers
+        .get("x-api-key")
+        .map(|v| v.as_bytes().trim_ascii())
+        .filter(|t| !t.is_empty())
 }
 
 #[cfg(test)]
@@ -116,21 +125,34 @@ mod tests {
     #[test]
     fn bearer_and_x_api_key_both_work() {
         let a = auth();
-        let c = a.authenticate(&headers("authorization", "Bearer k-bob")).expect("bob");
+        let c = a
+            .authenticate(&headers("authorization", "Bearer k-bob"))
+            .expect("bob");
         assert_eq!(c.name.as_deref(), Some("bob"));
-        let c = a.authenticate(&headers("x-api-key", "k-alice")).expect("alice");
+        let c = a
+            .authenticate(&headers("x-api-key", "k-alice"))
+            .expect("alice");
         assert_eq!(c.name.as_deref(), Some("alice"));
-        let c = a.authenticate(&headers("authorization", "bearer  k-alice ")).expect("case");
+        let c = a
+            .authenticate(&headers("authorization", "bearer  k-alice "))
+            .expect("case");
         assert_eq!(c.name.as_deref(), Some("alice"));
     }
 
     #[test]
     fn missing_and_wrong_keys_are_rejected() {
         let a = auth();
-        assert_eq!(a.authenticate(&HeaderMap::new()).err(), Some(GatewayError::MissingKey));
-        assert_eq!(a.authenticate(&headers("authorization", "Bearer ")).err(), Some(GatewayError::MissingKey));
         assert_eq!(
-            a.authenticate(&headers("authorization", "Bearer k-alic")).err(),
+            a.authenticate(&HeaderMap::new()).err(),
+            Some(GatewayError::MissingKey)
+        );
+        assert_eq!(
+            a.authenticate(&headers("authorization", "Bearer ")).err(),
+            Some(GatewayError::MissingKey)
+        );
+        assert_eq!(
+            a.authenticate(&headers("authorization", "Bearer k-alic"))
+                .err(),
             Some(GatewayError::UnknownKey)
         );
     }
@@ -138,7 +160,9 @@ mod tests {
     #[test]
     fn model_globs_apply_per_key() {
         let a = auth();
-        let bob = a.authenticate(&headers("authorization", "Bearer k-bob")).expect("bob");
+        let bob = a
+            .authenticate(&headers("authorization", "Bearer k-bob"))
+            .expect("bob");
         assert!(a.allows(&bob, "llama-3.3-70b"));
         assert!(a.allows(&bob, "fast"));
         assert!(!a.allows(&bob, "gpt-4o"));

@@ -13,7 +13,10 @@ pub enum GatewayError {
     #[error("The request body must be a JSON object with a string `model`.")]
     MissingModel,
     #[error("`{field}` must be {expected}.")]
-    InvalidField { field: &'static str, expected: &'static str },
+    InvalidField {
+        field: &'static str,
+        expected: &'static str,
+    },
     #[error("Missing gateway key: send `Authorization: Bearer <key>`.")]
     MissingKey,
     #[error("Incorrect gateway key provided.")]
@@ -29,12 +32,18 @@ pub enum GatewayError {
     #[error("The request body is larger than the gateway's limit of {limit} bytes.")]
     BodyTooLarge { limit: u64 },
     #[error("Every candidate for model `{model}` is rate-limited: {summary}")]
-    AllRateLimited { model: String, retry_after: Duration, summary: String },
+    AllRateLimited {
+        model: String,
+        retry_after: Duration,
+        summary: String,
+    },
     #[error("Every upstream attempt for model `{model}` failed: {summary}")]
     UpstreamFailed { model: String, summary: String },
     #[error("No provider instance can serve model `{model}` right now: {summary}")]
     NoCandidate { model: String, summary: String },
-    #[error("Every upstream attempt for model `{model}` timed out before the first byte: {summary}")]
+    #[error(
+        "Every upstream attempt for model `{model}` timed out before the first byte: {summary}"
+    )]
     UpstreamTimeout { model: String, summary: String },
     #[error("Internal gateway error.")]
     Internal,
@@ -62,10 +71,14 @@ impl GatewayError {
         match self {
             Self::InvalidJson(_) => ("invalid_request_error", "invalid_json", None),
             Self::MissingModel => ("invalid_request_error", "missing_model", Some("model")),
-            Self::InvalidField { field, .. } => ("invalid_request_error", "invalid_type", Some(field)),
+            Self::InvalidField { field, .. } => {
+                ("invalid_request_error", "invalid_type", Some(field))
+            }
             Self::MissingKey => ("invalid_request_error", "missing_api_key", None),
             Self::UnknownKey => ("invalid_request_error", "invalid_api_key", None),
-            Self::ModelNotAllowed { .. } => ("permission_error", "model_not_allowed", Some("model")),
+            Self::ModelNotAllowed { .. } => {
+                ("permission_error", "model_not_allowed", Some("model"))
+            }
             Self::UnknownModel(_) => ("invalid_request_error", "model_not_found", Some("model")),
             Self::UnknownPath(_) => ("invalid_request_error", "unknown_url", None),
             Self::MethodNotAllowed { .. } => ("invalid_request_error", "method_not_allowed", None),
@@ -118,7 +131,9 @@ mod tests {
         assert_eq!(v["error"]["code"], "model_not_found");
         assert_eq!(v["error"]["param"], "model");
         assert_eq!(v["error"]["type"], "invalid_request_error");
-        assert!(v["error"]["message"].as_str().is_some_and(|m| m.contains("/v1/models")));
+        assert!(v["error"]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("/v1/models")));
     }
 
     #[test]

@@ -15,7 +15,12 @@ struct Cli {
     #[arg(short = 'c', long = "conf")]
     conf: Option<String>,
     /// The gateway config.
-    #[arg(short = 'g', long = "gateway", env = "MODELGATE_CONFIG", default_value = "gateway.yaml")]
+    #[arg(
+        short = 'g',
+        long = "gateway",
+        env = "MODELGATE_CONFIG",
+        default_value = "gateway.yaml"
+    )]
     gateway: PathBuf,
     /// Take over the listening sockets of a running modelgate (graceful upgrade).
     #[arg(short = 'u', long)]
@@ -50,7 +55,13 @@ fn main() -> ExitCode {
     for w in &loaded.warnings {
         log::warn!("{w}");
     }
-    let opt = Opt { upgrade: cli.upgrade, daemon: cli.daemon, nocapture: false, test: false, conf: None };
+    let opt = Opt {
+        upgrade: cli.upgrade,
+        daemon: cli.daemon,
+        nocapture: false,
+        test: false,
+        conf: None,
+    };
     match server::build(opt, conf, &loaded) {
         Ok(s) => s.run_forever(),
         Err(e) => {

@@ -17,14 +17,23 @@ use std::sync::Arc;
 /// in its error message and unwraps on failure.
 pub fn load_server_conf(path: Option<&str>) -> Result<ServerConf, String> {
     let Some(path) = path else {
-        return ServerConf::new().ok_or_else(|| "cannot build the default server configuration".to_string());
+        return ServerConf::new()
+            .ok_or_else(|| "cannot build the default server configuration".to_string());
     };
-    let text = std::fs::read_to_string(path).map_err(|e| format!("{path}: cannot read the file: {e}"))?;
+    let text =
+        std::fs::read_to_string(path).map_err(|e| format!("{path}: cannot read the file: {e}"))?;
     let conf: ServerConf = serde_yaml::from_str(&text).map_err(|e| match e.location() {
         Some(l) => format!("{path}:{}: {}", l.line(), strip_location(&e.to_string())),
         None => format!("{path}: {e}"),
     })?;
-    conf.validate().map_err(|e| format!("{path}: {}", e.context.map(|c| c.as_str().to_string()).unwrap_or_default()))
+    conf.validate().map_err(|e| {
+        format!(
+            "{path}: {}",
+            e.context
+                .map(|c| c.as_str().to_string())
+                .unwrap_or_default()
+        )
+    })
 }
 
 fn strip_location(msg: &str) -> &str {
@@ -43,7 +52,10 @@ pub fn describe(loaded: &Loaded, conf: &ServerConf) -> String {
     let listen: Vec<String> = c.listen.iter().map(ToString::to_string).collect();
     let _ = writeln!(out, "listen: {}", listen.join(", "));
     if let Some(a) = c.admin_listen {
-        let _ = writeln!(out, "admin_listen: {a} (metrics arrive with the service issue)");
+        let _ = writeln!(
+            out,
+            "admin_listen: {a} (metrics arrive with the service issue)"
+        );
     }
     let _ = writeln!(out, "threads: {}", conf.threads);
     let _ = writeln!(out, "auth: {} gateway key(s)", c.auth.len());
@@ -57,8 +69,19 @@ pub fn describe(loaded: &Loaded, conf: &ServerConf) -> String {
     );
     let _ = writeln!(out, "instances ({}):", c.instances.len());
     for i in &c.instances {
-        let key = if i.api_key.is_some() { "key set" } else { "no key" };
-        let _ = writeln!(out, "  {} ({}, {}, {key}): {}", i.id, i.kind.name(), i.base_url, i.models.join(", "));
+        let key = if i.api_key.is_some() {
+            "key set"
+        } else {
+            "no key"
+        };
+        let _ = writeln!(
+            out,
+            "  {} ({}, {}, {key}): {}",
+            i.id,
+            i.kind.name(),
+            i.base_url,
+            i.models.join(", ")
+        );
     }
     for a in &c.aliases {
         let targets: Vec<String> = a
@@ -72,7 +95,12 @@ pub fn describe(loaded: &Loaded, conf: &ServerConf) -> String {
             })
             .collect();
         let strategy = a.strategy.map_or("priority", |s| s.name());
-        let _ = writeln!(out, "model {} ({strategy}) -> {}", a.name, targets.join(", "));
+        let _ = writeln!(
+            out,
+            "model {} ({strategy}) -> {}",
+            a.name,
+            targets.join(", ")
+        );
     }
     for w in &loaded.warnings {
         let _ = writeln!(out, "warning: {w}");
@@ -86,9 +114,13 @@ pub fn build(opt: Opt, conf: ServerConf, loaded: &Loaded) -> Result<Server, Stri
     let mut server = Server::new_with_opt_and_conf(opt, conf);
     server.bootstrap();
     let (endpoints, of_instance) = Endpoints::new(config);
-    let connector = Connector::new(Some(ConnectorOptions::from_server_conf(&server.configuration)));
-    let state = State::new(config, &endpoints, &of_instance, connector).map_err(|e| e.to_string())?;
-    let mut proxy = pingora::proxy::http_proxy_service(&server.configuration, Gateway::new(Arc::new(state)));
+    let connector = Connector::new(Some(ConnectorOptions::from_server_conf(
+        &server.configuration,
+    )));
+    let state =
+        State::new(config, &endpoints, &of_instance, connector).map_err(|e| e.to_string())?;
+    let mut proxy =
+        pingora::proxy::http_proxy_service(&server.configuration, Gateway::new(Arc::new(state)));
     for addr in &config.listen {
         proxy.add_tcp(&addr.to_string());
     }

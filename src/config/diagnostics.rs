@@ -46,11 +46,24 @@ pub struct Problems {
 
 impl Problems {
     pub fn at(&mut self, path: impl Into<String>, message: impl Into<String>) {
-        self.errors.push(ConfigError { path: path.into(), line: None, message: message.into() });
+        self.errors.push(ConfigError {
+            path: path.into(),
+            line: None,
+            message: message.into(),
+        });
     }
 
-    pub fn at_line(&mut self, path: impl Into<String>, line: Option<usize>, msg: impl Into<String>) {
-        self.errors.push(ConfigError { path: path.into(), line, message: msg.into() });
+    pub fn at_line(
+        &mut self,
+        path: impl Into<String>,
+        line: Option<usize>,
+        msg: impl Into<String>,
+    ) {
+        self.errors.push(ConfigError {
+            path: path.into(),
+            line,
+            message: msg.into(),
+        });
     }
 
     pub fn is_empty(&self) -> bool {
@@ -65,7 +78,10 @@ impl Problems {
             }
         }
         self.errors.sort_by_key(|e| e.line.unwrap_or(usize::MAX));
-        ConfigErrors { file: file.to_string(), errors: self.errors }
+        ConfigErrors {
+            file: file.to_string(),
+            errors: self.errors,
+        }
     }
 }
 
@@ -73,16 +89,25 @@ impl Problems {
 /// own line; if the path goes deeper than the document, the deepest node found.
 pub fn locate(root: &Node, path: &str) -> Option<usize> {
     let mut node = root;
-    let mut line = line_of(root);
-    for seg in segments(path) {
+    let mut line = None;
+    for (depth, seg) in segments(path).enumerate() {
+        if depth == 0 {
+            line = None;
+        }
         match (seg, node) {
-            (Segment::Key(k), Node::Mapping(m)) => match m.iter().find(|(key, _)| key.as_str() == k) {
-                Some((key, child)) => {
-                    line = key.span().start().map(|m| m.line()).or_else(|| line_of(child));
-                    node = child;
+            (Segment::Key(k), Node::Mapping(m)) => {
+                match m.iter().find(|(key, _)| key.as_str() == k) {
+                    Some((key, child)) => {
+                        line = key
+                            .span()
+                            .start()
+                            .map(|m| m.line())
+                            .or_else(|| line_of(child));
+                        node = child;
+                    }
+                    None => break,
                 }
-                None => break,
-            },
+            }
             (Segment::Index(i), Node::Sequence(s)) => match s.get(i) {
                 Some(child) => {
                     line = line_of(child).or(line);
@@ -93,7 +118,7 @@ pub fn locate(root: &Node, path: &str) -> Option<usize> {
             _ => break,
         }
     }
-    line
+    line.or_else(|| path.is_empty().then(|| line_of(root)).flatten())
 }
 
 fn line_of(node: &Node) -> Option<usize> {
@@ -150,7 +175,11 @@ mod tests {
         assert_eq!(locate(&root, "list[0].y"), Some(4));
         assert_eq!(locate(&root, "list[1].x"), Some(5));
         assert_eq!(locate(&root, "nested.deep"), Some(7));
-        assert_eq!(locate(&root, "nested.missing"), Some(6), "deepest existing node");
+        assert_eq!(
+            locate(&root, "nested.missing"),
+            Some(6),
+            "deepest existing node"
+        );
     }
 
     #[test]
@@ -168,6 +197,9 @@ mod tests {
         p.at_line("routing.cooldown", Some(7), "invalid duration");
         p.at_line("", Some(2), "top");
         let s = p.finish("gw.yaml", None).to_string();
-        assert_eq!(s, "gw.yaml:2: top\ngw.yaml:7: routing.cooldown: invalid duration");
+        assert_eq!(
+            s,
+            "gw.yaml:2: top\ngw.yaml:7: routing.cooldown: invalid duration"
+        );
     }
 }

@@ -43,7 +43,10 @@ pub fn interpolate(
             if !is_var_name(name) {
                 return Err(InterpolateError::BadName(expr.to_string()));
             }
-            match (env(name).filter(|v| !v.is_empty() || default.is_none()), default) {
+            match (
+                env(name).filter(|v| !v.is_empty() || default.is_none()),
+                default,
+            ) {
                 (Some(v), _) => value.push_str(&v),
                 (None, Some(d)) => value.push_str(d),
                 (None, None) => unset.push(name.to_string()),
@@ -84,7 +87,10 @@ mod tests {
     fn replaces_set_variables_anywhere_in_the_string() {
         assert_eq!(ok("Bearer ${KEY}!").value, "Bearer sk-1!");
         assert_eq!(ok("${KEY}${KEY}").value, "sk-1sk-1");
-        assert_eq!(ok("no vars, $5 and $ alone").value, "no vars, $5 and $ alone");
+        assert_eq!(
+            ok("no vars, $5 and $ alone").value,
+            "no vars, $5 and $ alone"
+        );
     }
 
     #[test]
@@ -100,17 +106,26 @@ mod tests {
         let i = ok("a${NOPE}b${ALSO_NOPE}");
         assert_eq!(i.value, "ab");
         assert_eq!(i.unset, vec!["NOPE".to_string(), "ALSO_NOPE".to_string()]);
-        assert!(ok("${EMPTY}").unset.is_empty(), "set-but-empty is not unset");
+        assert!(
+            ok("${EMPTY}").unset.is_empty(),
+            "set-but-empty is not unset"
+        );
     }
 
     #[test]
     fn escapes_and_errors() {
         assert_eq!(ok("$${KEY}").value, "${KEY}");
-        assert_eq!(interpolate("${KEY", env), Err(InterpolateError::Unterminated));
+        assert_eq!(
+            interpolate("${KEY", env),
+            Err(InterpolateError::Unterminated)
+        );
         assert_eq!(
             interpolate("${1BAD}", env),
             Err(InterpolateError::BadName("1BAD".into()))
         );
-        assert_eq!(interpolate("${}", env), Err(InterpolateError::BadName(String::new())));
+        assert_eq!(
+            interpolate("${}", env),
+            Err(InterpolateError::BadName(String::new()))
+        );
     }
 }

@@ -45,8 +45,11 @@ pub fn load_str(
     env: &dyn Fn(&str) -> Option<String>,
 ) -> Result<Loaded, ConfigErrors> {
     let mut problems = Problems::default();
-    let options = LoaderOptions::default().error_on_duplicate_keys(true).toplevel_mapping();
-    let mut root = match parse_yaml_with_options(0, text, options) {
+    let options = LoaderOptions::default()
+        .error_on_duplicate_keys(true)
+        .toplevel_mapping();
+    let (protected, tokens) = protect_variables(text);
+    let mut root = match parse_yaml_with_options(0, protected.as_str(), options) {
         Ok(root) => root,
         Err(e) => {
             let (line, message) = describe_load_error(&e);
@@ -55,7 +58,11 @@ pub fn load_str(
         }
     };
     let mut unset = Vec::new();
-    interpolate_tree(&mut root, "", env, &mut problems, &mut unset);
+    let vars = Vars {
+        env,
+        tokens: &tokens,
+    };
+    interpolate_tree(&mut root, "", &vars, &mut problems, &mut unset);
     let sections = read_sections(&root, &mut problems);
     let loaded = validate(sections, &unset, &mut problems);
     if problems.is_empty() {
@@ -67,9 +74,10 @@ pub fn load_str(
 
 fn describe_load_error(e: &LoadError) -> (Option<usize>, String) {
     match e {
-        LoadError::TopLevelMustBeMapping(m) => {
-            (Some(m.line()), "the file must be a mapping (listen:, providers:, ...)".into())
-        }
+        LoadError::TopLevelMustBeMapping(m) => (
+            Some(m.line()),
+            "the file must be a mapping (listen:, providers:, ...)".into(),
+        ),
         LoadError::TopLevelMustBeSequence(m) => (Some(m.line()), "unexpected top level".into()),
         LoadError::UnexpectedAnchor(m) => (Some(m.line()), "YAML anchors are not supported".into()),
         LoadError::MappingKeyMustBeScalar(m) => (Some(m.line()), "keys must be plain names".into()),
@@ -90,41 +98,117 @@ fn child_path(parent: &str, key: &str) -> String {
     }
 }
 
+/// Placeholder delimiters: private-use characters, printable for YAML and
+/// never special, so `[${A}, ${B}]` stays a valid flow sequence.
+const OPEN: char = '\u{E000}';
+const CLOSE: char = '\u{E001}';
+
+/// Replace each `${...}` / `$${` token by a placeholder on the same line.
+/// `{` and `}` are flow indicators in YAML: unprotected, the CONTRACT's own
+/// `api_keys: [${K1}, ${K2}]` would not parse.
+fn protect_variables(text: &str) -> (String, Vec<String>) {
+    let mut out = String::with_capacity(text.len());
+    let mut tokens = Vec::new();
+    let mut rest = text;
+    while let Some(pos) = rest.find('$') {
+        out.push_str(&rest[..pos]);
+        let after = &rest[pos..];
+        let token_len = if after.starts_with("$${") {
+            Some(3)
+        } else if after.starts_with("${") {
+            after
+                .find(['}', '\n'])
+                .filter(|&end| after.as_bytes()[end] == b'}')
+                .map(|end| end + 1)
+        } else {
+            None
+        };
+        match token_len {
+            Some(len) => {
+                out.push(OPEN);
+                out.push_str(&tokens.len().to_string());
+                out.push(CLOSE);
+                tokens.push(after[..len].to_string());
+                rest = &after[len..];
+            }
+            None => {
+                out.push('$');
+                rest = &after[1..];
+            }
+        }
+    }
+    out.push_str(rest);
+    (out, tokens)
+}
+
+/// Put the original `${...}` tokens back into a scalar's text.
+fn restore_variables(s: &str, tokens: &[String]) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut rest = s;
+    while let Some(start) = rest.find(OPEN) {
+        out.push_str(&rest[..start]);
+        let after = &rest[start + OPEN.len_utf8()..];
+        let Some(end) = after.find(CLOSE) else { break };
+        if let Some(t) = after[..end]
+            .parse::<usize>()
+            .ok()
+            .and_then(|i| tokens.get(i))
+        {
+            out.push_str(t);
+        }
+        rest = &after[end + CLOSE.len_utf8()..];
+    }
+    out.push_str(rest);
+    out
+}
+
+struct Vars<'a> {
+    env: &'a dyn Fn(&str) -> Option<String>,
+    tokens: &'a [String],
+}
+
 /// Interpolate every scalar in place, keeping its span.
 fn interpolate_tree(
     node: &mut Node,
     path: &str,
-    env: &dyn Fn(&str) -> Option<String>,
+    vars: &Vars<'_>,
     problems: &mut Problems,
     unset: &mut Vec<Unset>,
 ) {
+    let env = vars.env;
     match node {
-        Node::Scalar(s) if s.as_str().contains('$') => match interpolate(s.as_str(), env) {
-            Ok(done) => {
-                unset.extend(done.unset.into_iter().map(|var| Unset { path: path.into(), var }));
-                let coerce = s.may_coerce();
-                let mut fresh = MarkedScalarNode::new(*s.span(), done.value);
-                fresh.set_coerce(coerce);
-                *s = fresh;
+        Node::Scalar(s) if s.as_str().contains(OPEN) || s.as_str().contains('$') => {
+            match interpolate(&restore_variables(s.as_str(), vars.tokens), env) {
+                Ok(done) => {
+                    unset.extend(done.unset.into_iter().map(|var| Unset {
+                        path: path.into(),
+                        var,
+                    }));
+                    let coerce = s.may_coerce();
+                    let mut fresh = MarkedScalarNode::new(*s.span(), done.value);
+                    fresh.set_coerce(coerce);
+                    *s = fresh;
+                }
+                Err(e) => problems.at(path, e.to_string()),
             }
-            Err(e) => problems.at(path, e.to_string()),
-        },
+        }
         Node::Scalar(_) => {}
         Node::Mapping(m) => {
             for (k, v) in m.iter_mut() {
-                interpolate_tree(v, &child_path(path, k.as_str()), env, problems, unset);
+                interpolate_tree(v, &child_path(path, k.as_str()), vars, problems, unset);
             }
         }
         Node::Sequence(seq) => {
             for (i, v) in seq.iter_mut().enumerate() {
-                interpolate_tree(v, &format!("{path}[{i}]"), env, problems, unset);
+                interpolate_tree(v, &format!("{path}[{i}]"), vars, problems, unset);
             }
         }
     }
 }
 
 fn is_null(node: &Node) -> bool {
-    node.as_scalar().is_some_and(|s| matches!(s.as_str(), "" | "~" | "null"))
+    node.as_scalar()
+        .is_some_and(|s| matches!(s.as_str(), "" | "~" | "null"))
 }
 
 fn read_sections(root: &Node, problems: &mut Problems) -> Sections {
@@ -146,14 +230,21 @@ fn read_sections(root: &Node, problems: &mut Problems) -> Sections {
             "models" => out.models = de_list(value, k, problems),
             other => problems.at(
                 other,
-                format!("unknown key `{other}` (expected one of: {})", TOP_LEVEL_KEYS.join(", ")),
+                format!(
+                    "unknown key `{other}` (expected one of: {})",
+                    TOP_LEVEL_KEYS.join(", ")
+                ),
             ),
         }
     }
     out
 }
 
-fn de_list<T: DeserializeOwned>(node: &Node, path: &str, problems: &mut Problems) -> Vec<Option<T>> {
+fn de_list<T: DeserializeOwned>(
+    node: &Node,
+    path: &str,
+    problems: &mut Problems,
+) -> Vec<Option<T>> {
     match node.as_sequence() {
         Some(seq) => seq
             .iter()
@@ -167,33 +258,61 @@ fn de_list<T: DeserializeOwned>(node: &Node, path: &str, problems: &mut Problems
     }
 }
 
-/// Deserialize one subtree, reporting a failure with its full key path.
+/// Deserialize one subtree, reporting each failure with its full key path.
+/// serde stops at the first error, so the offending key is removed and the
+/// rest read again: every bad key of a section is reported in one run.
 fn de<T: DeserializeOwned>(node: &Node, path: &str, problems: &mut Problems) -> Option<T> {
-    match marked_yaml::from_node::<T>(node) {
-        Ok(v) => Some(v),
-        Err(e) => {
-            let inner = e.path().filter(|p| *p != ".").unwrap_or("");
-            let mut full = match (path.is_empty(), inner.is_empty()) {
-                (_, true) => path.to_string(),
-                (true, false) => inner.to_string(),
-                (false, false) if inner.starts_with('[') => format!("{path}{inner}"),
-                (false, false) => format!("{path}.{inner}"),
-            };
-            let line = e.start_mark().map(|m| m.line());
-            let message = match &*e {
-                marked_yaml::Error::NotBoolean(_) => "expected true or false".to_string(),
-                marked_yaml::Error::IntegerParseFailure(..) => "expected a whole number".into(),
-                marked_yaml::Error::FloatParseFailure(..) => "expected a number".into(),
-                marked_yaml::Error::UnknownFieldError(field, expected, _) => {
-                    if !full.ends_with(field.as_str()) {
-                        full = child_path(&full, field);
-                    }
-                    format!("unknown key `{field}` (expected one of: {})", expected.join(", "))
+    let mut node = node.clone();
+    let mut removed: Vec<String> = Vec::new();
+    loop {
+        let e = match marked_yaml::from_node::<T>(&node) {
+            Ok(v) => return removed.is_empty().then_some(v),
+            Err(e) => e,
+        };
+        let inner = e.path().filter(|p| *p != ".").unwrap_or("").to_string();
+        let mut full = join(path, &inner);
+        let mut key = inner.split(['.', '[']).next().unwrap_or("").to_string();
+        let message = match &*e {
+            marked_yaml::Error::NotBoolean(_) => "expected true or false".to_string(),
+            marked_yaml::Error::IntegerParseFailure(..) => "expected a whole number".into(),
+            marked_yaml::Error::FloatParseFailure(..) => "expected a number".into(),
+            marked_yaml::Error::UnknownFieldError(field, expected, _) => {
+                if !full.ends_with(field.as_str()) {
+                    full = child_path(&full, field);
                 }
-                marked_yaml::Error::Other(msg, _) => redact_quoted(msg),
-            };
-            problems.at_line(full, line, message);
-            None
+                if key.is_empty() {
+                    key = field.clone();
+                }
+                format!(
+                    "unknown key `{field}` (expected one of: {})",
+                    expected.join(", ")
+                )
+            }
+            marked_yaml::Error::Other(msg, _) => {
+                if removed.iter().any(|k| msg.contains(&format!("`{k}`"))) {
+                    // "missing field" for a key removed above: already reported.
+                    return None;
+                }
+                redact_quoted(msg)
+            }
+        };
+        problems.at_line(full, e.start_mark().map(|m| m.line()), message);
+        let gone = !key.is_empty()
+            && node
+                .as_mapping_mut()
+                .is_some_and(|m| m.remove(key.as_str()).is_some());
+        if !gone {
+            return None;
         }
+        removed.push(key);
+    }
+}
+
+fn join(path: &str, inner: &str) -> String {
+    match (path.is_empty(), inner.is_empty()) {
+        (_, true) => path.to_string(),
+        (true, false) => inner.to_string(),
+        (false, false) if inner.starts_with('[') => format!("{path}{inner}"),
+        (false, false) => format!("{path}.{inner}"),
     }
 }

@@ -143,3 +143,6 @@ pub struct Target {
     pub model: Option<String>,
     pub weight: u32,
 }
+
+#[cfg(test)]
+mod tests;

@@ -8,8 +8,14 @@ use crate::routing::Strategy;
 use serde::Deserialize;
 
 /// The top-level keys, in the order they are read.
-pub const TOP_LEVEL_KEYS: &[&str] =
-    &["listen", "admin_listen", "auth", "routing", "providers", "models"];
+pub const TOP_LEVEL_KEYS: &[&str] = &[
+    "listen",
+    "admin_listen",
+    "auth",
+    "routing",
+    "providers",
+    "models",
+];
 
 #[derive(Debug, Deserialize)]
 #[serde(untagged)]

@@ -26,7 +26,9 @@ pub struct HumanDuration(pub Duration);
 impl<'de> Deserialize<'de> for HumanDuration {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let s = String::deserialize(d)?;
-        parse_duration(&s).map(HumanDuration).map_err(de::Error::custom)
+        parse_duration(&s)
+            .map(HumanDuration)
+            .map_err(de::Error::custom)
     }
 }
 

@@ -23,8 +23,7 @@ pub(super) struct Unset {
 /// `providers[3].api_key` or `providers[3].api_keys[1]`: an unset key there
 /// skips the instance; anywhere else it is an error.
 fn is_provider_key_path(path: &str) -> bool {
-    path.starts_with("providers[")
-        && (path.ends_with(".api_key") || path.contains(".api_keys["))
+    path.starts_with("providers[") && (path.ends_with(".api_key") || path.contains(".api_keys["))
 }
 
 pub(super) fn validate(s: Sections, unset: &[Unset], p: &mut Problems) -> Loaded {
@@ -32,14 +31,22 @@ pub(super) fn validate(s: Sections, unset: &[Unset], p: &mut Problems) -> Loaded
     for u in unset.iter().filter(|u| !is_provider_key_path(&u.path)) {
         p.at(
             &u.path,
-            format!("environment variable `{}` is not set (write `${{{}:-default}}` for a default)", u.var, u.var),
+            format!(
+                "environment variable `{}` is not set (write `${{{}:-default}}` for a default)",
+                u.var, u.var
+            ),
         );
     }
     let listen = listeners(s.listen.map(|l| l.into_vec()), p);
-    let admin_listen = s.admin_listen.and_then(|a| socket_addr(&a, "admin_listen", p));
+    let admin_listen = s
+        .admin_listen
+        .and_then(|a| socket_addr(&a, "admin_listen", p));
     let auth = auth(s.auth, p);
     if auth.is_empty() {
-        warnings.push("auth: no gateway keys configured; the gateway is open to anyone who can reach it".into());
+        warnings.push(
+            "auth: no gateway keys configured; the gateway is open to anyone who can reach it"
+                .into(),
+        );
     }
     let routing = routing(s.routing, p);
     let (instances, entries) = match s.providers {
@@ -50,7 +57,14 @@ pub(super) fn validate(s: Sections, unset: &[Unset], p: &mut Problems) -> Loaded
         }
     };
     let aliases = aliases(s.models, &entries, &instances, p);
-    let config = Config { listen, admin_listen, auth, routing, instances, aliases };
+    let config = Config {
+        listen,
+        admin_listen,
+        auth,
+        routing,
+        instances,
+        aliases,
+    };
     Loaded { config, warnings }
 }
 
@@ -58,7 +72,10 @@ fn socket_addr(s: &str, path: &str, p: &mut Problems) -> Option<SocketAddr> {
     match s.parse() {
         Ok(a) => Some(a),
         Err(_) => {
-            p.at(path, format!("`{s}` is not an address like `0.0.0.0:8080` or `[::1]:8080`"));
+            p.at(
+                path,
+                format!("`{s}` is not an address like `0.0.0.0:8080` or `[::1]:8080`"),
+            );
             None
         }
     }
@@ -73,7 +90,11 @@ fn listeners(raw: Option<Vec<String>>, p: &mut Problems) -> Vec<SocketAddr> {
     raw.iter()
         .enumerate()
         .filter_map(|(i, a)| {
-            let path = if many { format!("listen[{i}]") } else { "listen".into() };
+            let path = if many {
+                format!("listen[{i}]")
+            } else {
+                "listen".into()
+            };
             socket_addr(a, &path, p)
         })
         .collect()
@@ -82,12 +103,20 @@ fn listeners(raw: Option<Vec<String>>, p: &mut Problems) -> Vec<SocketAddr> {
 fn auth(raw: Option<RawAuth>, p: &mut Problems) -> Vec<GatewayKey> {
     let mut names = HashSet::new();
     let mut out = Vec::new();
-    for (i, k) in raw.map(|a| a.keys).unwrap_or_default().into_iter().enumerate() {
+    for (i, k) in raw
+        .map(|a| a.keys)
+        .unwrap_or_default()
+        .into_iter()
+        .enumerate()
+    {
         let path = format!("auth.keys[{i}]");
         if k.name.trim().is_empty() {
             p.at(format!("{path}.name"), "must not be empty");
         } else if !names.insert(k.name.clone()) {
-            p.at(format!("{path}.name"), format!("duplicate key name `{}`", k.name));
+            p.at(
+                format!("{path}.name"),
+                format!("duplicate key name `{}`", k.name),
+            );
         }
         let sha256 = match (k.key, k.key_sha256) {
             (Some(key), None) if !key.is_empty() => Some(Sha256::digest(key.as_bytes()).into()),
@@ -110,7 +139,11 @@ fn auth(raw: Option<RawAuth>, p: &mut Problems) -> Vec<GatewayKey> {
             p.at(format!("{path}.models"), "model patterns must not be empty");
         }
         if let Some(sha256) = sha256 {
-            out.push(GatewayKey { name: k.name, sha256, models });
+            out.push(GatewayKey {
+                name: k.name,
+                sha256,
+                models,
+            });
         }
     }
     out
@@ -141,21 +174,42 @@ fn routing(raw: RawRouting, p: &mut Problems) -> Routing {
         max_attempts,
         cooldown: raw.cooldown.map_or(d.cooldown, |x| x.0),
         circuit_breaker: CircuitBreakerConf {
-            failures: b.as_ref().and_then(|b| b.failures).unwrap_or(d.circuit_breaker.failures),
-            open_for: b.as_ref().and_then(|b| b.open_for).map_or(d.circuit_breaker.open_for, |x| x.0),
+            failures: b
+                .as_ref()
+                .and_then(|b| b.failures)
+                .unwrap_or(d.circuit_breaker.failures),
+            open_for: b
+                .as_ref()
+                .and_then(|b| b.open_for)
+                .map_or(d.circuit_breaker.open_for, |x| x.0),
             half_open_probes: b
                 .as_ref()
                 .and_then(|b| b.half_open_probes)
                 .unwrap_or(d.circuit_breaker.half_open_probes),
         },
         health_check: HealthCheckConf {
-            interval: h.as_ref().and_then(|h| h.interval).map_or(d.health_check.interval, |x| x.0),
-            timeout: h.as_ref().and_then(|h| h.timeout).map_or(d.health_check.timeout, |x| x.0),
+            interval: h
+                .as_ref()
+                .and_then(|h| h.interval)
+                .map_or(d.health_check.interval, |x| x.0),
+            timeout: h
+                .as_ref()
+                .and_then(|h| h.timeout)
+                .map_or(d.health_check.timeout, |x| x.0),
         },
         timeouts: Timeouts {
-            connect: t.as_ref().and_then(|t| t.connect).map_or(d.timeouts.connect, |x| x.0),
-            first_byte: t.as_ref().and_then(|t| t.first_byte).map_or(d.timeouts.first_byte, |x| x.0),
-            idle: t.as_ref().and_then(|t| t.idle).map_or(d.timeouts.idle, |x| x.0),
+            connect: t
+                .as_ref()
+                .and_then(|t| t.connect)
+                .map_or(d.timeouts.connect, |x| x.0),
+            first_byte: t
+                .as_ref()
+                .and_then(|t| t.first_byte)
+                .map_or(d.timeouts.first_byte, |x| x.0),
+            idle: t
+                .as_ref()
+                .and_then(|t| t.idle)
+                .map_or(d.timeouts.idle, |x| x.0),
         },
         max_body: raw.max_body.map_or(d.max_body, |x| x.0),
     };
@@ -163,7 +217,10 @@ fn routing(raw: RawRouting, p: &mut Problems) -> Routing {
         ("routing.timeouts.connect", routing.timeouts.connect),
         ("routing.timeouts.first_byte", routing.timeouts.first_byte),
         ("routing.timeouts.idle", routing.timeouts.idle),
-        ("routing.health_check.interval", routing.health_check.interval),
+        (
+            "routing.health_check.interval",
+            routing.health_check.interval,
+        ),
         ("routing.health_check.timeout", routing.health_check.timeout),
     ] {
         if dur.is_zero() {
@@ -196,11 +253,21 @@ fn providers(
         let Some(raw) = raw else { continue };
         let path = format!("providers[{i}]");
         if raw.id.is_empty() || raw.id.contains('/') || raw.id.contains('#') {
-            p.at(format!("{path}.id"), "must be a non-empty name without `/` or `#`");
+            p.at(
+                format!("{path}.id"),
+                "must be a non-empty name without `/` or `#`",
+            );
         } else if !ids.insert(raw.id.clone()) {
-            p.at(format!("{path}.id"), format!("duplicate provider id `{}`", raw.id));
+            p.at(
+                format!("{path}.id"),
+                format!("duplicate provider id `{}`", raw.id),
+            );
         }
-        entries.push(Entry { id: raw.id.clone(), kind: raw.kind, models: raw.models.clone() });
+        entries.push(Entry {
+            id: raw.id.clone(),
+            kind: raw.kind,
+            models: raw.models.clone(),
+        });
         instances.extend(provider(raw, &path, unset, p, warnings));
     }
     (instances, entries)
@@ -223,15 +290,24 @@ fn provider(
             }
         },
         None => {
-            p.at(format!("{path}.base_url"), format!("required for type `{}`", raw.kind.name()));
+            p.at(
+                format!("{path}.base_url"),
+                format!("required for type `{}`", raw.kind.name()),
+            );
             None
         }
     };
     if raw.models.is_empty() || raw.models.iter().any(|m| m.trim().is_empty()) {
-        p.at(format!("{path}.models"), "list at least one model name (no empty names)");
+        p.at(
+            format!("{path}.models"),
+            "list at least one model name (no empty names)",
+        );
     }
     if raw.api_version.is_some() && raw.kind != ProviderType::Azure {
-        p.at(format!("{path}.api_version"), "only applies to type `azure`");
+        p.at(
+            format!("{path}.api_version"),
+            "only applies to type `azure`",
+        );
     }
     let keys: Vec<(String, Option<String>)> = match (raw.api_key, raw.api_keys) {
         (Some(_), Some(_)) => {
@@ -250,7 +326,10 @@ fn provider(
             .collect(),
         (None, None) if raw.kind == ProviderType::OpenaiCompatible => vec![(String::new(), None)],
         (None, None) => {
-            p.at(path, format!("type `{}` needs `api_key` or `api_keys`", raw.kind.name()));
+            p.at(
+                path,
+                format!("type `{}` needs `api_key` or `api_keys`", raw.kind.name()),
+            );
             return Vec::new();
         }
     };
@@ -262,17 +341,32 @@ fn provider(
         ));
         return Vec::new();
     }
-    let Some(base_url) = base_url else { return Vec::new() };
+    let Some(base_url) = base_url else {
+        return Vec::new();
+    };
     let many = keys.len() > 1;
     let mut out = Vec::new();
     for (n, (key_path, key)) in keys.into_iter().enumerate() {
-        let id = if many { format!("{}#{}", raw.id, n + 1) } else { raw.id.clone() };
+        let id = if many {
+            format!("{}#{}", raw.id, n + 1)
+        } else {
+            raw.id.clone()
+        };
         if let Some(k) = &key {
+            if !k.bytes().all(|b| b.is_ascii_graphic()) {
+                p.at(
+                    &key_path,
+                    "the key has spaces or characters an HTTP header cannot carry",
+                );
+                continue;
+            }
             if k.is_empty() {
                 let why = unset
                     .iter()
                     .find(|u| u.path == key_path)
-                    .map_or("its key is empty".to_string(), |u| format!("`{}` is not set", u.var));
+                    .map_or("its key is empty".to_string(), |u| {
+                        format!("`{}` is not set", u.var)
+                    });
                 warnings.push(format!("instance `{id}` skipped: {why}"));
                 continue;
             }
@@ -297,16 +391,25 @@ fn aliases(
     p: &mut Problems,
 ) -> Vec<Alias> {
     let mut names = HashSet::new();
-    let raw: Vec<(usize, RawModel)> =
-        list.into_iter().enumerate().filter_map(|(i, m)| m.map(|m| (i, m))).collect();
+    let raw: Vec<(usize, RawModel)> = list
+        .into_iter()
+        .enumerate()
+        .filter_map(|(i, m)| m.map(|m| (i, m)))
+        .collect();
     let alias_names: HashSet<&str> = raw.iter().map(|(_, m)| m.name.as_str()).collect();
     let mut out = Vec::new();
     for (i, m) in &raw {
         let path = format!("models[{i}]");
         if m.name.trim().is_empty() || m.name == "auto" {
-            p.at(format!("{path}.name"), "must be a non-empty name other than `auto`");
+            p.at(
+                format!("{path}.name"),
+                "must be a non-empty name other than `auto`",
+            );
         } else if !names.insert(m.name.clone()) {
-            p.at(format!("{path}.name"), format!("duplicate model name `{}`", m.name));
+            p.at(
+                format!("{path}.name"),
+                format!("duplicate model name `{}`", m.name),
+            );
         }
         if m.targets.is_empty() {
             p.at(format!("{path}.targets"), "list at least one target");
@@ -315,9 +418,15 @@ fn aliases(
             .targets
             .iter()
             .enumerate()
-            .filter_map(|(j, t)| target(t, &format!("{path}.targets[{j}]"), entries, &alias_names, p))
+            .filter_map(|(j, t)| {
+                target(t, &format!("{path}.targets[{j}]"), entries, &alias_names, p)
+            })
             .collect();
-        out.push(Alias { name: m.name.clone(), strategy: m.strategy, targets });
+        out.push(Alias {
+            name: m.name.clone(),
+            strategy: m.strategy,
+            targets,
+        });
     }
     let _ = instances;
     out
@@ -341,7 +450,10 @@ fn target(
                 .filter(|e| e.id == *prov || e.kind.name() == prov.as_str())
                 .collect();
             if found.is_empty() {
-                p.at(format!("{path}.provider"), format!("no provider with id or type `{prov}`"));
+                p.at(
+                    format!("{path}.provider"),
+                    format!("no provider with id or type `{prov}`"),
+                );
                 return None;
             }
             found
@@ -354,7 +466,10 @@ fn target(
             None
         }
         (None, Some(model)) if aliases.contains(model.as_str()) => {
-            p.at(format!("{path}.model"), format!("`{model}` is an alias; targets name real models"));
+            p.at(
+                format!("{path}.model"),
+                format!("`{model}` is an alias; targets name real models"),
+            );
             None
         }
         (None, Some(model)) => {
@@ -363,11 +478,22 @@ fn target(
                 entries.iter().any(|e| e.id == pre || e.kind.name() == pre)
             });
             if !direct && !prefixed {
-                p.at(format!("{path}.model"), format!("no provider lists model `{model}`"));
+                p.at(
+                    format!("{path}.model"),
+                    format!("no provider lists model `{model}`"),
+                );
                 return None;
             }
-            Some(Target { provider: None, model: Some(model.clone()), weight })
+            Some(Target {
+                provider: None,
+                model: Some(model.clone()),
+                weight,
+            })
         }
-        (Some(prov), model) => Some(Target { provider: Some(prov.clone()), model: model.clone(), weight }),
+        (Some(prov), model) => Some(Target {
+            provider: Some(prov.clone()),
+            model: model.clone(),
+            weight,
+        }),
     }
 }

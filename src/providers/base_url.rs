@@ -44,10 +44,18 @@ impl BaseUrl {
         if uri.query().is_some() || s.contains('#') {
             return Err(BaseUrlError::Query);
         }
-        let host = host.trim_start_matches('[').trim_end_matches(']').to_string();
+        let host = host
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .to_string();
         let port = uri.port_u16().unwrap_or(if tls { 443 } else { 80 });
         let path_prefix = uri.path().trim_end_matches('/').to_string();
-        Ok(Self { tls, host, port, path_prefix })
+        Ok(Self {
+            tls,
+            host,
+            port,
+            path_prefix,
+        })
     }
 
     /// The `Host` header value: the port only when it is not the default.
@@ -82,7 +90,12 @@ mod tests {
         let b = BaseUrl::parse("http://127.0.0.1:11434/v1/").expect("valid");
         assert_eq!(
             b,
-            BaseUrl { tls: false, host: "127.0.0.1".into(), port: 11434, path_prefix: "/v1".into() }
+            BaseUrl {
+                tls: false,
+                host: "127.0.0.1".into(),
+                port: 11434,
+                path_prefix: "/v1".into()
+            }
         );
         assert_eq!(b.host_header(), "127.0.0.1:11434");
         let b = BaseUrl::parse("https://api.openai.com/v1").expect("valid");
@@ -93,8 +106,14 @@ mod tests {
     #[test]
     fn rejects_what_cannot_be_an_upstream() {
         assert_eq!(BaseUrl::parse("ftp://x/v1"), Err(BaseUrlError::Scheme));
-        assert_eq!(BaseUrl::parse("api.openai.com/v1"), Err(BaseUrlError::Scheme));
+        assert_eq!(
+            BaseUrl::parse("api.openai.com/v1"),
+            Err(BaseUrlError::Scheme)
+        );
         assert_eq!(BaseUrl::parse("https://x/v1?a=b"), Err(BaseUrlError::Query));
-        assert!(matches!(BaseUrl::parse("https://"), Err(BaseUrlError::Invalid(_))));
+        assert!(matches!(
+            BaseUrl::parse("https://"),
+            Err(BaseUrlError::Invalid(_))
+        ));
     }
 }

@@ -243,7 +243,13 @@ mod tests {
     #[test]
     fn openai_family_appends_route_to_base_path() {
         let base = BaseUrl::parse("https://api.groq.com/openai/v1").expect("valid");
-        let p = upstream_path(WireFormat::OpenAi, &base, ApiRoute::ChatCompletions, "m", None);
+        let p = upstream_path(
+            WireFormat::OpenAi,
+            &base,
+            ApiRoute::ChatCompletions,
+            "m",
+            None,
+        );
         assert_eq!(p, "/openai/v1/chat/completions");
     }
 
@@ -257,13 +263,22 @@ mod tests {
             "my dep",
             Some("2024-06-01"),
         );
-        assert_eq!(p, "/openai/deployments/my%20dep/embeddings?api-version=2024-06-01");
+        assert_eq!(
+            p,
+            "/openai/deployments/my%20dep/embeddings?api-version=2024-06-01"
+        );
     }
 
     #[test]
     fn routes_accept_with_and_without_v1() {
-        assert_eq!(ApiRoute::from_path("/v1/embeddings"), Some(ApiRoute::Embeddings));
-        assert_eq!(ApiRoute::from_path("/chat/completions"), Some(ApiRoute::ChatCompletions));
+        assert_eq!(
+            ApiRoute::from_path("/v1/embeddings"),
+            Some(ApiRoute::Embeddings)
+        );
+        assert_eq!(
+            ApiRoute::from_path("/chat/completions"),
+            Some(ApiRoute::ChatCompletions)
+        );
         assert_eq!(ApiRoute::from_path("/v1/chat"), None);
     }
 }

@@ -33,7 +33,11 @@ impl RequestBody {
     pub fn parse(bytes: Bytes) -> Result<Self, GatewayError> {
         // serde would also read a struct from a JSON array; a request is an object.
         if bytes.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
-            let what = if bytes.trim_ascii().is_empty() { "the body is empty" } else { "expected a JSON object" };
+            let what = if bytes.trim_ascii().is_empty() {
+                "the body is empty"
+            } else {
+                "expected a JSON object"
+            };
             return Err(GatewayError::InvalidJson(what.into()));
         }
         let probe: Probe<'_> = serde_json::from_slice(&bytes).map_err(|e| {
@@ -44,20 +48,33 @@ impl RequestBody {
             }
         })?;
         let raw = probe.model.ok_or(GatewayError::MissingModel)?;
-        let model: Cow<'_, str> = serde_json::from_str(raw.get())
-            .map_err(|_| GatewayError::InvalidField { field: "model", expected: "a string" })?;
+        let model: Cow<'_, str> =
+            serde_json::from_str(raw.get()).map_err(|_| GatewayError::InvalidField {
+                field: "model",
+                expected: "a string",
+            })?;
         if model.is_empty() {
             return Err(GatewayError::MissingModel);
         }
         let stream = match probe.stream.map(|r| r.get()) {
             None | Some("null") | Some("false") => false,
             Some("true") => true,
-            Some(_) => return Err(GatewayError::InvalidField { field: "stream", expected: "a boolean" }),
+            Some(_) => {
+                return Err(GatewayError::InvalidField {
+                    field: "stream",
+                    expected: "a boolean",
+                })
+            }
         };
         let start = raw.get().as_ptr() as usize - bytes.as_ptr() as usize;
         let model_span = start..start + raw.get().len();
         let model = model.into_owned();
-        Ok(Self { bytes, model, stream, model_span })
+        Ok(Self {
+            bytes,
+            model,
+            stream,
+            model_span,
+        })
     }
 
     /// The body to send when the upstream model is `model`: the same bytes
@@ -85,8 +102,9 @@ mod tests {
 
     #[test]
     fn reads_model_and_stream() {
-        let b = parse(r#"{"messages":[{"role":"user","content":"hi"}],"model":"fast","stream":true}"#)
-            .expect("valid");
+        let b =
+            parse(r#"{"messages":[{"role":"user","content":"hi"}],"model":"fast","stream":true}"#)
+                .expect("valid");
         assert_eq!((b.model.as_str(), b.stream), ("fast", true));
         let b = parse(r#"{"model":"a\/b\u0041","stream":null}"#).expect("escapes");
         assert_eq!((b.model.as_str(), b.stream), ("a/bA", false));
@@ -107,18 +125,33 @@ mod tests {
 
     #[test]
     fn rejects_bad_bodies_with_the_right_error() {
-        assert!(matches!(parse("not json"), Err(GatewayError::InvalidJson(_))));
+        assert!(matches!(
+            parse("not json"),
+            Err(GatewayError::InvalidJson(_))
+        ));
         assert!(matches!(parse("[1,2]"), Err(GatewayError::InvalidJson(_))));
-        assert!(matches!(parse(r#"{"model": "a""#), Err(GatewayError::InvalidJson(_))));
-        assert_eq!(parse(r#"{"messages": []}"#), Err(GatewayError::MissingModel));
+        assert!(matches!(
+            parse(r#"{"model": "a""#),
+            Err(GatewayError::InvalidJson(_))
+        ));
+        assert_eq!(
+            parse(r#"{"messages": []}"#),
+            Err(GatewayError::MissingModel)
+        );
         assert_eq!(parse(r#"{"model": ""}"#), Err(GatewayError::MissingModel));
         assert_eq!(
             parse(r#"{"model": 42}"#),
-            Err(GatewayError::InvalidField { field: "model", expected: "a string" })
+            Err(GatewayError::InvalidField {
+                field: "model",
+                expected: "a string"
+            })
         );
         assert_eq!(
             parse(r#"{"model": "m", "stream": "yes"}"#),
-            Err(GatewayError::InvalidField { field: "stream", expected: "a boolean" })
+            Err(GatewayError::InvalidField {
+                field: "stream",
+                expected: "a boolean"
+            })
         );
     }
 }

@@ -42,13 +42,19 @@ pub struct Attempt<'a> {
     pub stream: bool,
 }
 
-pub async fn run(state: &State, session: &mut Session, ctx: &mut RequestCtx, a: Attempt<'_>) -> Outcome {
+pub async fn run(
+    state: &State,
+    session: &mut Session,
+    ctx: &mut RequestCtx,
+    a: Attempt<'_>,
+) -> Outcome {
     let peer = a.up.peer(a.addr);
-    let (mut conn, verdict) = match connect_and_send(state, session, &peer, &a, &ctx.request_id).await {
-        Ok(Some(x)) => x,
-        Ok(None) => return client_left(ctx),
-        Err(f) => return Outcome::Failed(f),
-    };
+    let (mut conn, verdict) =
+        match connect_and_send(state, session, &peer, &a, &ctx.request_id).await {
+            Ok(Some(x)) => x,
+            Ok(None) => return client_left(ctx),
+            Err(f) => return Outcome::Failed(f),
+        };
     match verdict {
         Verdict::Retry => {
             let f = retry_failure(&conn);
@@ -56,16 +62,36 @@ pub async fn run(state: &State, session: &mut Session, ctx: &mut RequestCtx, a: 
             Outcome::Failed(f)
         }
         Verdict::PassThrough => {
-            Deliver { state, session, ctx, peer: &peer, a: &a }.pump(conn, None).await;
+            Deliver {
+                state,
+                session,
+                ctx,
+                peer: &peer,
+                a: &a,
+            }
+            .pump(conn, None)
+            .await;
             Outcome::Served
         }
         Verdict::Deliver if a.stream || is_event_stream(&conn) => {
             let first = match read_chunk(&mut conn, state.timeouts.idle).await {
                 Ok(Some(chunk)) => chunk,
-                Ok(None) => return Outcome::Failed(Failure::BadResponse("stream ended before any data".into())),
+                Ok(None) => {
+                    return Outcome::Failed(Failure::BadResponse(
+                        "stream ended before any data".into(),
+                    ))
+                }
                 Err(f) => return Outcome::Failed(f),
             };
-            Deliver { state, session, ctx, peer: &peer, a: &a }.pump(conn, Some(first)).await;
+            Deliver {
+                state,
+                session,
+                ctx,
+                peer: &peer,
+                a: &a,
+            }
+            .pump(conn, Some(first))
+            .await;
             Outcome::Served
         }
         Verdict::Deliver => {
@@ -73,7 +99,15 @@ pub async fn run(state: &State, session: &mut Session, ctx: &mut RequestCtx, a: 
                 Ok(body) => body,
                 Err(f) => return Outcome::Failed(f),
             };
-            Deliver { state, session, ctx, peer: &peer, a: &a }.whole(conn, body).await;
+            Deliver {
+                state,
+                session,
+                ctx,
+                peer: &peer,
+                a: &a,
+            }
+            .whole(conn, body)
+            .await;
             Outcome::Served
         }
     }
@@ -93,11 +127,21 @@ async fn connect_and_send(
     a: &Attempt<'_>,
     request_id: &str,
 ) -> Result<Option<(UpSession, Verdict)>, Failure> {
-    let header = headers::upstream_request(session.req_header(), a.up, &a.path, a.body.len(), request_id)
-        .map_err(|e| Failure::Connect(e.etype().as_str().to_string()))?;
+    let header = headers::upstream_request(
+        session.req_header(),
+        a.up,
+        &a.path,
+        a.body.len(),
+        request_id,
+    )
+    .map_err(|e| Failure::Connect(e.etype().as_str().to_string()))?;
     let mut stale = 0;
     loop {
-        let (mut conn, reused) = state.connector.get_http_session(peer).await.map_err(|e| connect_failure(&e))?;
+        let (mut conn, reused) = state
+            .connector
+            .get_http_session(peer)
+            .await
+            .map_err(|e| connect_failure(&e))?;
         let exchange = tokio::time::timeout(
             state.timeouts.first_byte,
             send_and_read_head(&mut conn, header.clone(), a.body.clone()),
@@ -115,7 +159,11 @@ async fn connect_and_send(
     }
 }
 
-async fn send_and_read_head(conn: &mut UpSession, header: pingora::http::RequestHeader, body: Bytes) -> pingora::Result<u16> {
+async fn send_and_read_head(
+    conn: &mut UpSession,
+    header: pingora::http::RequestHeader,
+    body: Bytes,
+) -> pingora::Result<u16> {
     conn.write_request_header(Box::new(header)).await?;
     conn.write_request_body(body, true).await?;
     conn.finish_request_body().await?;
@@ -158,7 +206,10 @@ fn io_failure(e: &pingora::Error) -> Failure {
 }
 
 fn header_bytes<'a>(conn: &'a UpSession, name: &str) -> Option<&'a [u8]> {
-    conn.response_header()?.headers.get(name).map(|v| v.as_bytes())
+    conn.response_header()?
+        .headers
+        .get(name)
+        .map(|v| v.as_bytes())
 }
 
 fn retry_failure(conn: &UpSession) -> Failure {
@@ -178,7 +229,10 @@ fn is_event_stream(conn: &UpSession) -> bool {
 async fn read_chunk(conn: &mut UpSession, idle: Duration) -> Result<Option<Bytes>, Failure> {
     match tokio::time::timeout(idle, conn.read_response_body()).await {
         Ok(Ok(chunk)) => Ok(chunk),
-        Ok(Err(e)) => Err(Failure::BadResponse(format!("body: {}", e.etype().as_str()))),
+        Ok(Err(e)) => Err(Failure::BadResponse(format!(
+            "body: {}",
+            e.etype().as_str()
+        ))),
         Err(_) => Err(Failure::Timeout),
     }
 }
@@ -194,7 +248,10 @@ async fn drain(state: &State, mut conn: UpSession, peer: &HttpPeer) {
         }
     }
     if conn.response_done() {
-        state.connector.release_http_session(conn, peer, Some(POOL_IDLE)).await;
+        state
+            .connector
+            .release_http_session(conn, peer, Some(POOL_IDLE))
+            .await;
     }
 }
 
@@ -253,7 +310,10 @@ impl Deliver<'_, '_> {
             self.ctx.note = Some("client went away while the response was written".into());
         }
         if conn.response_done() {
-            self.state.connector.release_http_session(conn, self.peer, Some(POOL_IDLE)).await;
+            self.state
+                .connector
+                .release_http_session(conn, self.peer, Some(POOL_IDLE))
+                .await;
         }
     }
 
@@ -263,15 +323,30 @@ impl Deliver<'_, '_> {
             Ok(h) => h,
             Err(_) => return,
         };
-        let sse = head.headers.get("content-type").is_some_and(|v| v.as_bytes().starts_with(b"text/event-stream"));
+        let sse = head
+            .headers
+            .get("content-type")
+            .is_some_and(|v| v.as_bytes().starts_with(b"text/event-stream"));
         self.ctx.first_byte = Some(Instant::now());
-        if self.session.as_downstream_mut().write_response_header(Box::new(head)).await.is_err() {
+        if self
+            .session
+            .as_downstream_mut()
+            .write_response_header(Box::new(head))
+            .await
+            .is_err()
+        {
             return self.client_went_away();
         }
         let mut tail = Tail::default();
         if let Some(chunk) = first {
             tail.push(&chunk);
-            if self.session.as_downstream_mut().write_response_body(chunk, false).await.is_err() {
+            if self
+                .session
+                .as_downstream_mut()
+                .write_response_body(chunk, false)
+                .await
+                .is_err()
+            {
                 return self.client_went_away();
             }
         }
@@ -284,20 +359,39 @@ impl Deliver<'_, '_> {
             let why = match next {
                 Ok(Ok(Some(chunk))) => {
                     tail.push(&chunk);
-                    if self.session.as_downstream_mut().write_response_body(chunk, false).await.is_err() {
+                    if self
+                        .session
+                        .as_downstream_mut()
+                        .write_response_body(chunk, false)
+                        .await
+                        .is_err()
+                    {
                         return self.client_went_away();
                     }
                     continue;
                 }
                 Ok(Ok(None)) => {
-                    let _ = self.session.as_downstream_mut().write_response_body(Bytes::new(), true).await;
+                    let _ = self
+                        .session
+                        .as_downstream_mut()
+                        .write_response_body(Bytes::new(), true)
+                        .await;
                     if conn.response_done() {
-                        self.state.connector.release_http_session(conn, self.peer, Some(POOL_IDLE)).await;
+                        self.state
+                            .connector
+                            .release_http_session(conn, self.peer, Some(POOL_IDLE))
+                            .await;
                     }
                     return;
                 }
-                Ok(Err(e)) => format!("the upstream connection failed mid-stream ({})", e.etype().as_str()),
-                Err(_) => format!("the upstream sent nothing for {}s mid-stream", idle.as_secs()),
+                Ok(Err(e)) => format!(
+                    "the upstream connection failed mid-stream ({})",
+                    e.etype().as_str()
+                ),
+                Err(_) => format!(
+                    "the upstream sent nothing for {}s mid-stream",
+                    idle.as_secs()
+                ),
             };
             return self.cut(sse, &tail, why).await;
         }
@@ -307,18 +401,29 @@ impl Deliver<'_, '_> {
     /// stream ends with an `error` event and a clean end of body; then the
     /// connection is closed so no client mistakes the response for whole.
     async fn cut(self, sse: bool, tail: &Tail, why: String) {
-        log::warn!("request {}: instance {}: {why}", self.ctx.request_id, self.a.up.id);
+        log::warn!(
+            "request {}: instance {}: {why}",
+            self.ctx.request_id,
+            self.a.up.id
+        );
         self.ctx.note = Some(why.clone());
         let down = self.session.as_downstream_mut();
         down.set_keepalive(None);
         if sse {
-            let err = crate::error::GatewayError::UpstreamFailed { model: self.a.model.to_string(), summary: why };
+            let err = crate::error::GatewayError::UpstreamFailed {
+                model: self.a.model.to_string(),
+                summary: why,
+            };
             let mut event = Vec::with_capacity(256);
             event.extend_from_slice(tail.separator());
             event.extend_from_slice(b"event: error\ndata: ");
             event.extend_from_slice(&err.envelope());
             event.extend_from_slice(b"\n\n");
-            if down.write_response_body(Bytes::from(event), false).await.is_ok() {
+            if down
+                .write_response_body(Bytes::from(event), false)
+                .await
+                .is_ok()
+            {
                 let _ = down.write_response_body(Bytes::new(), true).await;
             }
         }

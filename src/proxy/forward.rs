@@ -39,7 +39,9 @@ pub async fn handle(
         if ctx.attempts >= state.max_attempts {
             break;
         }
-        let Some(up) = state.upstreams.get(candidate.instance) else { continue };
+        let Some(up) = state.upstreams.get(candidate.instance) else {
+            continue;
+        };
         let Some(addr) = up.endpoint.address().await else {
             failures.push((up.id.to_string(), Failure::Unavailable));
             continue;
@@ -58,7 +60,12 @@ pub async fn handle(
         match exchange::run(state, session, ctx, attempt).await {
             Outcome::Served => return Ok(()),
             Outcome::Failed(f) => {
-                log::info!("request {}: attempt {} on {} failed: {f:?}", ctx.request_id, ctx.attempts, up.id);
+                log::info!(
+                    "request {}: attempt {} on {} failed: {f:?}",
+                    ctx.request_id,
+                    ctx.attempts,
+                    up.id
+                );
                 failures.push((up.id.to_string(), f));
             }
         }
@@ -86,7 +93,11 @@ async fn read_body(session: &mut Session, limit: u64) -> Result<bytes::Bytes, Ga
         .get(http::header::EXPECT)
         .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"100-continue"));
     if expects_continue {
-        session.as_downstream_mut().write_continue_response().await.map_err(|_| GatewayError::Internal)?;
+        session
+            .as_downstream_mut()
+            .write_continue_response()
+            .await
+            .map_err(|_| GatewayError::Internal)?;
     }
     let mut buf = BytesMut::with_capacity(declared.map_or(16 * 1024, |n| n as usize));
     loop {
@@ -101,7 +112,9 @@ async fn read_body(session: &mut Session, limit: u64) -> Result<bytes::Bytes, Ga
             Ok(None) => return Ok(buf.freeze()),
             Err(_) => {
                 session.as_downstream_mut().set_keepalive(None);
-                return Err(GatewayError::InvalidJson("the request body could not be read completely".into()));
+                return Err(GatewayError::InvalidJson(
+                    "the request body could not be read completely".into(),
+                ));
             }
         }
     }
@@ -110,6 +123,10 @@ async fn read_body(session: &mut Session, limit: u64) -> Result<bytes::Bytes, Ga
 /// Write `err` for a request that could not be served.
 pub async fn fail(session: &mut Session, ctx: &mut RequestCtx, err: &GatewayError) {
     if let Err(e) = respond::error(session, ctx, err).await {
-        log::debug!("request {}: error response not delivered: {}", ctx.request_id, e.etype().as_str());
+        log::debug!(
+            "request {}: error response not delivered: {}",
+            ctx.request_id,
+            e.etype().as_str()
+        );
     }
 }

@@ -52,9 +52,10 @@ const DROP_DOWNSTREAM: &[&str] = &[
 ];
 
 fn listed_in_connection(connection: Option<&http::HeaderValue>, name: &HeaderName) -> bool {
-    connection
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.split(',').any(|t| t.trim().eq_ignore_ascii_case(name.as_str())))
+    connection.and_then(|v| v.to_str().ok()).is_some_and(|v| {
+        v.split(',')
+            .any(|t| t.trim().eq_ignore_ascii_case(name.as_str()))
+    })
 }
 
 /// The request header sent to `up`.
@@ -94,7 +95,10 @@ pub struct Routed<'a> {
 }
 
 /// The response header for the client, from the provider's.
-pub fn client_response(upstream: &ResponseHeader, routed: &Routed<'_>) -> pingora::Result<ResponseHeader> {
+pub fn client_response(
+    upstream: &ResponseHeader,
+    routed: &Routed<'_>,
+) -> pingora::Result<ResponseHeader> {
     let mut resp = ResponseHeader::build(upstream.status, Some(upstream.headers.len() + 5))?;
     let connection = upstream.headers.get(header::CONNECTION);
     for (name, value) in upstream.headers.iter() {

@@ -47,7 +47,12 @@ pub struct State {
 }
 
 impl State {
-    pub fn new(config: &Config, endpoints: &Endpoints, of_instance: &[usize], connector: Connector) -> Result<Self, BadHeader> {
+    pub fn new(
+        config: &Config,
+        endpoints: &Endpoints,
+        of_instance: &[usize],
+        connector: Connector,
+    ) -> Result<Self, BadHeader> {
         let upstreams = config
             .instances
             .iter()
@@ -91,14 +96,18 @@ impl Gateway {
             ("/health", _) if is_get => {
                 ctx.route = "health";
                 let (status, body) = local::health(state);
-                respond::json(session, ctx, status, body).await.map_err(|_| GatewayError::Internal)
+                respond::json(session, ctx, status, body)
+                    .await
+                    .map_err(|_| GatewayError::Internal)
             }
             ("/v1/models" | "/models", _) if is_get => {
                 ctx.route = "models";
                 let caller = state.auth.authenticate(&session.req_header().headers)?;
                 ctx.key_name = caller.name.clone();
                 let body = local::models(state, &caller);
-                respond::json(session, ctx, 200, body).await.map_err(|_| GatewayError::Internal)
+                respond::json(session, ctx, 200, body)
+                    .await
+                    .map_err(|_| GatewayError::Internal)
             }
             (_, Some(route)) if method == http::Method::POST => {
                 ctx.route = route.label();
@@ -107,7 +116,10 @@ impl Gateway {
                 forward::handle(state, session, ctx, route, &caller).await
             }
             (_, Some(_)) | ("/health" | "/v1/models" | "/models", _) => {
-                Err(GatewayError::MethodNotAllowed { method: method.to_string(), path: truncate(&path, 200) })
+                Err(GatewayError::MethodNotAllowed {
+                    method: method.to_string(),
+                    path: truncate(&path, 200),
+                })
             }
             _ => Err(GatewayError::UnknownPath(truncate(&path, 200))),
         }
@@ -147,16 +159,35 @@ impl ProxyHttp for Gateway {
     }
 
     /// Never reached: `request_filter` always answers. Pingora requires it.
-    async fn upstream_peer(&self, _session: &mut Session, _ctx: &mut RequestCtx) -> Result<Box<HttpPeer>> {
-        Err(Error::explain(ErrorType::InternalError, "modelgate serves every request in request_filter"))
+    async fn upstream_peer(
+        &self,
+        _session: &mut Session,
+        _ctx: &mut RequestCtx,
+    ) -> Result<Box<HttpPeer>> {
+        Err(Error::explain(
+            ErrorType::InternalError,
+            "modelgate serves every request in request_filter",
+        ))
     }
 
     /// Only reached if Pingora itself fails before `request_filter` answers
     /// (e.g. a malformed request head): answer in OpenAI's envelope.
-    async fn fail_to_proxy(&self, session: &mut Session, e: &Error, ctx: &mut RequestCtx) -> FailToProxy {
-        log::debug!("request {}: pingora error {}", ctx.request_id, e.etype().as_str());
+    async fn fail_to_proxy(
+        &self,
+        session: &mut Session,
+        e: &Error,
+        ctx: &mut RequestCtx,
+    ) -> FailToProxy {
+        log::debug!(
+            "request {}: pingora error {}",
+            ctx.request_id,
+            e.etype().as_str()
+        );
         forward::fail(session, ctx, &GatewayError::Internal).await;
-        FailToProxy { error_code: 500, can_reuse_downstream: false }
+        FailToProxy {
+            error_code: 500,
+            can_reuse_downstream: false,
+        }
     }
 
     /// One line per request. NOTE(#4): becomes the structured JSON access log.

@@ -8,7 +8,12 @@ use pingora::http::ResponseHeader;
 use pingora::proxy::Session;
 
 /// Write a complete JSON response.
-pub async fn json(session: &mut Session, ctx: &mut RequestCtx, status: u16, body: Bytes) -> pingora::Result<()> {
+pub async fn json(
+    session: &mut Session,
+    ctx: &mut RequestCtx,
+    status: u16,
+    body: Bytes,
+) -> pingora::Result<()> {
     json_with(session, ctx, status, body, |_| Ok(())).await
 }
 
@@ -32,7 +37,11 @@ async fn json_with(
 }
 
 /// Write `err` as the response, unless a response already started.
-pub async fn error(session: &mut Session, ctx: &mut RequestCtx, err: &GatewayError) -> pingora::Result<()> {
+pub async fn error(
+    session: &mut Session,
+    ctx: &mut RequestCtx,
+    err: &GatewayError,
+) -> pingora::Result<()> {
     if session.response_written().is_some() {
         return Ok(());
     }

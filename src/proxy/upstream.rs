@@ -31,15 +31,24 @@ pub struct Upstream {
 pub struct BadHeader(pub String);
 
 impl Upstream {
-    pub fn new(inst: &Instance, endpoint: Arc<EndpointPool>, timeouts: &Timeouts) -> Result<Self, BadHeader> {
+    pub fn new(
+        inst: &Instance,
+        endpoint: Arc<EndpointPool>,
+        timeouts: &Timeouts,
+    ) -> Result<Self, BadHeader> {
         let bad = || BadHeader(inst.id.clone());
         let spec = inst.kind.spec();
         let auth = match &inst.api_key {
             None => None,
             Some(key) => {
                 let (name, text) = match spec.auth {
-                    AuthStyle::Bearer => (http::header::AUTHORIZATION, format!("Bearer {}", key.expose())),
-                    AuthStyle::ApiKeyHeader => (HeaderName::from_static("api-key"), key.expose().to_string()),
+                    AuthStyle::Bearer => (
+                        http::header::AUTHORIZATION,
+                        format!("Bearer {}", key.expose()),
+                    ),
+                    AuthStyle::ApiKeyHeader => {
+                        (HeaderName::from_static("api-key"), key.expose().to_string())
+                    }
                 };
                 let mut value = HeaderValue::from_str(&text).map_err(|_| bad())?;
                 value.set_sensitive(true);
@@ -59,7 +68,13 @@ impl Upstream {
     }
 
     pub fn path(&self, route: ApiRoute, model: &str) -> String {
-        upstream_path(self.wire, &self.base, route, model, self.api_version.as_deref())
+        upstream_path(
+            self.wire,
+            &self.base,
+            route,
+            model,
+            self.api_version.as_deref(),
+        )
     }
 
     /// The peer for one attempt at `addr`.

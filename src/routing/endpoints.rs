@@ -48,7 +48,11 @@ impl ServiceDiscovery for DnsDiscovery {
         };
         let backends = addrs
             .into_iter()
-            .map(|a| Backend { addr: PingoraAddr::Inet(a), weight: 1, ext: Default::default() })
+            .map(|a| Backend {
+                addr: PingoraAddr::Inet(a),
+                weight: 1,
+                ext: Default::default(),
+            })
             .collect();
         Ok((backends, HashMap::new()))
     }
@@ -65,7 +69,10 @@ pub struct EndpointPool {
 
 impl EndpointPool {
     fn new(host: &str, port: u16, tls: bool, hc: &HealthCheckConf) -> Self {
-        let discovery = DnsDiscovery { host: host.to_string(), port };
+        let discovery = DnsDiscovery {
+            host: host.to_string(),
+            port,
+        };
         let backends = pingora::lb::Backends::new(Box::new(discovery));
         let mut lb = LoadBalancer::<RoundRobin>::from_backends(backends);
         let mut check = TcpHealthCheck::new();
@@ -74,7 +81,13 @@ impl EndpointPool {
         check.consecutive_failure = 2;
         check.consecutive_success = 1;
         lb.set_health_check(check);
-        let pool = Self { host: host.into(), port, tls, lb, resolved: AtomicBool::new(false) };
+        let pool = Self {
+            host: host.into(),
+            port,
+            tls,
+            lb,
+            resolved: AtomicBool::new(false),
+        };
         if host.parse::<IpAddr>().is_ok() {
             // An IP literal resolves without I/O: the pool is ready before start.
             use futures::FutureExt;
@@ -124,7 +137,9 @@ impl Endpoints {
         let hc = &config.routing.health_check;
         for inst in &config.instances {
             let b = &inst.base_url;
-            let found = pools.iter().position(|p| p.host == b.host && p.port == b.port && p.tls == b.tls);
+            let found = pools
+                .iter()
+                .position(|p| p.host == b.host && p.port == b.port && p.tls == b.tls);
             let idx = found.unwrap_or_else(|| {
                 pools.push(Arc::new(EndpointPool::new(&b.host, b.port, b.tls, hc)));
                 pools.len() - 1
@@ -140,7 +155,10 @@ impl Endpoints {
 
     /// The background work: DNS refresh and health checks of every pool.
     pub fn refresher(&self) -> EndpointRefresher {
-        EndpointRefresher { pools: self.pools.clone(), health: self.health }
+        EndpointRefresher {
+            pools: self.pools.clone(),
+            health: self.health,
+        }
     }
 }
 
@@ -161,7 +179,10 @@ impl BackgroundService for EndpointRefresher {
                 next_dns = now + DNS_REFRESH;
             }
             if now >= next_check {
-                let checks = self.pools.iter().map(|p| p.lb.backends().run_health_check(true));
+                let checks = self
+                    .pools
+                    .iter()
+                    .map(|p| p.lb.backends().run_health_check(true));
                 futures::future::join_all(checks).await;
                 next_check = Instant::now() + self.health.interval;
             }

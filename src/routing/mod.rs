@@ -55,19 +55,28 @@ impl Router {
         let instances = &config.instances;
         let mut prefixes: HashMap<String, Vec<usize>> = HashMap::new();
         let mut by_model: HashMap<String, Vec<usize>> = HashMap::new();
-        let mut names = vec![ModelName { id: "auto".into(), owned_by: "modelgate".into() }];
+        let mut names = vec![ModelName {
+            id: "auto".into(),
+            owned_by: "modelgate".into(),
+        }];
         for (i, inst) in instances.iter().enumerate() {
             push_unique(prefixes.entry(inst.entry.clone()).or_default(), i);
             push_unique(prefixes.entry(inst.kind.name().to_string()).or_default(), i);
             for m in &inst.models {
                 let list = by_model.entry(m.clone()).or_default();
                 if list.is_empty() {
-                    names.push(ModelName { id: m.clone(), owned_by: inst.kind.name().into() });
+                    names.push(ModelName {
+                        id: m.clone(),
+                        owned_by: inst.kind.name().into(),
+                    });
                 }
                 list.push(i);
                 let pinned = format!("{}/{m}", inst.entry);
                 if !names.iter().any(|n| n.id == pinned) {
-                    names.push(ModelName { id: pinned, owned_by: inst.kind.name().into() });
+                    names.push(ModelName {
+                        id: pinned,
+                        owned_by: inst.kind.name().into(),
+                    });
                 }
             }
         }
@@ -75,7 +84,10 @@ impl Router {
             .iter()
             .map(|(m, list)| {
                 let model: Arc<str> = Arc::from(m.as_str());
-                let c = list.iter().map(|&i| Candidate { instance: i, model: model.clone() });
+                let c = list.iter().map(|&i| Candidate {
+                    instance: i,
+                    model: model.clone(),
+                });
                 (m.clone(), Route::new(c.collect(), None, strategy))
             })
             .collect();
@@ -83,7 +95,10 @@ impl Router {
             .iter()
             .enumerate()
             .filter_map(|(i, inst)| {
-                inst.models.first().map(|m| Candidate { instance: i, model: Arc::from(m.as_str()) })
+                inst.models.first().map(|m| Candidate {
+                    instance: i,
+                    model: Arc::from(m.as_str()),
+                })
             })
             .collect();
         let auto = Route::new(auto_candidates, None, Strategy::RoundRobin);
@@ -97,7 +112,10 @@ impl Router {
         };
         for alias in &config.aliases {
             let route = router.alias_route(alias, instances);
-            router.names.push(ModelName { id: alias.name.clone(), owned_by: "modelgate".into() });
+            router.names.push(ModelName {
+                id: alias.name.clone(),
+                owned_by: "modelgate".into(),
+            });
             router.aliases.insert(alias.name.clone(), route);
         }
         router
@@ -114,11 +132,19 @@ impl Router {
                     .into_iter()
                     .flatten()
                     .filter_map(|&i| {
-                        let m = model.as_deref().or(instances[i].models.first().map(String::as_str))?;
-                        Some(Candidate { instance: i, model: Arc::from(m) })
+                        let m = model
+                            .as_deref()
+                            .or(instances[i].models.first().map(String::as_str))?;
+                        Some(Candidate {
+                            instance: i,
+                            model: Arc::from(m),
+                        })
                     })
                     .collect(),
-                (None, Some(m)) => self.resolve_name(m).map(|r| r.candidates.clone()).unwrap_or_default(),
+                (None, Some(m)) => self
+                    .resolve_name(m)
+                    .map(|r| r.candidates.clone())
+                    .unwrap_or_default(),
                 (None, None) => Vec::new(),
             };
             for c in found {
@@ -128,7 +154,11 @@ impl Router {
                 }
             }
         }
-        Route::new(candidates, Some(weights), alias.strategy.unwrap_or(Strategy::Priority))
+        Route::new(
+            candidates,
+            Some(weights),
+            alias.strategy.unwrap_or(Strategy::Priority),
+        )
     }
 
     fn resolve_name(&self, name: &str) -> Option<&Route> {
@@ -146,7 +176,10 @@ impl Router {
         if let Some((prefix, model)) = requested.split_once('/') {
             if let Some(list) = self.prefixes.get(prefix).filter(|_| !model.is_empty()) {
                 let model: Arc<str> = Arc::from(model);
-                let c = list.iter().map(|&i| Candidate { instance: i, model: model.clone() });
+                let c = list.iter().map(|&i| Candidate {
+                    instance: i,
+                    model: model.clone(),
+                });
                 return Ok(Route::new(c.collect(), None, self.strategy).ordered());
             }
         }

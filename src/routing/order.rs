@@ -32,7 +32,10 @@ impl Order {
             Strategy::RoundRobin => Kind::Rotate,
             Strategy::Weighted => Kind::Weighted(smooth_weighted_cycle(weights)),
         };
-        Self { kind, counter: AtomicUsize::new(0) }
+        Self {
+            kind,
+            counter: AtomicUsize::new(0),
+        }
     }
 
     pub fn arrange(&self, candidates: &[Candidate]) -> Vec<Candidate> {
@@ -48,7 +51,13 @@ impl Order {
         };
         let mut out = Vec::with_capacity(n);
         out.push(candidates[first].clone());
-        out.extend(candidates.iter().enumerate().filter(|(i, _)| *i != first).map(|(_, c)| c.clone()));
+        out.extend(
+            candidates
+                .iter()
+                .enumerate()
+                .filter(|(i, _)| *i != first)
+                .map(|(_, c)| c.clone()),
+        );
         out
     }
 }
@@ -60,7 +69,10 @@ pub fn smooth_weighted_cycle(weights: &[u32]) -> Vec<usize> {
         return Vec::new();
     }
     let scale = total.div_ceil(MAX_CYCLE).max(1);
-    let w: Vec<i64> = weights.iter().map(|&x| (u64::from(x) / scale).max(1) as i64).collect();
+    let w: Vec<i64> = weights
+        .iter()
+        .map(|&x| (u64::from(x) / scale).max(1) as i64)
+        .collect();
     let sum: i64 = w.iter().sum();
     let mut current = vec![0i64; w.len()];
     let mut cycle = Vec::with_capacity(sum as usize);
@@ -84,11 +96,18 @@ mod tests {
     use std::sync::Arc;
 
     fn cands(n: usize) -> Vec<Candidate> {
-        (0..n).map(|i| Candidate { instance: i, model: Arc::from("m") }).collect()
+        (0..n)
+            .map(|i| Candidate {
+                instance: i,
+                model: Arc::from("m"),
+            })
+            .collect()
     }
 
     fn firsts(order: &Order, n: usize, times: usize) -> Vec<usize> {
-        (0..times).map(|_| order.arrange(&cands(n))[0].instance).collect()
+        (0..times)
+            .map(|_| order.arrange(&cands(n))[0].instance)
+            .collect()
     }
 
     #[test]

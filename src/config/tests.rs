@@ -1,0 +1,231 @@
+//! Loading literal configs: defaults, expansion, and the exact messages a
+//! user sees for mistakes (one per problem, with line and key path).
+
+use super::*;
+
+fn env(name: &str) -> Option<String> {
+    match name {
+        "KEY_A" => Some("sk-live-aaaa".into()),
+        "KEY_B" => Some("sk-live-bbbb".into()),
+        "EMPTY" => Some(String::new()),
+        "SECRET_LIST" => Some("sk-live-secret-value".into()),
+        _ => None,
+    }
+}
+
+fn load(yaml: &str) -> Result<Loaded, ConfigErrors> {
+    load_str("gw.yaml", yaml, &env)
+}
+
+fn errors(yaml: &str) -> String {
+    load(yaml)
+        .expect_err("config should be rejected")
+        .to_string()
+}
+
+#[test]
+fn minimal_config_gets_contract_defaults() {
+    let l = load("providers:\n  - { id: a, type: groq, api_key: \"${KEY_A}\", models: [m] }\n")
+        .expect("valid");
+    let c = &l.config;
+    assert_eq!(c.listen, vec!["0.0.0.0:8080".parse().expect("addr")]);
+    assert_eq!(c.routing, Routing::default());
+    assert_eq!(
+        c.instances[0].base_url.to_string(),
+        "https://api.groq.com/openai/v1"
+    );
+    assert_eq!(
+        c.instances[0].api_key.as_ref().map(Secret::expose),
+        Some("sk-live-aaaa")
+    );
+    assert!(
+        l.warnings.iter().any(|w| w.contains("open")),
+        "{:?}",
+        l.warnings
+    );
+}
+
+#[test]
+fn full_example_file_loads() {
+    let text = include_str!("../../gateway.yaml.example");
+    let env = |k: &str| Some(format!("value-of-{k}"));
+    let l = load_str("gateway.yaml.example", text, &env).expect("the shipped example is valid");
+    let ids: Vec<&str> = l.config.instances.iter().map(|i| i.id.as_str()).collect();
+    assert_eq!(
+        ids,
+        vec!["groq-1", "groq-2#1", "groq-2#2", "openai", "azure", "local"]
+    );
+    assert_eq!(l.config.aliases.len(), 2);
+}
+
+#[test]
+fn variables_work_inside_flow_collections_and_quotes() {
+    let l = load("providers:\n  - {id: a, type: groq, api_keys: [${KEY_A}, ${KEY_B}], models: [m]}\n  - id: b\n    type: openai-compatible\n    base_url: \"http://127.0.0.1:${PORT:-9}/v1\"\n    api_key: pre$${X}post\n    models: [m]\n")
+        .expect("valid");
+    let keys: Vec<&str> = l
+        .config
+        .instances
+        .iter()
+        .filter_map(|i| i.api_key.as_ref().map(Secret::expose))
+        .collect();
+    assert_eq!(keys, vec!["sk-live-aaaa", "sk-live-bbbb", "pre${X}post"]);
+    assert_eq!(l.config.instances[2].base_url.port, 9);
+}
+
+#[test]
+fn routing_values_and_units_parse() {
+    let l = load(
+        "listen: [\"127.0.0.1:1\", \"[::1]:2\"]\nrouting:\n  strategy: round-robin\n  max_attempts: 2\n  cooldown: 90s\n  timeouts: { connect: 250ms, first_byte: 2m, idle: 1h }\n  max_body: 1MiB\nproviders:\n  - { id: a, type: openai-compatible, base_url: \"http://127.0.0.1:9/v1\", models: [m] }\n",
+    )
+    .expect("valid");
+    let r = &l.config.routing;
+    assert_eq!(l.config.listen.len(), 2);
+    assert_eq!(
+        (r.strategy, r.max_attempts, r.max_body),
+        (crate::routing::Strategy::RoundRobin, 2, 1 << 20)
+    );
+    assert_eq!(r.cooldown, Duration::from_secs(90));
+    assert_eq!(r.timeouts.connect, Duration::from_millis(250));
+    assert_eq!(r.timeouts.idle, Duration::from_secs(3600));
+    assert_eq!(
+        l.config.instances[0].api_key, None,
+        "keyless local endpoint"
+    );
+}
+
+#[test]
+fn unset_or_empty_keys_skip_the_instance_with_a_warning() {
+    let l = load(
+        "providers:\n  - { id: a, type: groq, api_key: \"${NOPE}\", models: [m] }\n  - { id: b, type: groq, api_keys: [\"${KEY_A}\", \"${EMPTY}\", \"${KEY_B}\"], models: [m] }\n",
+    )
+    .expect("valid");
+    let ids: Vec<&str> = l.config.instances.iter().map(|i| i.id.as_str()).collect();
+    assert_eq!(ids, vec!["b#1", "b#3"]);
+    assert!(
+        l.warnings
+            .contains(&"instance `a` skipped: `NOPE` is not set".to_string()),
+        "{:?}",
+        l.warnings
+    );
+    assert!(
+        l.warnings
+            .contains(&"instance `b#2` skipped: its key is empty".to_string()),
+        "{:?}",
+        l.warnings
+    );
+}
+
+#[test]
+fn gateway_keys_plain_or_sha256() {
+    let l = load(concat!(
+        "auth:\n  keys:\n    - { name: a, key: \"${KEY_A}\" }\n",
+        "    - { name: b, key_sha256: \"2c26b46b68ffc68ff99b453c1d30413413422d706483bfa0f98a5e886266e7ae\", models: [\"x-*\"] }\n",
+        "providers:\n  - { id: p, type: openai-compatible, base_url: \"http://127.0.0.1:9\", models: [m] }\n"
+    ))
+    .expect("valid");
+    let keys = &l.config.auth;
+    assert_eq!(keys[1].sha256[..2], [0x2c, 0x26]);
+    assert_eq!(keys[0].models, vec!["*".to_string()]);
+    assert_eq!(keys[1].models, vec!["x-*".to_string()]);
+}
+
+#[test]
+fn every_problem_is_reported_with_line_and_path() {
+    let yaml = r#"listen: "127.0.0.1:notaport"
+routing:
+  max_attempts: many
+  tmeouts: { connect: 5s }
+  cooldown: 5x
+providers:
+  - id: g1
+    type: grok
+    models: [a]
+  - id: g2
+    type: groq
+    api_key: ${KEY_A}
+    models: [a]
+  - id: g2
+    type: openai-compatible
+    models: [b]
+models:
+  - name: fast
+    targets: [ { provider: nowhere, model: a }, { model: zzz } ]
+bogus: true
+"#;
+    let expected = "\
+gw.yaml:1: listen: `127.0.0.1:notaport` is not an address like `0.0.0.0:8080` or `[::1]:8080`
+gw.yaml:3: routing.max_attempts: expected a whole number
+gw.yaml:4: routing.tmeouts: unknown key `tmeouts` (expected one of: strategy, max_attempts, cooldown, circuit_breaker, health_check, timeouts, max_body)
+gw.yaml:5: routing.cooldown: invalid duration `5x` (unknown time unit \"…\", supported units: ns, us/µs, ms, sec, min, hours, days, weeks, months, years (and few variations)); use e.g. `90s`, `5m`, `1h`
+gw.yaml:8: providers[0].type: unknown variant `grok`, expected one of `openai`, `groq`, `cerebras`, `openrouter`, `together`, `fireworks`, `mistral`, `deepseek`, `xai`, `sambanova`, `perplexity`, `openai-compatible`, `azure`, `anthropic`, `gemini`
+gw.yaml:14: providers[2].id: duplicate provider id `g2`
+gw.yaml:14: providers[2].base_url: required for type `openai-compatible`
+gw.yaml:19: models[0].targets[0].provider: no provider with id or type `nowhere`
+gw.yaml:19: models[0].targets[1].model: no provider lists model `zzz`
+gw.yaml:20: bogus: unknown key `bogus` (expected one of: listen, admin_listen, auth, routing, providers, models)";
+    assert_eq!(errors(yaml), expected);
+}
+
+#[test]
+fn structural_mistakes() {
+    assert_eq!(
+        errors("providers: []\nlisten: 1\nlisten: 2\n"),
+        "gw.yaml:3: duplicate key `listen`"
+    );
+    assert_eq!(
+        errors("- a\n- b\n"),
+        "gw.yaml:1: the file must be a mapping (listen:, providers:, ...)"
+    );
+    assert_eq!(
+        errors("listen: \"127.0.0.1:1\"\n"),
+        "gw.yaml: providers: required: list at least one provider instance"
+    );
+    assert_eq!(
+        errors("providers:\n  - { id: a, type: groq, api_key: x, api_keys: [y], models: [m] }\n"),
+        "gw.yaml:2: providers[0]: give either `api_key` or `api_keys`, not both"
+    );
+    assert_eq!(
+        errors("providers:\n  - { id: a, type: groq, models: [m] }\n"),
+        "gw.yaml:2: providers[0]: type `groq` needs `api_key` or `api_keys`"
+    );
+    assert_eq!(
+        errors("providers:\n  - { id: a, type: groq, api_key: x, models: [m], base_url: \"ftp://h\" }\n"),
+        "gw.yaml:2: providers[0].base_url: `ftp://h` must start with http:// or https://"
+    );
+    assert_eq!(
+        errors("routing: { timeouts: { idle: 0s } }\nproviders:\n  - { id: a, type: groq, api_key: x, models: [m] }\n"),
+        "gw.yaml:1: routing.timeouts.idle: must be longer than zero"
+    );
+}
+
+#[test]
+fn unset_variables_outside_keys_are_errors() {
+    assert_eq!(
+        errors("listen: \"${LISTEN_ADDR}\"\nproviders:\n  - { id: a, type: groq, api_key: x, models: [m] }\n"),
+        "gw.yaml:1: listen: environment variable `LISTEN_ADDR` is not set (write `${LISTEN_ADDR:-default}` for a default)"
+    );
+    assert_eq!(
+        errors("auth:\n  keys: [ { name: a, key: \"${NOPE}\" } ]\nproviders:\n  - { id: a, type: groq, api_key: x, models: [m] }\n"),
+        "gw.yaml:2: auth.keys[0].key: environment variable `NOPE` is not set (write `${NOPE:-default}` for a default)\n\
+         gw.yaml:2: auth.keys[0].key: is empty"
+    );
+}
+
+#[test]
+fn errors_never_echo_secret_values() {
+    let msgs = [
+        errors(
+            "providers:\n  - { id: a, type: groq, api_keys: \"${SECRET_LIST}\", models: [m] }\n",
+        ),
+        errors(
+            "providers:\n  - { id: a, type: groq, api_key: [\"${SECRET_LIST}\"], models: [m] }\n",
+        ),
+        errors(
+            "providers:\n  - { id: a, type: groq, api_key: \"${SECRET_LIST} x\", models: [m] }\n",
+        ),
+    ];
+    for m in msgs {
+        assert!(!m.contains("sk-live"), "secret leaked: {m}");
+        assert!(m.starts_with("gw.yaml:2: providers[0]"), "{m}");
+    }
+}
