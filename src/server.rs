@@ -26,14 +26,37 @@ pub fn load_server_conf(path: Option<&str>) -> Result<ServerConf, String> {
         Some(l) => format!("{path}:{}: {}", l.line(), strip_location(&e.to_string())),
         None => format!("{path}: {e}"),
     })?;
-    conf.validate().map_err(|e| {
-        format!(
-            "{path}: {}",
-            e.context
-                .map(|c| c.as_str().to_string())
-                .unwrap_or_default()
-        )
-    })
+    let conf = conf.validate().map_err(|e| {
+        let why = e
+            .context
+            .map(|c| c.as_str().to_string())
+            .unwrap_or_default();
+        format!("{path}: {why}")
+    })?;
+    check_trust_roots(&conf).map_err(|e| format!("{path}: {e}"))?;
+    Ok(conf)
+}
+
+/// Pingora's TLS connector unwraps its CA loading; check it here so a bad
+/// `ca_file` (or a host without CA roots) is a config error, not a panic.
+fn check_trust_roots(conf: &ServerConf) -> Result<(), String> {
+    let mut store = pingora::tls::RootCertStore::empty();
+    match &conf.ca_file {
+        Some(ca) => {
+            pingora::tls::load_ca_file_into_store(ca, &mut store)
+                .map_err(|e| format!("ca_file `{ca}`: {}", e.etype().as_str()))?;
+            if store.is_empty() {
+                return Err(format!("ca_file `{ca}`: no certificate in the file"));
+            }
+        }
+        None => {
+            pingora::tls::load_platform_certs_incl_env_into_store(&mut store).map_err(|_| {
+                "cannot load the system CA roots (install ca-certificates, or set ca_file)"
+                    .to_string()
+            })?
+        }
+    }
+    Ok(())
 }
 
 fn strip_location(msg: &str) -> &str {

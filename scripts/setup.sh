@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Installs what a fresh Debian lacks to build and run modelgate: a C compiler
+# and cmake (Pingora builds zlib-ng through cmake), curl (demo), CA roots
+# (upstream TLS). Rust itself comes from rustup (Debian's cargo is too old).
+set -euo pipefail
+need=()
+command -v cc >/dev/null 2>&1 || need+=(build-essential)
+command -v cmake >/dev/null 2>&1 || need+=(cmake)
+command -v curl >/dev/null 2>&1 || need+=(curl)
+[ -d /etc/ssl/certs ] && [ -n "$(ls -A /etc/ssl/certs 2>/dev/null)" ] || need+=(ca-certificates)
+if [ "${#need[@]}" -gt 0 ]; then
+  sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  echo "setup: installing ${need[*]}" >&2
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${need[@]}" >/dev/null
+fi
+if ! command -v cargo >/dev/null 2>&1; then
+  echo "setup: cargo not found. Install Rust 1.85 or newer with rustup (https://rustup.rs)." >&2
+  exit 1
+fi

@@ -1,0 +1,19 @@
+//! modelgate's integration tests: one binary that spawns the real `modelgate` with temp
+//! configs on free ports, in front of programmable mock upstreams (`support`).
+//! Tests assert what a user sees (status, headers, bytes) and what the upstreams saw
+//! (hit counts, forwarded headers and bodies). Readiness is polled, never slept for.
+
+// Test code: a failed expectation should panic with its reason.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod support;
+
+// Self-tests of the support code; they need no working gateway.
+mod mock_selftest;
+mod mock_wire_selftest;
+
+// Gateway tests, one module per concern, added as the product lands:
+mod cli;
+mod proxy;
+// mod failover;   // 429/5xx/garbage/timeouts, cooldowns
+// mod streaming;  // SSE pass-through, cut streams

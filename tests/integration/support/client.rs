@@ -1,0 +1,142 @@
+//! The client side of tests: request bodies, a proxy-free reqwest client, JSON posts,
+//! and an SSE reader that timestamps each event as it arrives (to prove streaming is not
+//! buffered). Shared by tests against the gateway and the mock's self-test.
+
+use futures::StreamExt;
+use serde_json::{json, Value};
+use std::time::{Duration, Instant};
+
+/// A reqwest client that never goes through `HTTP_PROXY` & co (tests talk to 127.0.0.1)
+/// and gives up on a stuck request after a minute instead of hanging the suite.
+pub fn http_client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .no_proxy()
+        .timeout(Duration::from_secs(60))
+        .build()
+        .expect("build reqwest client")
+}
+
+/// A minimal chat completion request for `model`.
+pub fn chat_body(model: &str) -> Value {
+    json!({
+        "model": model,
+        "messages": [{ "role": "user", "content": "Say hello." }],
+    })
+}
+
+/// [`chat_body`] with `"stream": true`.
+pub fn chat_stream_body(model: &str) -> Value {
+    let mut body = chat_body(model);
+    body["stream"] = json!(true);
+    body
+}
+
+/// POSTs `body` as JSON, with `Authorization: Bearer <key>` when given. Panics only if
+/// no response arrives at all.
+pub async fn post_json(
+    client: &reqwest::Client,
+    url: &str,
+    body: &Value,
+    bearer: Option<&str>,
+) -> reqwest::Response {
+    let mut request = client.post(url).json(body);
+    if let Some(key) = bearer {
+        request = request.bearer_auth(key);
+    }
+    request
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("POST {url}: {e}"))
+}
+
+/// Reads an SSE body to its end: each event (its lines, without the blank line that
+/// ends it, e.g. `data: {...}` or `event: error\ndata: {...}`) with the instant the
+/// bytes completing it arrived. Panics if the body fails mid-way.
+pub async fn read_sse_events(response: reqwest::Response) -> Vec<(Instant, String)> {
+    let (events, error) = try_read_sse_events(response).await;
+    if let Some(error) = error {
+        panic!(
+            "SSE body failed after {} events ({error}): {events:#?}",
+            events.len()
+        );
+    }
+    events
+}
+
+/// [`read_sse_events`] that also returns the error that ended the body, if any (a cut
+/// stream). A trailing event without its blank line is included.
+pub async fn try_read_sse_events(
+    response: reqwest::Response,
+) -> (Vec<(Instant, String)>, Option<reqwest::Error>) {
+    let mut stream = response.bytes_stream();
+    let mut pending: Vec<u8> = Vec::new();
+    let mut events = Vec::new();
+    let mut error = None;
+    while let Some(chunk) = stream.next().await {
+        match chunk {
+            Ok(bytes) => {
+                let now = Instant::now();
+                pending.extend_from_slice(&bytes);
+                while let Some(event) = take_event(&mut pending) {
+                    events.push((now, event));
+                }
+            }
+            Err(e) => {
+                error = Some(e);
+                break;
+            }
+        }
+    }
+    let rest = String::from_utf8_lossy(&pending);
+    if !rest.trim().is_empty() {
+        events.push((Instant::now(), rest.trim_end().to_string()));
+    }
+    (events, error)
+}
+
+/// Removes the first complete event (up to a blank line, LF or CRLF) from `buf`.
+fn take_event(buf: &mut Vec<u8>) -> Option<String> {
+    loop {
+        let lf = find(buf, b"\n\n").map(|i| (i, 2));
+        let crlf = find(buf, b"\r\n\r\n").map(|i| (i, 4));
+        let (end, sep) = match (lf, crlf) {
+            (Some(a), Some(b)) => a.min(b),
+            (a, b) => a.or(b)?,
+        };
+        let event = String::from_utf8_lossy(&buf[..end]).into_owned();
+        buf.drain(..end + sep);
+        if !event.trim().is_empty() {
+            return Some(event);
+        }
+    }
+}
+
+fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+    haystack.windows(needle.len()).position(|w| w == needle)
+}
+
+/// The payload of an event's `data:` lines (joined by `\n`), if it has any.
+pub fn sse_data(event: &str) -> Option<String> {
+    let lines: Vec<&str> = event
+        .lines()
+        .filter_map(|line| line.strip_prefix("data:"))
+        .map(|data| data.strip_prefix(' ').unwrap_or(data))
+        .collect();
+    (!lines.is_empty()).then(|| lines.join("\n"))
+}
+
+/// Asserts `body` is an OpenAI error envelope and returns its `error` object.
+pub fn assert_openai_error(body: &Value) -> &Value {
+    let error = body
+        .get("error")
+        .unwrap_or_else(|| panic!("not an OpenAI error envelope: {body}"));
+    assert!(
+        error["message"].is_string(),
+        "error.message missing: {body}"
+    );
+    assert!(error["type"].is_string(), "error.type missing: {body}");
+    for key in ["param", "code"] {
+        assert!(error.get(key).is_some(), "error.{key} missing: {body}");
+    }
+    error
+}

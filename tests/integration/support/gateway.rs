@@ -1,0 +1,320 @@
+//! Runs the real `modelgate` binary like a user would: a temp dir with `gateway.yaml`
+//! (listening on a free port) and `pingora.yaml`, the child's output captured into a
+//! shared log, readiness by polling `GET /health`, and the child killed on drop (its logs
+//! printed if the test is failing). Also small config-writing helpers.
+
+use super::client::{http_client, post_json};
+use super::process::{self, Capture};
+use serde_json::Value;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, ExitStatus};
+use std::time::{Duration, Instant};
+
+/// How long the gateway may take to answer `/health` after spawning.
+const READY_TIMEOUT: Duration = Duration::from_secs(30);
+const POLL_INTERVAL: Duration = Duration::from_millis(20);
+
+/// A free TCP port on 127.0.0.1: bind port 0, read it, let it go.
+pub fn free_port() -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind for a free port");
+    listener.local_addr().expect("local addr").port()
+}
+
+/// A base URL nothing listens on (connection refused), for connect-error tests.
+pub fn closed_base_url() -> String {
+    format!("http://127.0.0.1:{}/v1", free_port())
+}
+
+/// Writes `dir/name` and returns its path.
+pub fn write_file(dir: &Path, name: &str, contents: &str) -> PathBuf {
+    let path = dir.join(name);
+    std::fs::write(&path, contents).unwrap_or_else(|e| panic!("write {}: {e}", path.display()));
+    path
+}
+
+/// One `providers:` list entry for an OpenAI-compatible upstream, in block style so
+/// `${KEY}` stays a plain YAML scalar. `key_env: None` leaves out `api_key`.
+pub fn provider_yaml(id: &str, base_url: &str, key_env: Option<&str>, models: &[&str]) -> String {
+    let mut entry =
+        format!("  - id: {id}\n    type: openai-compatible\n    base_url: {base_url}\n");
+    if let Some(var) = key_env {
+        entry.push_str(&format!("    api_key: ${{{var}}}\n"));
+    }
+    entry.push_str(&format!("    models: [{}]\n", models.join(", ")));
+    entry
+}
+
+/// A YAML string literal (JSON strings are YAML), for paths.
+fn yaml_str(path: &Path) -> String {
+    serde_json::to_string(&path.display().to_string()).expect("quote path")
+}
+
+/// Options for one gateway process; finish with [`GatewayBuilder::start`].
+pub struct GatewayBuilder {
+    gateway_yaml: String,
+    env: Vec<(String, String)>,
+    pingora_extra: String,
+    ca_file: Option<PathBuf>,
+    args: Vec<String>,
+    admin: bool,
+}
+
+impl GatewayBuilder {
+    /// Sets an environment variable for the child (after `RUST_LOG=debug`, so it can
+    /// override that too).
+    pub fn env(mut self, key: &str, value: &str) -> GatewayBuilder {
+        self.env.push((key.to_string(), value.to_string()));
+        self
+    }
+
+    /// Appends raw lines to pingora.yaml.
+    pub fn pingora_yaml_extra(mut self, yaml: &str) -> GatewayBuilder {
+        self.pingora_extra.push_str(yaml);
+        if !yaml.ends_with('\n') {
+            self.pingora_extra.push('\n');
+        }
+        self
+    }
+
+    /// `ca_file:` in pingora.yaml: the roots trusted for upstream TLS.
+    pub fn ca_file(mut self, path: impl AsRef<Path>) -> GatewayBuilder {
+        self.ca_file = Some(path.as_ref().to_path_buf());
+        self
+    }
+
+    /// An extra command-line argument after `-c ... -g ...`.
+    pub fn arg(mut self, arg: &str) -> GatewayBuilder {
+        self.args.push(arg.to_string());
+        self
+    }
+
+    /// Also writes `admin_listen:` on a free port (see [`Gateway::admin_url`]).
+    pub fn admin_listen(mut self) -> GatewayBuilder {
+        self.admin = true;
+        self
+    }
+
+    fn pingora_yaml(&self, dir: &Path) -> String {
+        let mut yaml = format!(
+            "---\nversion: 1\nthreads: 2\npid_file: {}\nupgrade_sock: {}\n\
+             grace_period_seconds: 1\ngraceful_shutdown_timeout_seconds: 1\n",
+            yaml_str(&dir.join("modelgate.pid")),
+            yaml_str(&dir.join("upgrade.sock")),
+        );
+        if let Some(ca) = &self.ca_file {
+            yaml.push_str(&format!("ca_file: {}\n", yaml_str(ca)));
+        }
+        yaml.push_str(&self.pingora_extra);
+        yaml
+    }
+
+    /// Writes the configs, spawns `modelgate -c pingora.yaml -g gateway.yaml` and waits
+    /// until `GET /health` answers. Panics with the logs if the child exits first or
+    /// never answers.
+    pub async fn start(self) -> Gateway {
+        let dir = tempfile::Builder::new()
+            .prefix("modelgate-it")
+            .tempdir()
+            .expect("gateway temp dir");
+        let addr: SocketAddr = ([127, 0, 0, 1], free_port()).into();
+        let mut gateway_yaml = format!("listen: \"{addr}\"\n");
+        let admin = self
+            .admin
+            .then(|| SocketAddr::from(([127, 0, 0, 1], free_port())));
+        if let Some(admin) = admin {
+            gateway_yaml.push_str(&format!("admin_listen: \"{admin}\"\n"));
+        }
+        gateway_yaml.push_str(&self.gateway_yaml);
+        let gateway_path = write_file(dir.path(), "gateway.yaml", &gateway_yaml);
+        let pingora_path = write_file(dir.path(), "pingora.yaml", &self.pingora_yaml(dir.path()));
+
+        let mut env = vec![("RUST_LOG".to_string(), "debug".to_string())];
+        env.extend(self.env.iter().cloned());
+        let (c, g) = (
+            pingora_path.display().to_string(),
+            gateway_path.display().to_string(),
+        );
+        let mut args = vec!["-c", c.as_str(), "-g", g.as_str()];
+        args.extend(self.args.iter().map(String::as_str));
+        let mut child = process::command(dir.path(), &args, &env)
+            .spawn()
+            .expect("spawn modelgate");
+        let capture = Capture::attach(&mut child);
+        let mut gateway = Gateway {
+            child,
+            capture,
+            addr,
+            admin,
+            dir,
+            client: http_client(),
+            logs_shown: false,
+        };
+        gateway.wait_ready().await;
+        gateway
+    }
+}
+
+/// A running `modelgate` process. Killed (SIGKILL) on drop.
+pub struct Gateway {
+    child: Child,
+    capture: Capture,
+    addr: SocketAddr,
+    admin: Option<SocketAddr>,
+    dir: tempfile::TempDir,
+    client: reqwest::Client,
+    logs_shown: bool,
+}
+
+impl Gateway {
+    /// Starts a gateway whose gateway.yaml is `listen: "127.0.0.1:PORT"` + `gateway_yaml`.
+    pub async fn start(gateway_yaml: &str) -> Gateway {
+        Gateway::builder(gateway_yaml).start().await
+    }
+
+    pub fn builder(gateway_yaml: &str) -> GatewayBuilder {
+        GatewayBuilder {
+            gateway_yaml: gateway_yaml.to_string(),
+            env: Vec::new(),
+            pingora_extra: String::new(),
+            ca_file: None,
+            args: Vec::new(),
+            admin: false,
+        }
+    }
+
+    async fn wait_ready(&mut self) {
+        let deadline = Instant::now() + READY_TIMEOUT;
+        let health = self.url("/health");
+        loop {
+            if let Some(status) = self.child.try_wait().expect("poll modelgate") {
+                self.capture.finish();
+                self.fail(&format!("modelgate exited before serving ({status})"));
+            }
+            let probe = self.client.get(&health).timeout(Duration::from_secs(2));
+            if probe.send().await.is_ok() {
+                return;
+            }
+            if Instant::now() >= deadline {
+                self.fail(&format!(
+                    "GET /health did not answer within {READY_TIMEOUT:?}"
+                ));
+            }
+            tokio::time::sleep(POLL_INTERVAL).await;
+        }
+    }
+
+    /// Panics with `message` and the logs (shown once, not again by `Drop`).
+    fn fail(&mut self, message: &str) -> ! {
+        self.logs_shown = true;
+        panic!("{message}; modelgate logs:\n{}", self.logs());
+    }
+
+    /// `http://127.0.0.1:PORT{path}` on the API listener.
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr)
+    }
+
+    /// `http://127.0.0.1:PORT{path}` on the admin listener (needs `.admin_listen()`).
+    pub fn admin_url(&self, path: &str) -> String {
+        let admin = self.admin.expect("start the gateway with .admin_listen()");
+        format!("http://{admin}{path}")
+    }
+
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// A client without proxies, shared by the helpers below.
+    pub fn client(&self) -> &reqwest::Client {
+        &self.client
+    }
+
+    /// Everything the child wrote to stdout and stderr so far.
+    pub fn logs(&self) -> String {
+        self.capture.combined()
+    }
+
+    /// The temp dir holding gateway.yaml, pingora.yaml, the pid file and upgrade socket.
+    pub fn dir(&self) -> &Path {
+        self.dir.path()
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Sends a signal by name (`TERM`, `QUIT`, `INT`, ...) with `kill -s`.
+    pub fn signal(&self, name: &str) {
+        let status = std::process::Command::new("kill")
+            .args(["-s", name, &self.pid().to_string()])
+            .status()
+            .expect("run kill");
+        assert!(status.success(), "kill -s {name} {} failed", self.pid());
+    }
+
+    /// Polls until the child exits; `None` on timeout.
+    pub async fn wait_exit(&mut self, timeout: Duration) -> Option<ExitStatus> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            if let Some(status) = self.child.try_wait().expect("poll modelgate") {
+                self.capture.finish();
+                return Some(status);
+            }
+            if Instant::now() >= deadline {
+                return None;
+            }
+            tokio::time::sleep(POLL_INTERVAL).await;
+        }
+    }
+
+    /// Polls the logs until they contain `needle`; false on timeout.
+    pub async fn wait_for_log(&self, needle: &str, timeout: Duration) -> bool {
+        let deadline = Instant::now() + timeout;
+        while !self.logs().contains(needle) {
+            if Instant::now() >= deadline {
+                return false;
+            }
+            tokio::time::sleep(POLL_INTERVAL).await;
+        }
+        true
+    }
+
+    pub async fn get(&self, path: &str) -> reqwest::Response {
+        let url = self.url(path);
+        self.client
+            .get(&url)
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("GET {url}: {e}"))
+    }
+
+    /// POSTs JSON without a gateway key.
+    pub async fn post_json(&self, path: &str, body: &Value) -> reqwest::Response {
+        post_json(&self.client, &self.url(path), body, None).await
+    }
+
+    /// POSTs JSON with `Authorization: Bearer <key>`.
+    pub async fn post_json_with_key(
+        &self,
+        path: &str,
+        body: &Value,
+        key: &str,
+    ) -> reqwest::Response {
+        post_json(&self.client, &self.url(path), body, Some(key)).await
+    }
+}
+
+impl Drop for Gateway {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        self.capture.finish();
+        if std::thread::panicking() && !self.logs_shown {
+            eprintln!(
+                "----- modelgate logs -----\n{}----- end of modelgate logs -----",
+                self.logs()
+            );
+        }
+    }
+}

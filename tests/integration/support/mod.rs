@@ -1,0 +1,29 @@
+//! Test support for the integration binary: a programmable mock upstream speaking the
+//! OpenAI wire format (`mock`, `behaviour`, with `reply`, `wire`, `openai` behind it), a
+//! throwaway TLS CA (`tls`), a harness that runs the real `modelgate` binary (`gateway`,
+//! `process`) and client helpers (`client`). No product code is linked in: tests talk to
+//! the gateway over sockets, like a user.
+
+// Not every test module uses every helper.
+#![allow(dead_code, unused_imports)]
+
+mod behaviour;
+mod client;
+mod gateway;
+mod mock;
+mod openai;
+mod process;
+mod reply;
+mod tls;
+mod wire;
+
+pub use behaviour::Behaviour;
+pub use client::{
+    assert_openai_error, chat_body, chat_stream_body, http_client, post_json, read_sse_events,
+    sse_data, try_read_sse_events,
+};
+pub use gateway::{closed_base_url, free_port, provider_yaml, write_file, Gateway, GatewayBuilder};
+pub use mock::{MockUpstream, RecordedRequest, SentEvent};
+pub use openai::{error_envelope, MOCK_PROMPT_TOKENS};
+pub use process::{run_modelgate, run_modelgate_in, MODELGATE};
+pub use tls::TestCa;

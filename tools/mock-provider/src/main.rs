@@ -1,0 +1,176 @@
+//! mock-provider: a fake OpenAI-compatible upstream for modelgate.
+//!
+//! This module owns the command line, the Tokio runtime, the accept loop
+//! (HTTP/1.1, keep-alive, `TCP_NODELAY`) and shutdown on SIGINT/SIGTERM.
+//! Request handling lives in `service`; the wire format in `request`,
+//! `response`, `embedding`, `sse` and `error`; the body type in `body`.
+
+mod body;
+mod embedding;
+mod error;
+mod request;
+mod response;
+mod service;
+mod sse;
+
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use clap::{value_parser, Parser};
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper::StatusCode;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::server::graceful::GracefulShutdown;
+use tokio::net::TcpListener;
+
+use crate::service::{FailEvery, State};
+
+/// How long in-flight responses get to finish after SIGINT/SIGTERM.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(3);
+
+/// A fake OpenAI-compatible provider: chat completions (plain and streamed),
+/// completions, embeddings and a model list, with deterministic answers.
+#[derive(Parser, Debug)]
+#[command(name = "mock-provider", version)]
+struct Args {
+    /// Address to listen on (port 0 picks a free port; the line printed at
+    /// start shows the real one).
+    #[arg(long, default_value = "127.0.0.1:9901", value_name = "ADDR")]
+    listen: String,
+
+    /// Chunk events per streamed reply (role + content deltas + stop),
+    /// before the optional usage chunk and [DONE].
+    #[arg(long, default_value_t = 20, value_name = "N",
+          value_parser = value_parser!(u64).range(3..=1_000_000))]
+    chunks: u64,
+
+    /// Pause between streamed chunk events, in milliseconds.
+    #[arg(long, default_value_t = 0, value_name = "MS")]
+    chunk_delay_ms: u64,
+
+    /// Runtime worker threads (default: one per CPU core).
+    #[arg(long, value_name = "N", value_parser = value_parser!(u64).range(1..=1024))]
+    threads: Option<u64>,
+
+    /// Answer 401 unless the request has `Authorization: Bearer <KEY>`.
+    #[arg(long, value_name = "KEY")]
+    require_key: Option<String>,
+
+    /// Fail every N-th request to a known endpoint with --fail-status,
+    /// `Retry-After: 1` and an OpenAI error body.
+    #[arg(long, value_name = "N", value_parser = value_parser!(u64).range(1..))]
+    fail_every: Option<u64>,
+
+    /// Status of the injected failures.
+    #[arg(long, default_value_t = 429, value_name = "STATUS",
+          value_parser = value_parser!(u16).range(400..=599))]
+    fail_status: u16,
+
+    /// Print one line per request to stderr (off by default: benchmarks).
+    #[arg(long)]
+    log: bool,
+}
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    let mut runtime = tokio::runtime::Builder::new_multi_thread();
+    runtime.enable_all();
+    if let Some(threads) = args.threads {
+        runtime.worker_threads(threads as usize);
+    }
+    let result = match runtime.build() {
+        Ok(runtime) => runtime.block_on(serve(args)),
+        Err(e) => Err(format!("cannot start the Tokio runtime: {e}")),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("mock-provider: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn serve(args: Args) -> Result<(), String> {
+    let fail = match args.fail_every {
+        Some(every) => {
+            let status = StatusCode::from_u16(args.fail_status)
+                .map_err(|e| format!("invalid --fail-status {}: {e}", args.fail_status))?;
+            Some(FailEvery::new(every, status))
+        }
+        None => None,
+    };
+    let state = Arc::new(State::new(
+        args.chunks as usize,
+        Duration::from_millis(args.chunk_delay_ms),
+        args.require_key,
+        fail,
+        args.log,
+    ));
+
+    let listener = TcpListener::bind(&args.listen)
+        .await
+        .map_err(|e| format!("cannot listen on {}: {e}", args.listen))?;
+    let addr = listener
+        .local_addr()
+        .map_err(|e| format!("cannot read the listening address: {e}"))?;
+    let shutdown = shutdown_signal()?;
+    tokio::pin!(shutdown);
+    println!("mock-provider listening on {addr}");
+
+    let mut http = http1::Builder::new();
+    http.timer(TokioTimer::new()).keep_alive(true);
+    let graceful = GracefulShutdown::new();
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _)) => {
+                    // Streamed events must leave as soon as they are written.
+                    let _ = stream.set_nodelay(true);
+                    let state = Arc::clone(&state);
+                    let service = service_fn(move |req| service::handle(Arc::clone(&state), req));
+                    let conn = graceful.watch(http.serve_connection(TokioIo::new(stream), service));
+                    tokio::spawn(async move {
+                        // Client resets and timeouts are routine; nothing to report.
+                        let _ = conn.await;
+                    });
+                }
+                Err(e) => {
+                    // E.g. out of file descriptors: back off instead of spinning.
+                    eprintln!("mock-provider: accept failed: {e}");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+            },
+            () = &mut shutdown => break,
+        }
+    }
+
+    drop(listener);
+    eprintln!("mock-provider: shutting down");
+    // Idle keep-alive connections close at once; streams get a grace period.
+    let _ = tokio::time::timeout(SHUTDOWN_GRACE, graceful.shutdown()).await;
+    Ok(())
+}
+
+/// Resolves on SIGINT (Ctrl-C) or, on Unix, SIGTERM.
+fn shutdown_signal() -> Result<impl std::future::Future<Output = ()>, String> {
+    #[cfg(unix)]
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .map_err(|e| format!("cannot watch SIGTERM: {e}"))?;
+    Ok(async move {
+        let ctrl_c = async {
+            if tokio::signal::ctrl_c().await.is_err() {
+                std::future::pending::<()>().await;
+            }
+        };
+        #[cfg(unix)]
+        tokio::select! {
+            () = ctrl_c => {}
+            _ = term.recv() => {}
+        }
+        #[cfg(not(unix))]
+        ctrl_c.await;
+    })
+}

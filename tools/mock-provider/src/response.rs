@@ -1,0 +1,265 @@
+//! Response side of the OpenAI wire format: the non-streaming JSON documents
+//! (`chat.completion`, `text_completion`, models list), the shared `usage`
+//! object, the deterministic reply text, and the JSON response helpers.
+
+use bytes::Bytes;
+use hyper::header::{HeaderValue, CONTENT_TYPE};
+use hyper::{Response, StatusCode};
+use serde::Serialize;
+
+use crate::body::MockBody;
+use crate::error::ApiError;
+
+pub const SYSTEM_FINGERPRINT: &str = "fp_mock";
+
+/// Models listed by `GET /v1/models` (any model name is accepted anyway).
+pub const MODELS: [&str; 3] = ["mock-small", "mock-large", "mock-embed"];
+
+/// What every generated reply shares.
+pub struct Reply<'a> {
+    pub id: &'a str,
+    pub created: u64,
+    pub model: &'a str,
+    pub prompt_tokens: u64,
+}
+
+/// The reply text: deterministic, names the model, 18 words for a model
+/// name without spaces (so the default 20-chunk stream spells it exactly).
+pub fn reply_text(model: &str) -> String {
+    format!(
+        "Hello! This is a mock reply from {model}. \
+         No real model was called; the gateway round trip works."
+    )
+}
+
+/// Completion tokens of a reply: one per word.
+pub fn reply_tokens(text: &str) -> u64 {
+    text.split_whitespace().count() as u64
+}
+
+#[derive(Serialize)]
+pub struct Usage {
+    pub prompt_tokens: u64,
+    pub completion_tokens: u64,
+    pub total_tokens: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub prompt_tokens_details: Option<PromptDetails>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub completion_tokens_details: Option<CompletionDetails>,
+}
+
+#[derive(Serialize)]
+pub struct PromptDetails {
+    cached_tokens: u64,
+    audio_tokens: u64,
+}
+
+#[derive(Serialize)]
+pub struct CompletionDetails {
+    reasoning_tokens: u64,
+    audio_tokens: u64,
+    accepted_prediction_tokens: u64,
+    rejected_prediction_tokens: u64,
+}
+
+impl Usage {
+    /// Chat usage carries the token detail objects; legacy completions do not.
+    pub fn new(prompt_tokens: u64, completion_tokens: u64, chat: bool) -> Self {
+        Usage {
+            prompt_tokens,
+            completion_tokens,
+            total_tokens: prompt_tokens + completion_tokens,
+            prompt_tokens_details: chat.then_some(PromptDetails {
+                cached_tokens: 0,
+                audio_tokens: 0,
+            }),
+            completion_tokens_details: chat.then_some(CompletionDetails {
+                reasoning_tokens: 0,
+                audio_tokens: 0,
+                accepted_prediction_tokens: 0,
+                rejected_prediction_tokens: 0,
+            }),
+        }
+    }
+}
+
+#[derive(Serialize)]
+struct ChatCompletion<'a> {
+    id: &'a str,
+    object: &'static str,
+    created: u64,
+    model: &'a str,
+    choices: [ChatChoice<'a>; 1],
+    usage: Usage,
+    service_tier: &'static str,
+    system_fingerprint: &'static str,
+}
+
+#[derive(Serialize)]
+struct ChatChoice<'a> {
+    index: u32,
+    message: Message<'a>,
+    logprobs: Option<()>,
+    finish_reason: &'static str,
+}
+
+#[derive(Serialize)]
+struct Message<'a> {
+    role: &'static str,
+    content: &'a str,
+    refusal: Option<()>,
+    annotations: [(); 0],
+}
+
+#[derive(Serialize)]
+struct TextCompletion<'a> {
+    id: &'a str,
+    object: &'static str,
+    created: u64,
+    model: &'a str,
+    system_fingerprint: &'static str,
+    choices: [TextChoice<'a>; 1],
+    usage: Usage,
+}
+
+#[derive(Serialize)]
+struct TextChoice<'a> {
+    text: &'a str,
+    index: u32,
+    logprobs: Option<()>,
+    finish_reason: &'static str,
+}
+
+pub fn to_json<T: Serialize>(value: &T) -> Result<Bytes, ApiError> {
+    serde_json::to_vec(value)
+        .map(Bytes::from)
+        .map_err(|e| ApiError::internal(format!("mock-provider could not encode JSON: {e}")))
+}
+
+pub fn json_response(status: StatusCode, body: impl Into<Bytes>) -> Response<MockBody> {
+    let mut response = Response::new(MockBody::full(body));
+    *response.status_mut() = status;
+    response
+        .headers_mut()
+        .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    response
+}
+
+pub fn chat_completion(reply: &Reply) -> Result<Bytes, ApiError> {
+    let content = reply_text(reply.model);
+    to_json(&ChatCompletion {
+        id: reply.id,
+        object: "chat.completion",
+        created: reply.created,
+        model: reply.model,
+        choices: [ChatChoice {
+            index: 0,
+            message: Message {
+                role: "assistant",
+                content: &content,
+                refusal: None,
+                annotations: [],
+            },
+            logprobs: None,
+            finish_reason: "stop",
+        }],
+        usage: Usage::new(reply.prompt_tokens, reply_tokens(&content), true),
+        service_tier: "default",
+        system_fingerprint: SYSTEM_FINGERPRINT,
+    })
+}
+
+pub fn text_completion(reply: &Reply) -> Result<Bytes, ApiError> {
+    let text = reply_text(reply.model);
+    to_json(&TextCompletion {
+        id: reply.id,
+        object: "text_completion",
+        created: reply.created,
+        model: reply.model,
+        system_fingerprint: SYSTEM_FINGERPRINT,
+        choices: [TextChoice {
+            text: &text,
+            index: 0,
+            logprobs: None,
+            finish_reason: "stop",
+        }],
+        usage: Usage::new(reply.prompt_tokens, reply_tokens(&text), false),
+    })
+}
+#[derive(Serialize)]
+struct ModelList {
+    object: &'static str,
+    data: Vec<Model>,
+}
+
+#[derive(Serialize)]
+struct Model {
+    id: &'static str,
+    object: &'static str,
+    created: u64,
+    owned_by: &'static str,
+}
+
+pub fn models() -> Result<Bytes, ApiError> {
+    to_json(&ModelList {
+        object: "list",
+        data: MODELS
+            .iter()
+            .map(|id| Model {
+                id,
+                object: "model",
+                created: 1_700_000_000,
+                owned_by: "mock-provider",
+            })
+            .collect(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::Value;
+
+    fn reply() -> Reply<'static> {
+        Reply {
+            id: "chatcmpl-test",
+            created: 1,
+            model: "mock-small",
+            prompt_tokens: 10,
+        }
+    }
+
+    #[test]
+    fn chat_completion_has_the_openai_shape() {
+        let bytes = chat_completion(&reply()).expect("json");
+        assert!((450..800).contains(&bytes.len()), "{} bytes", bytes.len());
+        let v: Value = serde_json::from_slice(&bytes).expect("json");
+        assert_eq!(v["object"], "chat.completion");
+        assert_eq!(v["model"], "mock-small");
+        assert_eq!(v["choices"][0]["message"]["role"], "assistant");
+        let content = v["choices"][0]["message"]["content"]
+            .as_str()
+            .expect("string");
+        assert!(content.contains("mock-small"));
+        assert_eq!(content.split_whitespace().count(), 18);
+        assert_eq!(v["choices"][0]["finish_reason"], "stop");
+        assert_eq!(v["usage"]["completion_tokens"], 18);
+        assert_eq!(v["usage"]["total_tokens"], 28);
+    }
+
+    #[test]
+    fn text_completion_has_text_and_plain_usage() {
+        let v: Value =
+            serde_json::from_slice(&text_completion(&reply()).expect("json")).expect("json");
+        assert_eq!(v["object"], "text_completion");
+        assert!(v["choices"][0]["text"].as_str().is_some());
+        assert!(v["usage"].get("prompt_tokens_details").is_none());
+    }
+
+    #[test]
+    fn models_lists_the_mock_ids() {
+        let v: Value = serde_json::from_slice(&models().expect("json")).expect("json");
+        assert_eq!(v["data"][0]["id"], "mock-small");
+        assert_eq!(v["data"].as_array().map(Vec::len), Some(3));
+    }
+}

@@ -1,0 +1,361 @@
+//! Server-sent events: `data: {...}\n\n` framing and the lazy sequence of
+//! `chat.completion.chunk` / streamed `text_completion` events, ending with
+//! the optional usage chunk and `data: [DONE]`.
+
+use bytes::{BufMut, Bytes, BytesMut};
+use serde::Serialize;
+
+use crate::response::{reply_text, Usage, SYSTEM_FINGERPRINT};
+
+pub const DONE: &[u8] = b"data: [DONE]\n\n";
+
+/// Frames one JSON payload as an SSE event.
+pub fn event(json: &[u8]) -> Bytes {
+    let mut out = BytesMut::with_capacity(json.len() + 8);
+    out.put_slice(b"data: ");
+    out.put_slice(json);
+    out.put_slice(b"\n\n");
+    out.freeze()
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Chat,
+    Completion,
+}
+
+/// The events of one streamed reply, produced one at a time.
+///
+/// `chunks` events carry the reply: for chat, a role delta, `chunks - 2`
+/// content deltas and a `finish_reason` chunk; for completions, `chunks - 1`
+/// text deltas and a `finish_reason` chunk. The content deltas are the reply's
+/// words, cycled if more are asked for. Then the usage chunk (if requested)
+/// and `[DONE]`.
+pub struct EventStream {
+    kind: Kind,
+    id: String,
+    created: u64,
+    model: String,
+    words: Vec<String>,
+    chunks: usize,
+    include_usage: bool,
+    prompt_tokens: u64,
+    next: usize,
+}
+
+#[derive(Serialize)]
+struct ChatChunk<'a> {
+    id: &'a str,
+    object: &'static str,
+    created: u64,
+    model: &'a str,
+    service_tier: &'static str,
+    system_fingerprint: &'static str,
+    choices: Vec<ChatChoice<'a>>,
+    /// Absent unless `include_usage`; then `null` on all but the last chunk.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    usage: Option<Option<Usage>>,
+}
+
+#[derive(Serialize)]
+struct ChatChoice<'a> {
+    index: u32,
+    delta: Delta<'a>,
+    logprobs: Option<()>,
+    finish_reason: Option<&'static str>,
+}
+
+#[derive(Serialize, Default)]
+struct Delta<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    role: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    content: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    refusal: Option<Option<()>>,
+}
+
+#[derive(Serialize)]
+struct TextChunk<'a> {
+    id: &'a str,
+    object: &'static str,
+    created: u64,
+    model: &'a str,
+    system_fingerprint: &'static str,
+    choices: Vec<TextChoice<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    usage: Option<Option<Usage>>,
+}
+
+#[derive(Serialize)]
+struct TextChoice<'a> {
+    text: &'a str,
+    index: u32,
+    logprobs: Option<()>,
+    finish_reason: Option<&'static str>,
+}
+
+impl EventStream {
+    /// `chunks` must be at least 3 (the CLI enforces it); smaller is raised.
+    pub fn new(
+        kind: Kind,
+        id: String,
+        created: u64,
+        model: String,
+        chunks: usize,
+        include_usage: bool,
+        prompt_tokens: u64,
+    ) -> Self {
+        let words = reply_text(&model)
+            .split_whitespace()
+            .map(str::to_owned)
+            .collect();
+        EventStream {
+            kind,
+            id,
+            created,
+            model,
+            words,
+            chunks: chunks.max(3),
+            include_usage,
+            prompt_tokens,
+            next: 0,
+        }
+    }
+
+    /// Number of content (or text) deltas in the stream.
+    pub fn content_deltas(&self) -> usize {
+        match self.kind {
+            Kind::Chat => self.chunks - 2,
+            Kind::Completion => self.chunks - 1,
+        }
+    }
+
+    fn total(&self) -> usize {
+        self.chunks + usize::from(self.include_usage) + 1
+    }
+
+    pub fn is_done(&self) -> bool {
+        self.next >= self.total()
+    }
+
+    /// Whether `--chunk-delay-ms` applies before the next event: only
+    /// between the `chunks` reply events, not before the usage chunk or
+    /// `[DONE]`.
+    pub fn paced_before_next(&self) -> bool {
+        self.next > 0 && self.next < self.chunks
+    }
+
+    /// The text of content delta `n`: a word, space-prefixed after the first.
+    fn word(&self, n: usize) -> String {
+        let word = self
+            .words
+            .get(n % self.words.len().max(1))
+            .map_or("", String::as_str);
+        if n == 0 {
+            word.to_owned()
+        } else {
+            format!(" {word}")
+        }
+    }
+
+    fn usage(&self, last: bool) -> Option<Option<Usage>> {
+        let usage = Usage::new(
+            self.prompt_tokens,
+            self.content_deltas() as u64,
+            self.kind == Kind::Chat,
+        );
+        self.include_usage.then_some(last.then_some(usage))
+    }
+
+    fn chat_event(&self, n: usize) -> serde_json::Result<Vec<u8>> {
+        let mut choice = ChatChoice {
+            index: 0,
+            delta: Delta::default(),
+            logprobs: None,
+            finish_reason: None,
+        };
+        let text;
+        let choices = if n == 0 {
+            choice.delta = Delta {
+                role: Some("assistant"),
+                content: Some(""),
+                refusal: Some(None),
+            };
+            vec![choice]
+        } else if n < self.chunks - 1 {
+            text = self.word(n - 1);
+            choice.delta.content = Some(&text);
+            vec![choice]
+        } else if n == self.chunks - 1 {
+            choice.finish_reason = Some("stop");
+            vec![choice]
+        } else {
+            Vec::new()
+        };
+        serde_json::to_vec(&ChatChunk {
+            id: &self.id,
+            object: "chat.completion.chunk",
+            created: self.created,
+            model: &self.model,
+            service_tier: "default",
+            system_fingerprint: SYSTEM_FINGERPRINT,
+            choices,
+            usage: self.usage(n >= self.chunks),
+        })
+    }
+
+    fn text_event(&self, n: usize) -> serde_json::Result<Vec<u8>> {
+        let text;
+        let choices = if n < self.chunks {
+            let last = n == self.chunks - 1;
+            text = if last { String::new() } else { self.word(n) };
+            vec![TextChoice {
+                text: &text,
+                index: 0,
+                logprobs: None,
+                finish_reason: last.then_some("stop"),
+            }]
+        } else {
+            Vec::new()
+        };
+        serde_json::to_vec(&TextChunk {
+            id: &self.id,
+            object: "text_completion",
+            created: self.created,
+            model: &self.model,
+            system_fingerprint: SYSTEM_FINGERPRINT,
+            choices,
+            usage: self.usage(n >= self.chunks),
+        })
+    }
+}
+
+impl Iterator for EventStream {
+    type Item = Bytes;
+
+    fn next(&mut self) -> Option<Bytes> {
+        let n = self.next;
+        if n >= self.total() {
+            return None;
+        }
+        self.next += 1;
+        if n == self.total() - 1 {
+            return Some(Bytes::from_static(DONE));
+        }
+        let json = match self.kind {
+            Kind::Chat => self.chat_event(n),
+            Kind::Completion => self.text_event(n),
+        };
+        // These structs always serialize; if one ever failed, end the stream
+        // without `[DONE]` as a provider dropping the connection would.
+        match json {
+            Ok(json) => Some(event(&json)),
+            Err(_) => {
+                self.next = self.total();
+                None
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::Value;
+
+    fn payloads(stream: EventStream) -> Vec<Value> {
+        let events: Vec<Bytes> = stream.collect();
+        let (last, rest) = events.split_last().expect("events");
+        assert_eq!(&last[..], DONE);
+        rest.iter()
+            .map(|e| {
+                let text = std::str::from_utf8(e).expect("utf8");
+                let json = text.strip_prefix("data: ").expect("prefix");
+                let json = json.strip_suffix("\n\n").expect("blank line");
+                assert!(!json.contains('\n'), "one line per event");
+                serde_json::from_str(json).expect("json")
+            })
+            .collect()
+    }
+
+    fn chat(chunks: usize, include_usage: bool) -> EventStream {
+        EventStream::new(
+            Kind::Chat,
+            "chatcmpl-x".into(),
+            1,
+            "mock-small".into(),
+            chunks,
+            include_usage,
+            9,
+        )
+    }
+
+    #[test]
+    fn event_framing() {
+        assert_eq!(&event(br#"{"a":1}"#)[..], b"data: {\"a\":1}\n\n");
+    }
+
+    #[test]
+    fn chat_stream_spells_the_reply_and_ends_with_stop() {
+        let events = payloads(chat(20, false));
+        assert_eq!(events.len(), 20);
+        assert_eq!(events[0]["choices"][0]["delta"]["role"], "assistant");
+        assert!(events
+            .iter()
+            .all(|e| e["object"] == "chat.completion.chunk"));
+        assert!(events.iter().all(|e| e.get("usage").is_none()));
+        let text: String = events[1..19]
+            .iter()
+            .map(|e| {
+                e["choices"][0]["delta"]["content"]
+                    .as_str()
+                    .expect("content")
+            })
+            .collect();
+        assert_eq!(text, reply_text("mock-small"));
+        assert_eq!(events[19]["choices"][0]["finish_reason"], "stop");
+        assert_eq!(events[19]["choices"][0]["delta"], serde_json::json!({}));
+    }
+
+    #[test]
+    fn include_usage_adds_a_final_usage_chunk() {
+        let events = payloads(chat(5, true));
+        assert_eq!(events.len(), 6);
+        assert!(events[..5].iter().all(|e| e["usage"].is_null()));
+        assert_eq!(events[5]["choices"], serde_json::json!([]));
+        assert_eq!(events[5]["usage"]["completion_tokens"], 3);
+        assert_eq!(events[5]["usage"]["total_tokens"], 12);
+    }
+
+    #[test]
+    fn completion_stream_uses_text_deltas() {
+        let stream = EventStream::new(
+            Kind::Completion,
+            "cmpl-x".into(),
+            1,
+            "m".into(),
+            4,
+            false,
+            1,
+        );
+        let events = payloads(stream);
+        assert_eq!(events.len(), 4);
+        assert_eq!(events[0]["object"], "text_completion");
+        assert_eq!(events[0]["choices"][0]["text"], "Hello!");
+        assert_eq!(events[1]["choices"][0]["text"], " This");
+        assert_eq!(events[3]["choices"][0]["finish_reason"], "stop");
+    }
+
+    #[test]
+    fn pacing_applies_only_between_reply_chunks() {
+        let mut stream = chat(3, true);
+        let mut paced = Vec::new();
+        while !stream.is_done() {
+            paced.push(stream.paced_before_next());
+            stream.next();
+        }
+        // role, content, stop, usage, [DONE]
+        assert_eq!(paced, vec![false, true, true, false, false]);
+    }
+}
