@@ -11,6 +11,7 @@ mod load;
 mod raw;
 mod units;
 mod validate;
+mod validate_providers;
 
 pub use diagnostics::{ConfigError, ConfigErrors};
 pub use interpolate::{interpolate, InterpolateError, Interpolated};

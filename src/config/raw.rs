@@ -60,7 +60,7 @@ pub struct RawRouting {
     pub max_body: Option<HumanSize>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawBreaker {
     pub failures: Option<u32>,
@@ -68,14 +68,14 @@ pub struct RawBreaker {
     pub half_open_probes: Option<u32>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawHealthCheck {
     pub interval: Option<HumanDuration>,
     pub timeout: Option<HumanDuration>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawTimeouts {
     pub connect: Option<HumanDuration>,

@@ -13,6 +13,9 @@ pub struct RequestCtx {
     pub route: &'static str,
     pub requested_model: Option<String>,
     pub stream: bool,
+    /// Whether the response body went out without a `Content-Length` (so
+    /// its end can still be framed after an upstream failure).
+    pub chunked: bool,
     /// The instance and upstream model that served (or last failed).
     pub instance: Option<Arc<str>>,
     pub upstream_model: Option<Arc<str>>,
@@ -33,6 +36,7 @@ impl RequestCtx {
             route: "-",
             requested_model: None,
             stream: false,
+            chunked: false,
             instance: None,
             upstream_model: None,
             attempts: 0,

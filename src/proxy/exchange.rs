@@ -6,7 +6,8 @@
 //! reaches the client before that decision, so a failed attempt is invisible.
 
 use super::classify::{classify, parse_retry_after, Failure, Verdict};
-use super::headers::{self, Routed};
+use super::deliver::Deliver;
+use super::headers;
 use super::upstream::{Upstream, POOL_IDLE};
 use super::{RequestCtx, State};
 use bytes::{Bytes, BytesMut};
@@ -15,7 +16,7 @@ use pingora::proxy::Session;
 use pingora::upstreams::peer::HttpPeer;
 use pingora::ErrorType;
 use std::net::SocketAddr;
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, SystemTime};
 
 /// A non-stream 2xx body is checked to be JSON up to this size; larger ones
 /// pass through unchecked (embeddings of big batches).
@@ -55,62 +56,48 @@ pub async fn run(
             Ok(None) => return client_left(ctx),
             Err(f) => return Outcome::Failed(f),
         };
-    match verdict {
+    let body = match verdict {
         Verdict::Retry => {
             let f = retry_failure(&conn);
             drain(state, conn, &peer).await;
-            Outcome::Failed(f)
+            return Outcome::Failed(f);
         }
-        Verdict::PassThrough => {
-            Deliver {
-                state,
-                session,
-                ctx,
-                peer: &peer,
-                a: &a,
-            }
-            .pump(conn, None)
-            .await;
-            Outcome::Served
-        }
+        Verdict::PassThrough => Body::Stream(None),
         Verdict::Deliver if a.stream || is_event_stream(&conn) => {
-            let first = match read_chunk(&mut conn, state.timeouts.idle).await {
-                Ok(Some(chunk)) => chunk,
+            match read_chunk(&mut conn, state.timeouts.idle).await {
+                Ok(Some(first)) => Body::Stream(Some(first)),
                 Ok(None) => {
-                    return Outcome::Failed(Failure::BadResponse(
-                        "stream ended before any data".into(),
-                    ))
+                    let why = "stream ended before any data".to_string();
+                    return Outcome::Failed(Failure::BadResponse(why));
                 }
                 Err(f) => return Outcome::Failed(f),
-            };
-            Deliver {
-                state,
-                session,
-                ctx,
-                peer: &peer,
-                a: &a,
             }
-            .pump(conn, Some(first))
-            .await;
-            Outcome::Served
         }
-        Verdict::Deliver => {
-            let body = match read_json_body(&mut conn, state.timeouts.idle).await {
-                Ok(body) => body,
-                Err(f) => return Outcome::Failed(f),
-            };
-            Deliver {
-                state,
-                session,
-                ctx,
-                peer: &peer,
-                a: &a,
-            }
-            .whole(conn, body)
-            .await;
-            Outcome::Served
-        }
+        Verdict::Deliver => match read_json_body(&mut conn, state.timeouts.idle).await {
+            Ok(body) => Body::Whole(body),
+            Err(f) => return Outcome::Failed(f),
+        },
+    };
+    let deliver = Deliver {
+        state,
+        session,
+        ctx,
+        peer: &peer,
+        a: &a,
+    };
+    match body {
+        Body::Stream(first) => deliver.pump(conn, first).await,
+        Body::Whole(body) => deliver.whole(conn, body).await,
     }
+    Outcome::Served
+}
+
+/// How a decided response's body goes out.
+enum Body {
+    /// Checked and complete: sent with its length.
+    Whole(Bytes),
+    /// Passed through as it arrives, starting with the chunk already read.
+    Stream(Option<Bytes>),
 }
 
 fn client_left(ctx: &mut RequestCtx) -> Outcome {
@@ -152,7 +139,7 @@ async fn connect_and_send(
         };
         match result {
             Ok(Ok(status)) => return Ok(Some((conn, classify(status)))),
-            Ok(Err(_)) if reused && stale < STALE_RETRIES => stale += 1,
+            Ok(Err(e)) if reused && stale < STALE_RETRIES && is_stale_connection(&e) => stale += 1,
             Ok(Err(e)) => return Err(io_failure(&e)),
             Err(_) => return Err(Failure::Timeout),
         }
@@ -178,7 +165,7 @@ async fn send_and_read_head(
 }
 
 /// Resolves when the client closes its connection (never if it stays).
-async fn client_gone(session: &mut Session) {
+pub async fn client_gone(session: &mut Session) {
     loop {
         match session.as_downstream_mut().read_body_or_idle(true).await {
             Err(_) => return,
@@ -186,6 +173,16 @@ async fn client_gone(session: &mut Session) {
             Ok(None) => std::future::pending::<()>().await,
         }
     }
+}
+
+/// A pooled connection the provider had already closed: it fails on write
+/// or reads end-of-file / a reset. Anything else (garbage, timeouts) was an
+/// answer, and resending would call the same instance twice.
+fn is_stale_connection(e: &pingora::Error) -> bool {
+    matches!(
+        e.etype(),
+        ErrorType::ConnectionClosed | ErrorType::WriteError | ErrorType::ReadError
+    )
 }
 
 fn connect_failure(e: &pingora::Error) -> Failure {
@@ -268,209 +265,4 @@ async fn read_json_body(conn: &mut UpSession, idle: Duration) -> Result<Bytes, F
         return Err(Failure::BadResponse("a 2xx whose body is not JSON".into()));
     }
     Ok(buf.freeze())
-}
-
-/// Writing a decided response to the client.
-struct Deliver<'s, 'a> {
-    state: &'s State,
-    session: &'s mut Session,
-    ctx: &'s mut RequestCtx,
-    peer: &'s HttpPeer,
-    a: &'s Attempt<'a>,
-}
-
-impl Deliver<'_, '_> {
-    fn head(&mut self, conn: &UpSession) -> pingora::Result<pingora::http::ResponseHeader> {
-        let upstream = conn
-            .response_header()
-            .ok_or_else(|| pingora::Error::explain(ErrorType::InternalError, "no response head"))?;
-        let routed = Routed {
-            request_id: &self.ctx.request_id,
-            instance: &self.a.up.id,
-            model: self.a.model,
-            attempts: self.ctx.attempts,
-        };
-        self.ctx.status = upstream.status.as_u16();
-        headers::client_response(upstream, &routed)
-    }
-
-    /// Send a fully read body with its exact length.
-    async fn whole(mut self, mut conn: UpSession, body: Bytes) {
-        let sent = async {
-            let mut head = self.head(&conn)?;
-            head.remove_header(&http::header::TRANSFER_ENCODING);
-            head.insert_header(http::header::CONTENT_LENGTH, body.len())?;
-            self.ctx.first_byte = Some(Instant::now());
-            let down = self.session.as_downstream_mut();
-            down.write_response_header(Box::new(head)).await?;
-            down.write_response_body(body, true).await
-        };
-        let sent: pingora::Result<()> = sent.await;
-        if sent.is_err() {
-            self.ctx.note = Some("client went away while the response was written".into());
-        }
-        if conn.response_done() {
-            self.state
-                .connector
-                .release_http_session(conn, self.peer, Some(POOL_IDLE))
-                .await;
-        }
-    }
-
-    /// Stream the body through chunk by chunk as it arrives.
-    async fn pump(mut self, mut conn: UpSession, first: Option<Bytes>) {
-        let head = match self.head(&conn) {
-            Ok(h) => h,
-            Err(_) => return,
-        };
-        let sse = head
-            .headers
-            .get("content-type")
-            .is_some_and(|v| v.as_bytes().starts_with(b"text/event-stream"));
-        self.ctx.first_byte = Some(Instant::now());
-        if self
-            .session
-            .as_downstream_mut()
-            .write_response_header(Box::new(head))
-            .await
-            .is_err()
-        {
-            return self.client_went_away();
-        }
-        let mut tail = Tail::default();
-        if let Some(chunk) = first {
-            tail.push(&chunk);
-            if self
-                .session
-                .as_downstream_mut()
-                .write_response_body(chunk, false)
-                .await
-                .is_err()
-            {
-                return self.client_went_away();
-            }
-        }
-        let idle = self.state.timeouts.idle;
-        loop {
-            let next = tokio::select! {
-                r = tokio::time::timeout(idle, conn.read_response_body()) => r,
-                () = client_gone(self.session) => return self.client_went_away(),
-            };
-            let why = match next {
-                Ok(Ok(Some(chunk))) => {
-                    tail.push(&chunk);
-                    if self
-                        .session
-                        .as_downstream_mut()
-                        .write_response_body(chunk, false)
-                        .await
-                        .is_err()
-                    {
-                        return self.client_went_away();
-                    }
-                    continue;
-                }
-                Ok(Ok(None)) => {
-                    let _ = self
-                        .session
-                        .as_downstream_mut()
-                        .write_response_body(Bytes::new(), true)
-                        .await;
-                    if conn.response_done() {
-                        self.state
-                            .connector
-                            .release_http_session(conn, self.peer, Some(POOL_IDLE))
-                            .await;
-                    }
-                    return;
-                }
-                Ok(Err(e)) => format!(
-                    "the upstream connection failed mid-stream ({})",
-                    e.etype().as_str()
-                ),
-                Err(_) => format!(
-                    "the upstream sent nothing for {}s mid-stream",
-                    idle.as_secs()
-                ),
-            };
-            return self.cut(sse, &tail, why).await;
-        }
-    }
-
-    /// The upstream broke after bytes went out: no retry is possible. An SSE
-    /// stream ends with an `error` event and a clean end of body; then the
-    /// connection is closed so no client mistakes the response for whole.
-    async fn cut(self, sse: bool, tail: &Tail, why: String) {
-        log::warn!(
-            "request {}: instance {}: {why}",
-            self.ctx.request_id,
-            self.a.up.id
-        );
-        self.ctx.note = Some(why.clone());
-        let down = self.session.as_downstream_mut();
-        down.set_keepalive(None);
-        if sse {
-            let err = crate::error::GatewayError::UpstreamFailed {
-                model: self.a.model.to_string(),
-                summary: why,
-            };
-            let mut event = Vec::with_capacity(256);
-            event.extend_from_slice(tail.separator());
-            event.extend_from_slice(b"event: error\ndata: ");
-            event.extend_from_slice(&err.envelope());
-            event.extend_from_slice(b"\n\n");
-            if down
-                .write_response_body(Bytes::from(event), false)
-                .await
-                .is_ok()
-            {
-                let _ = down.write_response_body(Bytes::new(), true).await;
-            }
-        }
-    }
-
-    fn client_went_away(self) {
-        self.ctx.note = Some("client disconnected mid-response".into());
-        self.session.as_downstream_mut().set_keepalive(None);
-    }
-}
-
-/// The last two bytes sent, to close a half-written SSE event before ours.
-#[derive(Default)]
-struct Tail([u8; 2], usize);
-
-impl Tail {
-    fn push(&mut self, chunk: &[u8]) {
-        for &b in chunk.iter().rev().take(2).rev() {
-            self.0 = [self.0[1], b];
-            self.1 += 1;
-        }
-    }
-
-    fn separator(&self) -> &'static [u8] {
-        match (self.1, self.0) {
-            (0, _) | (_, [b'\n', b'\n']) => b"",
-            (_, [_, b'\n']) => b"\n",
-            _ => b"\n\n",
-        }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::Tail;
-
-    #[test]
-    fn separator_closes_a_partial_event() {
-        let mut t = Tail::default();
-        assert_eq!(t.separator(), b"");
-        t.push(b"data: {}\n\n");
-        assert_eq!(t.separator(), b"");
-        t.push(b"data: {\"par");
-        assert_eq!(t.separator(), b"\n\n");
-        t.push(b"tial\"}\n");
-        assert_eq!(t.separator(), b"\n");
-        t.push(b"\n");
-        assert_eq!(t.separator(), b"");
-    }
 }

@@ -8,6 +8,7 @@
 mod body;
 mod classify;
 mod ctx;
+mod deliver;
 mod exchange;
 mod forward;
 mod headers;

@@ -14,6 +14,6 @@ mod mock_wire_selftest;
 
 // Gateway tests, one module per concern, added as the product lands:
 mod cli;
+mod failover;
 mod proxy;
-// mod failover;   // 429/5xx/garbage/timeouts, cooldowns
-// mod streaming;  // SSE pass-through, cut streams
+mod streaming;

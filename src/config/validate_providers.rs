@@ -1,0 +1,274 @@
+//! Validation of `providers:` (into instances, `api_keys` expanded, unset
+//! keys skipped with a warning) and of `models:` (aliases whose targets must
+//! point at something that exists).
+
+use super::diagnostics::Problems;
+use super::raw::{RawModel, RawProvider, RawTarget};
+use super::validate::Unset;
+use super::{Alias, Instance, Target};
+use crate::providers::{BaseUrl, ProviderType, WireFormat};
+use crate::secret::Secret;
+use std::collections::HashSet;
+
+/// One `providers:` entry as seen by alias validation (kept even when skipped).
+pub(super) struct Entry {
+    id: String,
+    kind: ProviderType,
+    models: Vec<String>,
+}
+
+pub(super) fn providers(
+    list: Vec<Option<RawProvider>>,
+    unset: &[Unset],
+    p: &mut Problems,
+    warnings: &mut Vec<String>,
+) -> (Vec<Instance>, Vec<Entry>) {
+    let mut ids = HashSet::new();
+    let mut instances = Vec::new();
+    let mut entries = Vec::new();
+    for (i, raw) in list.into_iter().enumerate() {
+        let Some(raw) = raw else { continue };
+        let path = format!("providers[{i}]");
+        if raw.id.is_empty() || raw.id.contains('/') || raw.id.contains('#') {
+            p.at(
+                format!("{path}.id"),
+                "must be a non-empty name without `/` or `#`",
+            );
+        } else if !ids.insert(raw.id.clone()) {
+            p.at(
+                format!("{path}.id"),
+                format!("duplicate provider id `{}`", raw.id),
+            );
+        }
+        entries.push(Entry {
+            id: raw.id.clone(),
+            kind: raw.kind,
+            models: raw.models.clone(),
+        });
+        instances.extend(provider(raw, &path, unset, p, warnings));
+    }
+    (instances, entries)
+}
+
+fn provider(
+    raw: RawProvider,
+    path: &str,
+    unset: &[Unset],
+    p: &mut Problems,
+    warnings: &mut Vec<String>,
+) -> Vec<Instance> {
+    let spec = raw.kind.spec();
+    let base_url = match raw.base_url.as_deref().or(spec.default_base_url) {
+        Some(url) => match BaseUrl::parse(url) {
+            Ok(b) => Some(b),
+            Err(e) => {
+                p.at(format!("{path}.base_url"), format!("`{url}` {e}"));
+                None
+            }
+        },
+        None => {
+            p.at(
+                format!("{path}.base_url"),
+                format!("required for type `{}`", raw.kind.name()),
+            );
+            None
+        }
+    };
+    if raw.models.is_empty() || raw.models.iter().any(|m| m.trim().is_empty()) {
+        p.at(
+            format!("{path}.models"),
+            "list at least one model name (no empty names)",
+        );
+    }
+    if raw.api_version.is_some() && raw.kind != ProviderType::Azure {
+        p.at(
+            format!("{path}.api_version"),
+            "only applies to type `azure`",
+        );
+    }
+    let keys: Vec<(String, Option<String>)> = match (raw.api_key, raw.api_keys) {
+        (Some(_), Some(_)) => {
+            p.at(path, "give either `api_key` or `api_keys`, not both");
+            return Vec::new();
+        }
+        (Some(k), None) => vec![(format!("{path}.api_key"), Some(k))],
+        (None, Some(ks)) if ks.is_empty() => {
+            p.at(format!("{path}.api_keys"), "list at least one key");
+            return Vec::new();
+        }
+        (None, Some(ks)) => ks
+            .into_iter()
+            .enumerate()
+            .map(|(j, k)| (format!("{path}.api_keys[{j}]"), Some(k)))
+            .collect(),
+        (None, None) if raw.kind == ProviderType::OpenaiCompatible => vec![(String::new(), None)],
+        (None, None) => {
+            p.at(
+                path,
+                format!("type `{}` needs `api_key` or `api_keys`", raw.kind.name()),
+            );
+            return Vec::new();
+        }
+    };
+    if spec.wire == WireFormat::Translated {
+        warnings.push(format!(
+            "provider `{}` skipped: type `{}` needs a wire-format translator this build does not have yet",
+            raw.id,
+            raw.kind.name()
+        ));
+        return Vec::new();
+    }
+    let Some(base_url) = base_url else {
+        return Vec::new();
+    };
+    let many = keys.len() > 1;
+    let mut out = Vec::new();
+    for (n, (key_path, key)) in keys.into_iter().enumerate() {
+        let id = if many {
+            format!("{}#{}", raw.id, n + 1)
+        } else {
+            raw.id.clone()
+        };
+        if let Some(k) = &key {
+            if !k.bytes().all(|b| b.is_ascii_graphic()) {
+                p.at(
+                    &key_path,
+                    "the key has spaces or characters an HTTP header cannot carry",
+                );
+                continue;
+            }
+            if k.is_empty() {
+                let why = unset
+                    .iter()
+                    .find(|u| u.path == key_path)
+                    .map_or("its key is empty".to_string(), |u| {
+                        format!("`{}` is not set", u.var)
+                    });
+                warnings.push(format!("instance `{id}` skipped: {why}"));
+                continue;
+            }
+        }
+        out.push(Instance {
+            id,
+            entry: raw.id.clone(),
+            kind: raw.kind,
+            base_url: base_url.clone(),
+            api_key: key.map(Secret::new),
+            api_version: raw.api_version.clone(),
+            models: raw.models.clone(),
+        });
+    }
+    out
+}
+
+pub(super) fn aliases(
+    list: Vec<Option<RawModel>>,
+    entries: &[Entry],
+    p: &mut Problems,
+) -> Vec<Alias> {
+    let mut names = HashSet::new();
+    let raw: Vec<(usize, RawModel)> = list
+        .into_iter()
+        .enumerate()
+        .filter_map(|(i, m)| m.map(|m| (i, m)))
+        .collect();
+    let alias_names: HashSet<&str> = raw.iter().map(|(_, m)| m.name.as_str()).collect();
+    let mut out = Vec::new();
+    for (i, m) in &raw {
+        let path = format!("models[{i}]");
+        if m.name.trim().is_empty() || m.name == "auto" {
+            p.at(
+                format!("{path}.name"),
+                "must be a non-empty name other than `auto`",
+            );
+        } else if !names.insert(m.name.clone()) {
+            p.at(
+                format!("{path}.name"),
+                format!("duplicate model name `{}`", m.name),
+            );
+        }
+        if m.targets.is_empty() {
+            p.at(format!("{path}.targets"), "list at least one target");
+        }
+        let targets = m
+            .targets
+            .iter()
+            .enumerate()
+            .filter_map(|(j, t)| {
+                target(t, &format!("{path}.targets[{j}]"), entries, &alias_names, p)
+            })
+            .collect();
+        out.push(Alias {
+            name: m.name.clone(),
+            strategy: m.strategy,
+            targets,
+        });
+    }
+    out
+}
+
+fn target(
+    t: &RawTarget,
+    path: &str,
+    entries: &[Entry],
+    aliases: &HashSet<&str>,
+    p: &mut Problems,
+) -> Option<Target> {
+    let weight = t.weight.unwrap_or(1);
+    if weight == 0 {
+        p.at(format!("{path}.weight"), "must be at least 1");
+    }
+    let matching: Vec<&Entry> = match &t.provider {
+        Some(prov) => {
+            let found: Vec<&Entry> = entries
+                .iter()
+                .filter(|e| e.id == *prov || e.kind.name() == prov.as_str())
+                .collect();
+            if found.is_empty() {
+                p.at(
+                    format!("{path}.provider"),
+                    format!("no provider with id or type `{prov}`"),
+                );
+                return None;
+            }
+            found
+        }
+        None => entries.iter().collect(),
+    };
+    match (&t.provider, &t.model) {
+        (None, None) => {
+            p.at(path, "needs `model`, `provider` or both");
+            None
+        }
+        (None, Some(model)) if aliases.contains(model.as_str()) => {
+            p.at(
+                format!("{path}.model"),
+                format!("`{model}` is an alias; targets name real models"),
+            );
+            None
+        }
+        (None, Some(model)) => {
+            let direct = matching.iter().any(|e| e.models.iter().any(|m| m == model));
+            let prefixed = model.split_once('/').is_some_and(|(pre, _)| {
+                entries.iter().any(|e| e.id == pre || e.kind.name() == pre)
+            });
+            if !direct && !prefixed {
+                p.at(
+                    format!("{path}.model"),
+                    format!("no provider lists model `{model}`"),
+                );
+                return None;
+            }
+            Some(Target {
+                provider: None,
+                model: Some(model.clone()),
+                weight,
+            })
+        }
+        (Some(prov), model) => Some(Target {
+            provider: Some(prov.clone()),
+            model: model.clone(),
+            weight,
+        }),
+    }
+}

@@ -1,0 +1,220 @@
+//! Writing a decided response to the client: a whole (JSON-checked) body
+//! with its exact length, or a body pumped through chunk by chunk as it
+//! arrives (SSE). After the first byte there is no retry: a broken upstream
+//! ends an SSE stream with an `event: error` and a clean end of body.
+
+use super::exchange::{client_gone, Attempt};
+use super::headers::{self, Routed};
+use super::upstream::POOL_IDLE;
+use super::{RequestCtx, State};
+use bytes::Bytes;
+use pingora::protocols::http::client::HttpSession as UpSession;
+use pingora::proxy::Session;
+use pingora::upstreams::peer::HttpPeer;
+use pingora::ErrorType;
+use std::time::Instant;
+
+/// Writing a decided response to the client.
+pub struct Deliver<'s, 'a> {
+    pub state: &'s State,
+    pub session: &'s mut Session,
+    pub ctx: &'s mut RequestCtx,
+    pub peer: &'s HttpPeer,
+    pub a: &'s Attempt<'a>,
+}
+
+impl Deliver<'_, '_> {
+    fn head(&mut self, conn: &UpSession) -> pingora::Result<pingora::http::ResponseHeader> {
+        let upstream = conn
+            .response_header()
+            .ok_or_else(|| pingora::Error::explain(ErrorType::InternalError, "no response head"))?;
+        let routed = Routed {
+            request_id: &self.ctx.request_id,
+            instance: &self.a.up.id,
+            model: self.a.model,
+            attempts: self.ctx.attempts,
+        };
+        self.ctx.status = upstream.status.as_u16();
+        headers::client_response(upstream, &routed)
+    }
+
+    /// Send a fully read body with its exact length.
+    pub async fn whole(mut self, mut conn: UpSession, body: Bytes) {
+        let sent = async {
+            let mut head = self.head(&conn)?;
+            head.remove_header(&http::header::TRANSFER_ENCODING);
+            head.insert_header(http::header::CONTENT_LENGTH, body.len())?;
+            self.ctx.first_byte = Some(Instant::now());
+            let down = self.session.as_downstream_mut();
+            down.write_response_header(Box::new(head)).await?;
+            down.write_response_body(body, true).await
+        };
+        let sent: pingora::Result<()> = sent.await;
+        if sent.is_err() {
+            self.ctx.note = Some("client went away while the response was written".into());
+        }
+        if conn.response_done() {
+            self.state
+                .connector
+                .release_http_session(conn, self.peer, Some(POOL_IDLE))
+                .await;
+        }
+    }
+
+    /// Stream the body through chunk by chunk as it arrives.
+    pub async fn pump(mut self, mut conn: UpSession, first: Option<Bytes>) {
+        let head = match self.head(&conn) {
+            Ok(h) => h,
+            Err(_) => return,
+        };
+        self.ctx.chunked = head.headers.get(http::header::CONTENT_LENGTH).is_none();
+        let sse = head
+            .headers
+            .get("content-type")
+            .is_some_and(|v| v.as_bytes().starts_with(b"text/event-stream"));
+        self.ctx.first_byte = Some(Instant::now());
+        if self
+            .session
+            .as_downstream_mut()
+            .write_response_header(Box::new(head))
+            .await
+            .is_err()
+        {
+            return self.client_went_away();
+        }
+        let mut tail = Tail::default();
+        if let Some(chunk) = first {
+            if !self.forward(chunk, &mut tail).await {
+                return self.client_went_away();
+            }
+        }
+        let idle = self.state.timeouts.idle;
+        loop {
+            let next = tokio::select! {
+                r = tokio::time::timeout(idle, conn.read_response_body()) => r,
+                () = client_gone(self.session) => return self.client_went_away(),
+            };
+            let why = match next {
+                Ok(Ok(Some(chunk))) => {
+                    if !self.forward(chunk, &mut tail).await {
+                        return self.client_went_away();
+                    }
+                    continue;
+                }
+                Ok(Ok(None)) => {
+                    let _ = self
+                        .session
+                        .as_downstream_mut()
+                        .write_response_body(Bytes::new(), true)
+                        .await;
+                    if conn.response_done() {
+                        self.state
+                            .connector
+                            .release_http_session(conn, self.peer, Some(POOL_IDLE))
+                            .await;
+                    }
+                    return;
+                }
+                Ok(Err(e)) => format!(
+                    "the upstream connection failed mid-stream ({})",
+                    e.etype().as_str()
+                ),
+                Err(_) => format!(
+                    "the upstream sent nothing for {}s mid-stream",
+                    idle.as_secs()
+                ),
+            };
+            return self.cut(sse, &tail, why).await;
+        }
+    }
+
+    /// The upstream broke after bytes went out: no retry is possible. An SSE
+    /// stream ends with an `error` event and a properly framed end of body,
+    /// after which the connection stays usable (closing it would race a
+    /// client that already reuses it for its next request). A response whose
+    /// framing cannot be completed (a `Content-Length` body) is cut by
+    /// closing the connection, so no client mistakes it for whole.
+    async fn cut(self, sse: bool, tail: &Tail, why: String) {
+        log::warn!(
+            "request {}: instance {}: {why}",
+            self.ctx.request_id,
+            self.a.up.id
+        );
+        self.ctx.note = Some(why.clone());
+        let chunked = self.ctx.chunked;
+        let down = self.session.as_downstream_mut();
+        if sse && chunked {
+            let model = self.a.model.to_string();
+            let err = crate::error::GatewayError::UpstreamFailed {
+                model,
+                summary: why,
+            };
+            let mut event = Vec::with_capacity(256);
+            event.extend_from_slice(tail.separator());
+            event.extend_from_slice(b"event: error\ndata: ");
+            event.extend_from_slice(&err.envelope());
+            event.extend_from_slice(b"\n\n");
+            let sent = down
+                .write_response_body(Bytes::from(event), false)
+                .await
+                .is_ok()
+                && down.write_response_body(Bytes::new(), true).await.is_ok();
+            if sent {
+                return;
+            }
+        }
+        down.set_keepalive(None);
+    }
+
+    /// Send one chunk on; `false` when the client is gone.
+    async fn forward(&mut self, chunk: Bytes, tail: &mut Tail) -> bool {
+        tail.push(&chunk);
+        let down = self.session.as_downstream_mut();
+        down.write_response_body(chunk, false).await.is_ok()
+    }
+
+    fn client_went_away(self) {
+        self.ctx.note = Some("client disconnected mid-response".into());
+        self.session.as_downstream_mut().set_keepalive(None);
+    }
+}
+
+/// The last two bytes sent, to close a half-written SSE event before ours.
+#[derive(Default)]
+struct Tail([u8; 2], usize);
+
+impl Tail {
+    fn push(&mut self, chunk: &[u8]) {
+        for &b in chunk.iter().rev().take(2).rev() {
+            self.0 = [self.0[1], b];
+            self.1 += 1;
+        }
+    }
+
+    fn separator(&self) -> &'static [u8] {
+        match (self.1, self.0) {
+            (0, _) | (_, [b'\n', b'\n']) => b"",
+            (_, [_, b'\n']) => b"\n",
+            _ => b"\n\n",
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Tail;
+
+    #[test]
+    fn separator_closes_a_partial_event() {
+        let mut t = Tail::default();
+        assert_eq!(t.separator(), b"");
+        t.push(b"data: {}\n\n");
+        assert_eq!(t.separator(), b"");
+        t.push(b"data: {\"par");
+        assert_eq!(t.separator(), b"\n\n");
+        t.push(b"tial\"}\n");
+        assert_eq!(t.separator(), b"\n");
+        t.push(b"\n");
+        assert_eq!(t.separator(), b"");
+    }
+}
