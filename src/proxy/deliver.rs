@@ -91,6 +91,7 @@ impl Deliver<'_, '_> {
         let idle = self.state.timeouts.idle;
         loop {
             let next = tokio::select! {
+                biased;
                 r = tokio::time::timeout(idle, conn.read_response_body()) => r,
                 () = client_gone(self.session) => return self.client_went_away(),
             };

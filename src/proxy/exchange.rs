@@ -114,16 +114,18 @@ async fn connect_and_send(
     a: &Attempt<'_>,
     request_id: &str,
 ) -> Result<Option<(UpSession, Verdict)>, Failure> {
-    let header = headers::upstream_request(
-        session.req_header(),
-        a.up,
-        &a.path,
-        a.body.len(),
-        request_id,
-    )
-    .map_err(|e| Failure::Connect(e.etype().as_str().to_string()))?;
     let mut stale = 0;
     loop {
+        // Built per try (not cloned): a second try happens only when a pooled
+        // connection turned out stale.
+        let header = headers::upstream_request(
+            session.req_header(),
+            a.up,
+            &a.path,
+            a.body.len(),
+            request_id,
+        )
+        .map_err(|e| Failure::Connect(e.etype().as_str().to_string()))?;
         let (mut conn, reused) = state
             .connector
             .get_http_session(peer)
@@ -131,9 +133,12 @@ async fn connect_and_send(
             .map_err(|e| connect_failure(&e))?;
         let exchange = tokio::time::timeout(
             state.timeouts.first_byte,
-            send_and_read_head(&mut conn, header.clone(), a.body.clone()),
+            send_and_read_head(&mut conn, header, a.body.clone()),
         );
+        // `biased`: the client probe (a read on its socket) runs only while
+        // the upstream has nothing yet.
         let result = tokio::select! {
+            biased;
             r = exchange => r,
             () = client_gone(session) => return Ok(None),
         };
