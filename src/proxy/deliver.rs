@@ -3,6 +3,7 @@
 //! arrives (SSE). After the first byte there is no retry: a broken upstream
 //! ends an SSE stream with an `event: error` and a clean end of body.
 
+use super::batch::BodyBatches;
 use super::exchange::{client_gone, Attempt};
 use super::headers::{self, Routed};
 use super::upstream::POOL_IDLE;
@@ -89,10 +90,11 @@ impl Deliver<'_, '_> {
             }
         }
         let idle = self.state.timeouts.idle;
+        let mut batches = BodyBatches::default();
         loop {
             let next = tokio::select! {
                 biased;
-                r = tokio::time::timeout(idle, conn.read_response_body()) => r,
+                r = tokio::time::timeout(idle, batches.next(&mut conn)) => r,
                 () = client_gone(self.session) => return self.client_went_away(),
             };
             let why = match next {

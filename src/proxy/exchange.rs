@@ -5,6 +5,7 @@
 //! then let `classify` decide: deliver, pass through, or fail over. Nothing
 //! reaches the client before that decision, so a failed attempt is invisible.
 
+use super::batch::BodyBatches;
 use super::classify::{classify, parse_retry_after, Failure, Verdict};
 use super::deliver::Deliver;
 use super::headers;
@@ -259,15 +260,42 @@ async fn drain(state: &State, mut conn: UpSession, peer: &HttpPeer) {
 
 /// A non-stream 2xx body, which must be JSON to count as a success.
 async fn read_json_body(conn: &mut UpSession, idle: Duration) -> Result<Bytes, Failure> {
-    let mut buf = BytesMut::new();
-    while let Some(chunk) = read_chunk(conn, idle).await? {
-        buf.extend_from_slice(&chunk);
-        if buf.len() > CHECK_LIMIT {
-            return Ok(buf.freeze());
+    let mut batches = BodyBatches::default();
+    let mut parts: Vec<Bytes> = Vec::new();
+    let mut len = 0;
+    loop {
+        let batch = match tokio::time::timeout(idle, batches.next(conn)).await {
+            Ok(Ok(Some(batch))) => batch,
+            Ok(Ok(None)) => break,
+            Ok(Err(e)) => {
+                return Err(Failure::BadResponse(format!(
+                    "body: {}",
+                    e.etype().as_str()
+                )))
+            }
+            Err(_) => return Err(Failure::Timeout),
+        };
+        len += batch.len();
+        parts.push(batch);
+        if len > CHECK_LIMIT {
+            return Ok(concat(parts, len));
         }
     }
-    if serde_json::from_slice::<serde::de::IgnoredAny>(&buf).is_err() {
+    let body = concat(parts, len);
+    if serde_json::from_slice::<serde::de::IgnoredAny>(&body).is_err() {
         return Err(Failure::BadResponse("a 2xx whose body is not JSON".into()));
     }
-    Ok(buf.freeze())
+    Ok(body)
+}
+
+/// One buffer from the parts read (usually one already: no copy).
+fn concat(mut parts: Vec<Bytes>, len: usize) -> Bytes {
+    if parts.len() == 1 {
+        return parts.pop().unwrap_or_default();
+    }
+    let mut buf = BytesMut::with_capacity(len);
+    for p in parts {
+        buf.extend_from_slice(&p);
+    }
+    buf.freeze()
 }

@@ -5,6 +5,7 @@
 //! the downstream HTTP sessions, pooled upstream connections (its
 //! `Connector`), TLS, and graceful restarts.
 
+mod batch;
 mod body;
 mod classify;
 mod ctx;
