@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
-# Installs what a fresh Debian lacks to build and run modelgate: a C compiler
-# and cmake (Pingora builds zlib-ng through cmake), curl (demo), CA roots
+# Installs what a fresh Debian lacks to build and run modelgate: a C compiler,
+# make (jemalloc) and cmake (Pingora builds zlib-ng through cmake), curl (demo), CA roots
 # (upstream TLS). Rust itself comes from rustup (Debian's cargo is too old).
 set -euo pipefail
 need=()
 command -v cc >/dev/null 2>&1 || need+=(build-essential)
+command -v make >/dev/null 2>&1 || need+=(make)   # jemalloc's build
 command -v cmake >/dev/null 2>&1 || need+=(cmake)
 command -v curl >/dev/null 2>&1 || need+=(curl)
 [ -d /etc/ssl/certs ] && [ -n "$(ls -A /etc/ssl/certs 2>/dev/null)" ] || need+=(ca-certificates)
