@@ -34,6 +34,9 @@ MESSAGES = [{"role": "user", "content": "Say hello in one short sentence, please
 BODY_PLAIN = {"model": "mock-small", "messages": MESSAGES}
 BODY_STREAM = {**BODY_PLAIN, "stream": True, "stream_options": {"include_usage": True}}
 TARGETS = ("direct", "nginx", "modelgate")
+# Opt-in with --targets: Pingora's stock proxy (tools/pingora-floor), the
+# framework's own floor under modelgate.
+ALL_TARGETS = ("direct", "nginx", "pingora", "modelgate")
 
 
 @dataclass(frozen=True)
@@ -95,6 +98,11 @@ class Setup:
         (d / "nginx.conf").write_text(conf)
         self._proxy("nginx", ["nginx", "-p", str(d), "-e", str(d / "error.log"), "-c", str(d / "nginx.conf")])
 
+    def pingora(self, upstream_port):
+        self.port = procs.free_port()
+        argv = [str(BIN / "pingora-floor"), f"127.0.0.1:{self.port}", f"127.0.0.1:{upstream_port}"]
+        self._proxy("pingora", argv, {**os.environ, "RUST_LOG": "warn"})
+
     def modelgate(self, upstream_ports):
         d = Path(self.tmp) / "modelgate"
         d.mkdir()
@@ -145,6 +153,8 @@ def start_target(ps, tmp, cell, target, mock_args):
             s.port = port
         elif target == "nginx":
             s.nginx(port)
+        elif target == "pingora":
+            s.pingora(port)
         else:
             s.modelgate([port])
     return s
@@ -309,7 +319,7 @@ def parse_args(argv):
     p.add_argument("--warmup", type=int, help="warm-up seconds per cell (default 2; quick 1)")
     p.add_argument("--repeats", type=int, help="runs per cell, medians reported (default 3; quick 1)")
     p.add_argument("--cells", help="comma-separated cell ids to run (default all): " + ",".join(c.id for c in CELLS))
-    p.add_argument("--targets", default=",".join(TARGETS), help="comma-separated subset of direct,nginx,modelgate")
+    p.add_argument("--targets", default=",".join(TARGETS), help="comma-separated subset of direct,nginx,pingora,modelgate (pingora: opt-in)")
     p.add_argument("--soak-streams", type=int, help="concurrent streams in the soak (default 10000, or what `ulimit -Hn` allows; quick 300)")
     p.add_argument("--soak-hold", type=int, help="seconds the streams are held open (default 45; quick 3)")
     p.add_argument("--soak-ramp", type=int, help="seconds over which they are opened (default 10; quick 1)")
@@ -342,7 +352,7 @@ def main(argv):
         return 0
     targets = [t for t in cfg.targets.split(",") if t]
     cells = [] if cfg.soak_only else [c for c in CELLS if not cfg.cells or c.id in cfg.cells.split(",")]
-    unknown = set(targets) - set(TARGETS) | (set(cfg.cells.split(",")) - {c.id for c in CELLS} if cfg.cells else set())
+    unknown = set(targets) - set(ALL_TARGETS) | (set(cfg.cells.split(",")) - {c.id for c in CELLS} if cfg.cells else set())
     if unknown:
         raise SystemExit(f"bench: unknown cell or target: {', '.join(sorted(unknown))}")
     if not cfg.no_soak:

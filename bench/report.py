@@ -12,7 +12,7 @@ import statistics
 import subprocess
 import time
 
-TARGET_ORDER = ("direct", "nginx", "modelgate")
+TARGET_ORDER = ("direct", "nginx", "pingora", "modelgate")
 THROUGHPUT_CELLS = ("ns-c32", "ns-c128", "s20-c32", "s20-c128")
 LATENCY_CELLS = ("d10-c1", "d10-c8", "d10-c32")
 FAILOVER_PAIRS = (("fo-ns-clean", "fo-ns-429", "non-stream"), ("fo-s20-clean", "fo-s20-429", "stream 20 chunks"))
@@ -158,7 +158,7 @@ def throughput_table(med, cell):
         added = "—" if t == "direct" else (
             f"{signed_us(_sub(g('p50'), get(med, cell, 'direct', 'p50')))} / "
             f"{signed_us(_sub(g('p99'), get(med, cell, 'direct', 'p99')))}")
-        vs_nginx = t == "modelgate"
+        vs_nginx = t in ("pingora", "modelgate")
         lines.append(
             f"| {t} | {num(g('rps'))} | {ms(g('p50'))} | {ms(g('p99'))} | {ms(g('p999'))} | {num(g('errors'))} "
             f"| {num(g('cpu_us_per_req'), 1)} | {mb(g('peak_rss_kb'))} | {added} "

@@ -18,7 +18,7 @@ done
 
 bench/setup.sh
 if [ "$build" -eq 1 ]; then
-  cargo build --release --locked -p modelgate -p mock-provider -p sse-load
+  cargo build --release --locked -p modelgate -p mock-provider -p sse-load -p pingora-floor
 fi
 # The soak holds thousands of connections: each costs the proxy two sockets.
 ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
