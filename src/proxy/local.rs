@@ -10,14 +10,13 @@ pub fn health(state: &State) -> (u16, Bytes) {
     let providers: Vec<serde_json::Value> = state
         .upstreams
         .iter()
-        .zip(&state.instances)
-        .map(|(up, inst)| {
+        .map(|up| {
             let healthy = up.endpoint.is_healthy();
             json!({
                 "id": up.id.as_ref(),
-                "type": inst.kind.name(),
+                "type": up.kind.name(),
                 "state": if healthy { "healthy" } else { "unhealthy" },
-                "models": inst.models,
+                "models": up.models,
                 "retry_in_s": serde_json::Value::Null,
             })
         })

@@ -23,7 +23,7 @@ pub use ctx::RequestCtx;
 pub use upstream::{BadHeader, Upstream};
 
 use crate::auth::Auth;
-use crate::config::{Config, Instance, Timeouts};
+use crate::config::{Config, Timeouts};
 use crate::error::{truncate, GatewayError};
 use crate::providers::ApiRoute;
 use crate::routing::{Endpoints, Router};
@@ -39,7 +39,6 @@ use std::time::Duration;
 pub struct State {
     pub auth: Auth,
     pub router: Router,
-    pub instances: Vec<Instance>,
     pub upstreams: Vec<Upstream>,
     pub connector: Connector,
     pub timeouts: Timeouts,
@@ -67,7 +66,6 @@ impl State {
         Ok(Self {
             auth: Auth::new(&config.auth),
             router: Router::new(config),
-            instances: config.instances.clone(),
             upstreams,
             connector,
             timeouts: config.routing.timeouts,

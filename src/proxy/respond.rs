@@ -1,6 +1,7 @@
 //! Responses the gateway writes itself: errors in OpenAI's envelope, and the
 //! local JSON endpoints. Every one carries `x-request-id`.
 
+use super::headers::{add_routed, Routed};
 use super::RequestCtx;
 use crate::error::GatewayError;
 use bytes::Bytes;
@@ -47,18 +48,25 @@ pub async fn error(
     }
     ctx.note = Some(err.to_string());
     let retry_after = err.retry_after_secs();
-    let routed = ctx.instance.clone().zip(ctx.upstream_model.clone());
-    let attempts = ctx.attempts;
+    // Routed headers only once an upstream was tried; the ids are cheap Arcs.
+    let routed = ctx
+        .instance
+        .clone()
+        .zip(ctx.upstream_model.clone())
+        .filter(|_| ctx.attempts > 0);
+    let (request_id, attempts) = (ctx.request_id.clone(), ctx.attempts);
     json_with(session, ctx, err.status(), err.envelope(), |h| {
         if let Some(secs) = retry_after {
             h.insert_header(http::header::RETRY_AFTER, secs)?;
         }
-        if let Some((instance, model)) = routed.filter(|_| attempts > 0) {
-            h.insert_header("x-modelgate-provider", instance.as_ref())?;
-            h.insert_header("x-modelgate-model", model.as_ref())?;
-        }
-        if attempts > 0 {
-            h.insert_header("x-modelgate-attempts", attempts)?;
+        if let Some((instance, model)) = &routed {
+            let routed = Routed {
+                request_id: &request_id,
+                instance,
+                model,
+                attempts,
+            };
+            add_routed(h, &routed)?;
         }
         Ok(())
     })

@@ -3,7 +3,7 @@
 //! the peer settings for Pingora's connector.
 
 use crate::config::{Instance, Timeouts};
-use crate::providers::{upstream_path, ApiRoute, AuthStyle, BaseUrl, WireFormat};
+use crate::providers::{upstream_path, ApiRoute, AuthStyle, BaseUrl, ProviderType, WireFormat};
 use crate::routing::EndpointPool;
 use http::header::{HeaderName, HeaderValue};
 use pingora::upstreams::peer::HttpPeer;
@@ -16,6 +16,8 @@ pub const POOL_IDLE: Duration = Duration::from_secs(30);
 
 pub struct Upstream {
     pub id: Arc<str>,
+    pub kind: ProviderType,
+    pub models: Vec<String>,
     pub wire: WireFormat,
     pub base: BaseUrl,
     pub api_version: Option<String>,
@@ -57,6 +59,8 @@ impl Upstream {
         };
         Ok(Self {
             id: Arc::from(inst.id.as_str()),
+            kind: inst.kind,
+            models: inst.models.clone(),
             wire: spec.wire,
             base: inst.base_url.clone(),
             api_version: inst.api_version.clone(),
