@@ -40,7 +40,12 @@ pub enum GatewayError {
     #[error("Every upstream attempt for model `{model}` failed: {summary}")]
     UpstreamFailed { model: String, summary: String },
     #[error("No provider instance can serve model `{model}` right now: {summary}")]
-    NoCandidate { model: String, summary: String },
+    NoCandidate {
+        model: String,
+        /// The soonest a skipped candidate recovers, if any says.
+        retry_after: Option<Duration>,
+        summary: String,
+    },
     #[error(
         "Every upstream attempt for model `{model}` timed out before the first byte: {summary}"
     )]
@@ -94,9 +99,11 @@ impl GatewayError {
     /// Whole seconds for `Retry-After`, where the error carries one.
     pub fn retry_after_secs(&self) -> Option<u64> {
         match self {
-            Self::AllRateLimited { retry_after, .. } => {
-                Some(retry_after.as_secs() + u64::from(retry_after.subsec_nanos() > 0))
-            }
+            Self::AllRateLimited { retry_after, .. }
+            | Self::NoCandidate {
+                retry_after: Some(retry_after),
+                ..
+            } => Some(retry_after.as_secs() + u64::from(retry_after.subsec_nanos() > 0)),
             _ => None,
         }
     }

@@ -2,7 +2,7 @@
 //! calls in here; nothing here parses the command line.
 
 use crate::config::{self, Loaded};
-use crate::proxy::{Gateway, State};
+use crate::proxy::{Gateway, Prober, State};
 use crate::routing::Endpoints;
 use pingora::connectors::http::Connector;
 use pingora::connectors::ConnectorOptions;
@@ -142,12 +142,15 @@ pub fn build(opt: Opt, conf: ServerConf, loaded: &Loaded) -> Result<Server, Stri
     )));
     let state =
         State::new(config, &endpoints, &of_instance, connector).map_err(|e| e.to_string())?;
-    let mut proxy =
-        pingora::proxy::http_proxy_service(&server.configuration, Gateway::new(Arc::new(state)));
+    let state = Arc::new(state);
+    let hc = config.routing.health_check;
+    let prober = Prober::new(state.clone(), hc.interval, hc.timeout);
+    let mut proxy = pingora::proxy::http_proxy_service(&server.configuration, Gateway::new(state));
     for addr in &config.listen {
         proxy.add_tcp(&addr.to_string());
     }
     server.add_service(proxy);
     server.add_service(background_service("endpoints", endpoints.refresher()));
+    server.add_service(background_service("health checks", prober));
     Ok(server)
 }

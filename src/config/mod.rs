@@ -58,6 +58,8 @@ pub struct Routing {
     pub strategy: Strategy,
     pub max_attempts: u32,
     pub cooldown: Duration,
+    /// How long a key the provider rejected (401/403/402) stays out.
+    pub bad_key_cooldown: Duration,
     pub circuit_breaker: CircuitBreakerConf,
     pub health_check: HealthCheckConf,
     pub timeouts: Timeouts,
@@ -93,6 +95,7 @@ impl Default for Routing {
             strategy: Strategy::Priority,
             max_attempts: 4,
             cooldown: Duration::from_secs(60),
+            bad_key_cooldown: Duration::from_secs(3600),
             circuit_breaker: CircuitBreakerConf {
                 failures: 5,
                 open_for: Duration::from_secs(30),

@@ -54,6 +54,7 @@ pub struct RawRouting {
     pub strategy: Option<Strategy>,
     pub max_attempts: Option<u32>,
     pub cooldown: Option<HumanDuration>,
+    pub bad_key_cooldown: Option<HumanDuration>,
     pub circuit_breaker: Option<RawBreaker>,
     pub health_check: Option<RawHealthCheck>,
     pub timeouts: Option<RawTimeouts>,

@@ -155,7 +155,7 @@ bogus: true
     let expected = "\
 gw.yaml:1: listen: `127.0.0.1:notaport` is not an address like `0.0.0.0:8080` or `[::1]:8080`
 gw.yaml:3: routing.max_attempts: expected a whole number
-gw.yaml:4: routing.tmeouts: unknown key `tmeouts` (expected one of: strategy, max_attempts, cooldown, circuit_breaker, health_check, timeouts, max_body)
+gw.yaml:4: routing.tmeouts: unknown key `tmeouts` (expected one of: strategy, max_attempts, cooldown, bad_key_cooldown, circuit_breaker, health_check, timeouts, max_body)
 gw.yaml:5: routing.cooldown: invalid duration `5x` (unknown time unit \"…\", supported units: ns, us/µs, ms, sec, min, hours, days, weeks, months, years (and few variations)); use e.g. `90s`, `5m`, `1h`
 gw.yaml:8: providers[0].type: unknown variant `grok`, expected one of `openai`, `groq`, `cerebras`, `openrouter`, `together`, `fireworks`, `mistral`, `deepseek`, `xai`, `sambanova`, `perplexity`, `openai-compatible`, `azure`, `anthropic`, `gemini`
 gw.yaml:14: providers[2].id: duplicate provider id `g2`

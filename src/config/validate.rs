@@ -178,6 +178,7 @@ fn routing(raw: RawRouting, p: &mut Problems) -> Routing {
         strategy: raw.strategy.unwrap_or(d.strategy),
         max_attempts,
         cooldown: or(raw.cooldown, d.cooldown),
+        bad_key_cooldown: or(raw.bad_key_cooldown, d.bad_key_cooldown),
         circuit_breaker: CircuitBreakerConf {
             failures: b.failures.unwrap_or(d.circuit_breaker.failures),
             open_for: or(b.open_for, d.circuit_breaker.open_for),
@@ -205,10 +206,24 @@ fn routing(raw: RawRouting, p: &mut Problems) -> Routing {
             routing.health_check.interval,
         ),
         ("routing.health_check.timeout", routing.health_check.timeout),
+        (
+            "routing.circuit_breaker.open_for",
+            routing.circuit_breaker.open_for,
+        ),
     ] {
         if dur.is_zero() {
             p.at(path, "must be longer than zero");
         }
+    }
+    let breaker = &routing.circuit_breaker;
+    if breaker.failures == 0 {
+        p.at("routing.circuit_breaker.failures", "must be at least 1");
+    }
+    if breaker.half_open_probes == 0 {
+        p.at(
+            "routing.circuit_breaker.half_open_probes",
+            "must be at least 1",
+        );
     }
     if routing.max_body == 0 {
         p.at("routing.max_body", "must be larger than zero");

@@ -3,7 +3,8 @@
 //! client gets when every attempt failed. Nothing else decides to retry.
 
 use crate::error::GatewayError;
-use std::time::{Duration, SystemTime};
+use crate::routing::{Signal, Skip};
+use std::time::Duration;
 
 /// What to do with an upstream response head.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -26,10 +27,49 @@ pub fn classify(status: u16) -> Verdict {
     }
 }
 
+/// How an attempt that answered the client ended.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Served {
+    /// The client left before the upstream's first byte: no verdict.
+    ClientLeft,
+    /// The upstream's response (2xx or a passed-through 4xx) went out.
+    Response {
+        status: u16,
+        ttfb: Duration,
+        /// A rate-limit window this response emptied resets after this.
+        exhausted_for: Option<Duration>,
+        /// The upstream failed mid-body (the client got a clean end).
+        broke: bool,
+    },
+}
+
+impl Served {
+    /// What this tells routing about the instance.
+    pub fn signal(&self) -> Option<Signal> {
+        match *self {
+            Self::ClientLeft => None,
+            Self::Response {
+                status,
+                ttfb,
+                exhausted_for,
+                broke,
+            } => Some(match classify(status) {
+                Verdict::Deliver => Signal::Served {
+                    ttfb,
+                    exhausted_for,
+                    broke,
+                },
+                Verdict::PassThrough | Verdict::Retry => Signal::PassedThrough,
+            }),
+        }
+    }
+}
+
 /// Why one attempt (or one candidate) did not serve the request.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Failure {
-    /// A retryable status; `retry_after` from the provider's headers.
+    /// A retryable status; `retry_after`: how long the provider asked to
+    /// wait (`Retry-After`, `retry-after-ms`, or a 429's reset headers).
     Status {
         code: u16,
         retry_after: Option<Duration>,
@@ -40,16 +80,58 @@ pub enum Failure {
     Connect(String),
     /// Not HTTP, not the JSON a 2xx must carry, or cut before a byte.
     BadResponse(String),
-    /// Not tried: no healthy address.
-    Unavailable,
+    /// Not tried: cooling down, breaker open, key disabled, unhealthy.
+    Skipped(Skip),
 }
 
 impl Failure {
     fn attempted(&self) -> bool {
-        !matches!(self, Self::Unavailable)
+        !matches!(self, Self::Skipped(_))
+    }
+
+    /// What this failure tells routing about the instance.
+    pub fn signal(&self) -> Option<Signal> {
+        match self {
+            Self::Status {
+                code: 429,
+                retry_after,
+            } => Some(Signal::RateLimited(*retry_after)),
+            Self::Status {
+                code: code @ 401..=403,
+                ..
+            } => Some(Signal::KeyRejected(*code)),
+            Self::Status { .. } | Self::Timeout | Self::Connect(_) | Self::BadResponse(_) => {
+                Some(Signal::Failed)
+            }
+            Self::Skipped(_) => None,
+        }
+    }
+
+    /// When the candidate may serve again, if it says.
+    fn recovery(&self, cooldown: Duration) -> Option<Duration> {
+        match self {
+            Self::Status {
+                code: 429,
+                retry_after,
+            } => Some(retry_after.unwrap_or(cooldown)),
+            Self::Skipped(skip) => skip.retry_in(),
+            _ => None,
+        }
+    }
+
+    fn rate_limited(&self) -> bool {
+        matches!(
+            self,
+            Self::Status { code: 429, .. } | Self::Skipped(Skip::CoolingDown(_))
+        )
+    }
+
+    fn broken(&self) -> bool {
+        matches!(self, Self::Skipped(skip) if !matches!(skip, Skip::CoolingDown(_)))
     }
 
     fn describe(&self) -> String {
+        let secs = |d: &Duration| d.as_secs() + u64::from(d.subsec_nanos() > 0);
         match self {
             Self::Status { code: 429, .. } => "429 rate limited".into(),
             Self::Status {
@@ -61,79 +143,71 @@ impl Failure {
             Self::Timeout => "timed out before the first byte".into(),
             Self::Connect(why) => format!("connection failed ({why})"),
             Self::BadResponse(why) => format!("bad response ({why})"),
-            Self::Unavailable => "no healthy address".into(),
+            Self::Skipped(Skip::CoolingDown(d)) => {
+                format!("rate limited, cooling down (retry in {}s)", secs(d))
+            }
+            Self::Skipped(Skip::Open(d)) => format!("circuit open (retry in {}s)", secs(d)),
+            Self::Skipped(Skip::Probing) => "circuit half-open, trial in progress".into(),
+            Self::Skipped(Skip::Disabled(code, d)) => {
+                format!(
+                    "key rejected with {code}, out of rotation (retry in {}s)",
+                    secs(d)
+                )
+            }
+            Self::Skipped(Skip::Unhealthy) => "unhealthy".into(),
         }
     }
 }
 
-/// The client's error once no candidate served the request.
+/// The client's error once no candidate served the request (CONTRACT
+/// "Errors"): every working candidate rate-limited or cooling down → 429
+/// with the soonest recovery; nothing tried and nothing rate-limited → 503; every attempt timed out →
+/// 504; any other mix of attempts → 502. The message counts the candidates
+/// and names each with its reason (instance ids, never keys).
 pub fn final_error(
     model: &str,
     failures: &[(String, Failure)],
     cooldown: Duration,
 ) -> GatewayError {
+    let tried = failures.iter().filter(|(_, f)| f.attempted()).count();
     let summary = if failures.is_empty() {
         "no provider instance is configured for it".to_string()
     } else {
-        failures
+        let each: Vec<String> = failures
             .iter()
             .map(|(id, f)| format!("{id}: {}", f.describe()))
-            .collect::<Vec<_>>()
-            .join("; ")
+            .collect();
+        let n = failures.len();
+        let plural = if n == 1 { "" } else { "s" };
+        format!("{n} candidate{plural}, {tried} tried: {}", each.join("; "))
     };
     let model = model.to_string();
-    let tried: Vec<&Failure> = failures
+    let soonest = failures
         .iter()
-        .map(|(_, f)| f)
-        .filter(|f| f.attempted())
-        .collect();
-    if tried.is_empty() {
-        return GatewayError::NoCandidate { model, summary };
-    }
-    if tried
-        .iter()
-        .all(|f| matches!(f, Failure::Status { code: 429, .. }))
-    {
-        let retry_after = tried
-            .iter()
-            .filter_map(|f| match f {
-                Failure::Status { retry_after, .. } => Some(retry_after.unwrap_or(cooldown)),
-                _ => None,
-            })
-            .min()
-            .unwrap_or(cooldown);
+        .filter_map(|(_, f)| f.recovery(cooldown))
+        .min();
+    // Broken candidates (open, disabled, unhealthy) are left out of this
+    // test: when all the working ones are exhausted, waiting is the answer.
+    let mut working = failures.iter().filter(|(_, f)| !f.broken()).peekable();
+    if working.peek().is_some() && working.all(|(_, f)| f.rate_limited()) {
         return GatewayError::AllRateLimited {
             model,
-            retry_after,
+            retry_after: soonest.unwrap_or(cooldown),
             summary,
         };
     }
-    if tried.iter().all(|f| matches!(f, Failure::Timeout)) {
+    if tried == 0 {
+        return GatewayError::NoCandidate {
+            model,
+            retry_after: soonest,
+            summary,
+        };
+    }
+    let attempts = failures.iter().map(|(_, f)| f).filter(|f| f.attempted());
+    if attempts.clone().all(|f| matches!(f, Failure::Timeout)) {
         return GatewayError::UpstreamTimeout { model, summary };
     }
     GatewayError::UpstreamFailed { model, summary }
-}
-
-/// `Retry-After` as delta-seconds or an HTTP date (RFC 9110 §10.2.3), or
-/// `retry-after-ms` (OpenAI, Azure). A date in the past means "now".
-pub fn parse_retry_after(
-    retry_after: Option<&[u8]>,
-    retry_after_ms: Option<&[u8]>,
-    now: SystemTime,
-) -> Option<Duration> {
-    if let Some(ms) = retry_after_ms.and_then(|v| std::str::from_utf8(v).ok()) {
-        if let Ok(ms) = ms.trim().parse::<f64>() {
-            if ms.is_finite() && ms >= 0.0 {
-                return Some(Duration::from_secs_f64(ms / 1000.0));
-            }
-        }
-    }
-    let v = std::str::from_utf8(retry_after?).ok()?.trim();
-    if let Ok(secs) = v.parse::<u64>() {
-        return Some(Duration::from_secs(secs));
-    }
-    let at = httpdate::parse_http_date(v).ok()?;
-    Some(at.duration_since(now).unwrap_or(Duration::ZERO))
 }
 
 #[cfg(test)]
@@ -151,37 +225,6 @@ mod tests {
         for s in [300, 304, 400, 404, 405, 409, 413, 422] {
             assert_eq!(classify(s), Verdict::PassThrough, "{s}");
         }
-    }
-
-    #[test]
-    fn retry_after_seconds_date_and_ms() {
-        let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_445_412_480);
-        assert_eq!(
-            parse_retry_after(Some(b"120"), None, now),
-            Some(Duration::from_secs(120))
-        );
-        assert_eq!(
-            parse_retry_after(Some(b" 3 "), None, now),
-            Some(Duration::from_secs(3))
-        );
-        // 2015-10-21 07:28:00 GMT is 1445412480 + 0
-        let date = b"Wed, 21 Oct 2015 07:30:00 GMT";
-        assert_eq!(
-            parse_retry_after(Some(date), None, now),
-            Some(Duration::from_secs(120))
-        );
-        let past = b"Wed, 21 Oct 2015 07:00:00 GMT";
-        assert_eq!(
-            parse_retry_after(Some(past), None, now),
-            Some(Duration::ZERO)
-        );
-        assert_eq!(
-            parse_retry_after(Some(b"1"), Some(b"250"), now),
-            Some(Duration::from_millis(250))
-        );
-        assert_eq!(parse_retry_after(Some(b"soon"), None, now), None);
-        assert_eq!(parse_retry_after(Some(b"-5"), None, now), None);
-        assert_eq!(parse_retry_after(None, None, now), None);
     }
 
     fn st(code: u16, secs: Option<u64>) -> Failure {
@@ -222,14 +265,41 @@ mod tests {
             ("b".into(), Failure::Connect("refused".into())),
         ];
         assert_eq!(final_error("m", &with_timeout, cd).status(), 502);
-        let none = vec![("a".into(), Failure::Unavailable)];
+        let none = vec![("a".into(), Failure::Skipped(Skip::Unhealthy))];
         assert_eq!(final_error("m", &none, cd).status(), 503);
         assert_eq!(final_error("m", &[], cd).status(), 503);
         let skipped_then_429 = vec![
-            ("a".into(), Failure::Unavailable),
+            (
+                "a".into(),
+                Failure::Skipped(Skip::CoolingDown(Duration::from_secs(9))),
+            ),
             ("b".into(), st(429, None)),
         ];
         assert_eq!(final_error("m", &skipped_then_429, cd).status(), 429);
+        assert_eq!(
+            final_error("m", &skipped_then_429, cd).retry_after_secs(),
+            Some(9)
+        );
+        let broken_and_limited = vec![
+            ("a".into(), Failure::Skipped(Skip::Unhealthy)),
+            ("b".into(), st(429, Some(4))),
+        ];
+        assert_eq!(final_error("m", &broken_and_limited, cd).status(), 429);
+        let all_broken = vec![
+            (
+                "a".into(),
+                Failure::Skipped(Skip::Open(Duration::from_secs(20))),
+            ),
+            (
+                "b".into(),
+                Failure::Skipped(Skip::Disabled(401, Duration::from_secs(3000))),
+            ),
+            ("c".into(), Failure::Skipped(Skip::Unhealthy)),
+        ];
+        let e = final_error("m", &all_broken, cd);
+        assert_eq!(e.status(), 503);
+        assert_eq!(e.retry_after_secs(), Some(20));
+        assert!(e.to_string().contains("3 candidates, 0 tried"), "{e}");
     }
 
     #[test]
@@ -240,7 +310,9 @@ mod tests {
         ];
         let msg = final_error("m", &f, Duration::from_secs(1)).to_string();
         assert!(
-            msg.contains("groq-1: 429 rate limited; local: connection failed (refused)"),
+            msg.contains(
+                "2 candidates, 2 tried: groq-1: 429 rate limited; local: connection failed (refused)"
+            ),
             "{msg}"
         );
     }

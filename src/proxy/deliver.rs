@@ -62,11 +62,12 @@ impl Deliver<'_, '_> {
         }
     }
 
-    /// Stream the body through chunk by chunk as it arrives.
-    pub async fn pump(mut self, mut conn: UpSession, first: Option<Bytes>) {
+    /// Stream the body through chunk by chunk as it arrives; true when the
+    /// upstream broke off mid-body.
+    pub async fn pump(mut self, mut conn: UpSession, first: Option<Bytes>) -> bool {
         let head = match self.head(&conn) {
             Ok(h) => h,
-            Err(_) => return,
+            Err(_) => return false,
         };
         self.ctx.chunked = head.headers.get(http::header::CONTENT_LENGTH).is_none();
         let sse = head
@@ -116,18 +117,19 @@ impl Deliver<'_, '_> {
                             .release_http_session(conn, self.peer, Some(POOL_IDLE))
                             .await;
                     }
-                    return;
+                    return false;
                 }
                 Ok(Err(e)) => format!(
                     "the upstream connection failed mid-stream ({})",
                     e.etype().as_str()
                 ),
                 Err(_) => format!(
-                    "the upstream sent nothing for {}s mid-stream",
-                    idle.as_secs()
+                    "the upstream sent nothing for {} mid-stream",
+                    humantime::format_duration(idle)
                 ),
             };
-            return self.cut(sse, &tail, why).await;
+            self.cut(sse, &tail, why).await;
+            return true;
         }
     }
 
@@ -176,9 +178,11 @@ impl Deliver<'_, '_> {
         down.write_response_body(chunk, false).await.is_ok()
     }
 
-    fn client_went_away(self) {
+    /// Not the upstream's fault: returns false (it did not break).
+    fn client_went_away(self) -> bool {
         self.ctx.note = Some("client disconnected mid-response".into());
         self.session.as_downstream_mut().set_keepalive(None);
+        false
     }
 }
 

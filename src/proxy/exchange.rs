@@ -6,18 +6,19 @@
 //! reaches the client before that decision, so a failed attempt is invisible.
 
 use super::batch::BodyBatches;
-use super::classify::{classify, parse_retry_after, Failure, Verdict};
+use super::classify::{classify, Failure, Served, Verdict};
 use super::deliver::Deliver;
 use super::headers;
 use super::upstream::{Upstream, POOL_IDLE};
 use super::{RequestCtx, State};
+use crate::routing::hints;
 use bytes::{Bytes, BytesMut};
 use pingora::protocols::http::client::HttpSession as UpSession;
 use pingora::proxy::Session;
 use pingora::upstreams::peer::HttpPeer;
 use pingora::ErrorType;
 use std::net::SocketAddr;
-use std::time::{Duration, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
 
 /// A non-stream 2xx body is checked to be JSON up to this size; larger ones
 /// pass through unchecked (embeddings of big batches).
@@ -29,7 +30,7 @@ const STALE_RETRIES: u32 = 2;
 
 pub enum Outcome {
     /// A response went to the client (or the client left): the request is over.
-    Served,
+    Served(Served),
     /// Nothing went to the client: try the next candidate.
     Failed(Failure),
 }
@@ -51,12 +52,19 @@ pub async fn run(
     a: Attempt<'_>,
 ) -> Outcome {
     let peer = a.up.peer(a.addr);
+    let started = Instant::now();
     let (mut conn, verdict) =
         match connect_and_send(state, session, &peer, &a, &ctx.request_id).await {
             Ok(Some(x)) => x,
             Ok(None) => return client_left(ctx),
             Err(f) => return Outcome::Failed(f),
         };
+    let ttfb = started.elapsed();
+    let status = conn.response_header().map_or(0, |h| h.status.as_u16());
+    let exhausted_for = match (verdict, conn.response_header()) {
+        (Verdict::Deliver, Some(head)) => hints::exhausted_until(&head.headers, SystemTime::now()),
+        _ => None,
+    };
     let body = match verdict {
         Verdict::Retry => {
             let f = retry_failure(&conn);
@@ -86,11 +94,19 @@ pub async fn run(
         peer: &peer,
         a: &a,
     };
-    match body {
+    let broke = match body {
         Body::Stream(first) => deliver.pump(conn, first).await,
-        Body::Whole(body) => deliver.whole(conn, body).await,
-    }
-    Outcome::Served
+        Body::Whole(body) => {
+            deliver.whole(conn, body).await;
+            false
+        }
+    };
+    Outcome::Served(Served::Response {
+        status,
+        ttfb,
+        exhausted_for,
+        broke,
+    })
 }
 
 /// How a decided response's body goes out.
@@ -104,7 +120,7 @@ enum Body {
 fn client_left(ctx: &mut RequestCtx) -> Outcome {
     ctx.note = Some("client disconnected before the first byte".into());
     ctx.status = 499;
-    Outcome::Served
+    Outcome::Served(Served::ClientLeft)
 }
 
 /// Connect, send, read the head. `Ok(None)`: the client left meanwhile.
@@ -217,11 +233,9 @@ fn header_bytes<'a>(conn: &'a UpSession, name: &str) -> Option<&'a [u8]> {
 
 fn retry_failure(conn: &UpSession) -> Failure {
     let code = conn.response_header().map_or(0, |h| h.status.as_u16());
-    let retry_after = parse_retry_after(
-        header_bytes(conn, "retry-after"),
-        header_bytes(conn, "retry-after-ms"),
-        SystemTime::now(),
-    );
+    let retry_after = conn
+        .response_header()
+        .and_then(|h| hints::after_rate_limit(&h.headers, SystemTime::now()));
     Failure::Status { code, retry_after }
 }
 

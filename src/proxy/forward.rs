@@ -1,7 +1,10 @@
 //! A routed API request from body to response: read the body (bounded by
 //! `max_body`), parse what routing needs, check the key's model globs,
-//! resolve candidates, then walk them — at most `max_attempts` upstream
-//! attempts, the whole body replayed to each — until one serves.
+//! plan candidates (usable ones in strategy order, the rest skipped with a
+//! reason), then walk them — at most `max_attempts` upstream attempts, the
+//! whole body replayed to each — until one serves. Each attempt holds a
+//! routing ticket and reports its outcome, which is how cooldowns, breakers,
+//! least-busy and latency learn.
 
 use super::body::RequestBody;
 use super::classify::{final_error, Failure};
@@ -10,6 +13,7 @@ use super::{respond, RequestCtx, State};
 use crate::auth::Caller;
 use crate::error::{truncate, GatewayError};
 use crate::providers::ApiRoute;
+use crate::routing::Skip;
 use bytes::BytesMut;
 use pingora::proxy::Session;
 
@@ -30,21 +34,39 @@ pub async fn handle(
             model: truncate(&body.model, 200),
         });
     }
-    let candidates = state
+    let plan = state
         .router
-        .resolve(&body.model)
+        .plan(&body.model)
         .map_err(|_| GatewayError::UnknownModel(truncate(&body.model, 200)))?;
-    let mut failures: Vec<(String, Failure)> = Vec::new();
-    for candidate in candidates {
+    let mut failures: Vec<(String, Failure)> = plan
+        .skipped
+        .iter()
+        .filter_map(|&(i, skip)| {
+            Some((
+                state.upstreams.get(i)?.id.to_string(),
+                Failure::Skipped(skip),
+            ))
+        })
+        .collect();
+    let health = state.router.health();
+    for candidate in plan.try_order {
         if ctx.attempts >= state.max_attempts {
             break;
         }
         let Some(up) = state.upstreams.get(candidate.instance) else {
             continue;
         };
+        let skipped = |skip| (up.id.to_string(), Failure::Skipped(skip));
         let Some(addr) = up.endpoint.address().await else {
-            failures.push((up.id.to_string(), Failure::Unavailable));
+            failures.push(skipped(Skip::Unhealthy));
             continue;
+        };
+        let ticket = match health.begin(&candidate) {
+            Ok(ticket) => ticket,
+            Err(skip) => {
+                failures.push(skipped(skip));
+                continue;
+            }
         };
         ctx.attempts += 1;
         ctx.instance = Some(up.id.clone());
@@ -58,7 +80,12 @@ pub async fn handle(
             stream: body.stream,
         };
         match exchange::run(state, session, ctx, attempt).await {
-            Outcome::Served => return Ok(()),
+            Outcome::Served(served) => {
+                if let Some(signal) = served.signal() {
+                    ticket.finish(signal);
+                }
+                return Ok(());
+            }
             Outcome::Failed(f) => {
                 log::info!(
                     "request {}: attempt {} on {} failed: {f:?}",
@@ -66,6 +93,9 @@ pub async fn handle(
                     ctx.attempts,
                     up.id
                 );
+                if let Some(signal) = f.signal() {
+                    ticket.finish(signal);
+                }
                 failures.push((up.id.to_string(), f));
             }
         }

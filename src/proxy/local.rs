@@ -3,28 +3,43 @@
 
 use super::State;
 use crate::auth::Caller;
+use crate::routing::State as RouteState;
 use bytes::Bytes;
 use serde_json::json;
+use std::time::Duration;
 
+/// Each instance's state (CONTRACT "GET /health"), plus the models it has
+/// cooling down. `ok`: every instance healthy; `down` (503): none can serve
+/// (nothing healthy, half-open or partly cooling); else `degraded`.
 pub fn health(state: &State) -> (u16, Bytes) {
-    let providers: Vec<serde_json::Value> = state
-        .upstreams
-        .iter()
-        .map(|up| {
-            let healthy = up.endpoint.is_healthy();
-            json!({
+    let health = state.router.health();
+    let secs = |d: Duration| d.as_secs() + u64::from(d.subsec_nanos() > 0);
+    let mut serving = 0;
+    let mut all_healthy = true;
+    let providers: Vec<serde_json::Value> = (state.upstreams.iter().enumerate())
+        .filter_map(|(i, up)| {
+            let r = health.report(i, up.endpoint.is_healthy())?;
+            all_healthy &= r.state == RouteState::Healthy && r.cooling.is_empty();
+            if matches!(r.state, RouteState::Healthy | RouteState::HalfOpen) {
+                serving += 1;
+            }
+            let cooling: serde_json::Map<String, serde_json::Value> = (r.cooling.iter())
+                .map(|(m, d)| (m.clone(), json!(secs(*d))))
+                .collect();
+            Some(json!({
                 "id": up.id.as_ref(),
                 "type": up.kind.name(),
-                "state": if healthy { "healthy" } else { "unhealthy" },
+                "state": r.state.name(),
                 "models": up.models,
-                "retry_in_s": serde_json::Value::Null,
-            })
+                "retry_in_s": r.retry_in.map(secs),
+                "cooling_down": cooling,
+                "in_flight": r.in_flight,
+            }))
         })
         .collect();
-    let healthy = providers.iter().filter(|p| p["state"] == "healthy").count();
-    let status = match (healthy, providers.len()) {
+    let status = match (serving, providers.len()) {
         (_, 0) | (0, _) => "down",
-        (h, n) if h == n => "ok",
+        _ if all_healthy => "ok",
         _ => "degraded",
     };
     let code = if status == "down" { 503 } else { 200 };

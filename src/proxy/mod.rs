@@ -14,19 +14,21 @@ mod exchange;
 mod forward;
 mod headers;
 mod local;
+mod probe;
 mod respond;
 mod upstream;
 
 pub use body::RequestBody;
-pub use classify::{classify, final_error, parse_retry_after, Failure, Verdict};
+pub use classify::{classify, final_error, Failure, Served, Verdict};
 pub use ctx::RequestCtx;
+pub use probe::Prober;
 pub use upstream::{BadHeader, Upstream};
 
 use crate::auth::Auth;
 use crate::config::{Config, Timeouts};
 use crate::error::{truncate, GatewayError};
 use crate::providers::ApiRoute;
-use crate::routing::{Endpoints, Router};
+use crate::routing::{Endpoints, Health, Router};
 use async_trait::async_trait;
 use pingora::connectors::http::Connector;
 use pingora::modules::http::HttpModules;
@@ -65,7 +67,7 @@ impl State {
             .collect::<Result<Vec<_>, _>>()?;
         Ok(Self {
             auth: Auth::new(&config.auth),
-            router: Router::new(config),
+            router: Router::new(config, Arc::new(Health::new(config))),
             upstreams,
             connector,
             timeouts: config.routing.timeouts,

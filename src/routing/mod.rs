@@ -1,13 +1,21 @@
 //! Model name → ordered candidates (CONTRACT "How a request's `model`
-//! resolves"), the strategies that order them, and the endpoint pools that
-//! give each candidate an address. Everything a request needs is built once
-//! at load into hash maps; resolving a name does no I/O and takes no lock.
+//! resolves"), the strategies that order them, what is known about each
+//! instance's health (`health`: cooldowns, breakers, probes), and the
+//! endpoint pools that give each candidate an address. Everything a request
+//! needs is built once at load; planning a request does no I/O and takes no
+//! lock.
 
+mod breaker;
+pub mod clock;
 mod endpoints;
+mod health;
+pub mod hints;
 mod order;
 mod strategy;
 
+pub use breaker::{BreakerState, CircuitBreaker};
 pub use endpoints::{DnsDiscovery, EndpointPool, Endpoints};
+pub use health::{probe_outcome, Health, ProbeOutcome, Report, Signal, Skip, State, Ticket};
 pub use order::Order;
 pub use strategy::Strategy;
 
@@ -20,6 +28,16 @@ use std::sync::Arc;
 pub struct Candidate {
     pub instance: usize,
     pub model: Arc<str>,
+    /// Its (instance, model) state in [`Health`].
+    pub slot: usize,
+}
+
+/// A request's candidates: the ones to try, in order, and the ones left
+/// out for now with the reason.
+#[derive(Debug)]
+pub struct Plan {
+    pub try_order: Vec<Candidate>,
+    pub skipped: Vec<(usize, Skip)>,
 }
 
 /// What a model name resolved to, before ordering.
@@ -40,6 +58,7 @@ pub struct Router {
     auto: Route,
     strategy: Strategy,
     names: Vec<ModelName>,
+    health: Arc<Health>,
 }
 
 /// A routable name for `/v1/models`.
@@ -50,7 +69,7 @@ pub struct ModelName {
 }
 
 impl Router {
-    pub fn new(config: &Config) -> Self {
+    pub fn new(config: &Config, health: Arc<Health>) -> Self {
         let strategy = config.routing.strategy;
         let instances = &config.instances;
         let mut prefixes: HashMap<String, Vec<usize>> = HashMap::new();
@@ -87,6 +106,7 @@ impl Router {
                 let c = list.iter().map(|&i| Candidate {
                     instance: i,
                     model: model.clone(),
+                    slot: health.slot(i, m),
                 });
                 (m.clone(), Route::new(c.collect(), None, strategy))
             })
@@ -98,6 +118,7 @@ impl Router {
                 inst.models.first().map(|m| Candidate {
                     instance: i,
                     model: Arc::from(m.as_str()),
+                    slot: health.slot(i, m),
                 })
             })
             .collect();
@@ -109,6 +130,7 @@ impl Router {
             auto,
             strategy,
             names,
+            health,
         };
         for alias in &config.aliases {
             let route = router.alias_route(alias, instances);
@@ -138,6 +160,7 @@ impl Router {
                         Some(Candidate {
                             instance: i,
                             model: Arc::from(m),
+                            slot: self.health.slot(i, m),
                         })
                     })
                     .collect(),
@@ -165,28 +188,66 @@ impl Router {
         self.aliases.get(name).or_else(|| self.models.get(name))
     }
 
-    /// The candidates for `requested`, in the order to try them.
-    pub fn resolve(&self, requested: &str) -> Result<Vec<Candidate>, UnknownModel> {
-        if requested == "auto" {
-            return Ok(self.auto.ordered());
-        }
-        if let Some(route) = self.aliases.get(requested) {
-            return Ok(route.ordered());
-        }
-        if let Some((prefix, model)) = requested.split_once('/') {
-            if let Some(list) = self.prefixes.get(prefix).filter(|_| !model.is_empty()) {
-                let model: Arc<str> = Arc::from(model);
-                let c = list.iter().map(|&i| Candidate {
-                    instance: i,
-                    model: model.clone(),
-                });
-                return Ok(Route::new(c.collect(), None, self.strategy).ordered());
+    /// The candidates for `requested`: the usable ones in the order to try
+    /// them (the route's strategy over live state), and the ones skipped.
+    pub fn plan(&self, requested: &str) -> Result<Plan, UnknownModel> {
+        let pinned;
+        let route = match self.route(requested) {
+            Some(route) => route,
+            None => {
+                pinned = self
+                    .pinned(requested)
+                    .ok_or_else(|| UnknownModel(requested.to_string()))?;
+                &pinned
+            }
+        };
+        let now = clock::now();
+        let mut usable = Vec::with_capacity(route.candidates.len());
+        let mut skipped = Vec::new();
+        for (k, c) in route.candidates.iter().enumerate() {
+            match self.health.available(c, now) {
+                Ok(()) => usable.push(k),
+                Err(skip) => skipped.push((c.instance, skip)),
             }
         }
-        match self.models.get(requested) {
-            Some(route) => Ok(route.ordered()),
-            None => Err(UnknownModel(requested.to_string())),
+        let try_order = route
+            .order
+            .arrange(&usable, &route.candidates, &self.health);
+        Ok(Plan { try_order, skipped })
+    }
+
+    fn route(&self, requested: &str) -> Option<&Route> {
+        if requested == "auto" {
+            return Some(&self.auto);
         }
+        self.aliases.get(requested).or_else(|| {
+            self.models
+                .get(requested)
+                .filter(|_| !self.is_pinned(requested))
+        })
+    }
+
+    fn is_pinned(&self, requested: &str) -> bool {
+        requested
+            .split_once('/')
+            .is_some_and(|(p, m)| !m.is_empty() && self.prefixes.contains_key(p))
+    }
+
+    /// `<provider id or type>/<model>`: only those instances.
+    fn pinned(&self, requested: &str) -> Option<Route> {
+        let (prefix, model) = requested.split_once('/')?;
+        let list = self.prefixes.get(prefix).filter(|_| !model.is_empty())?;
+        let name: Arc<str> = Arc::from(model);
+        let c = list.iter().map(|&i| Candidate {
+            instance: i,
+            model: name.clone(),
+            slot: self.health.slot(i, model),
+        });
+        Some(Route::new(c.collect(), None, self.strategy))
+    }
+
+    pub fn health(&self) -> &Health {
+        &self.health
     }
 
     /// Every routable name: `auto`, real models, `<provider>/<model>`, aliases.
@@ -200,10 +261,6 @@ impl Route {
         let weights = weights.unwrap_or_else(|| vec![1; candidates.len()]);
         let order = Order::new(strategy, &weights);
         Self { candidates, order }
-    }
-
-    fn ordered(&self) -> Vec<Candidate> {
-        self.order.arrange(&self.candidates)
     }
 }
 

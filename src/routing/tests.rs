@@ -3,10 +3,17 @@
 use super::*;
 use crate::config::load_str;
 
-fn router(yaml: &str) -> Router {
+pub fn router(yaml: &str) -> Router {
     let env = |k: &str| (k == "K").then(|| "sk".to_string());
     let loaded = load_str("t.yaml", yaml, &env).expect("valid config");
-    Router::new(&loaded.config)
+    Router::new(&loaded.config, Arc::new(Health::new(&loaded.config)))
+}
+
+impl Router {
+    /// The try order, for tests that only care about resolution.
+    fn resolve(&self, name: &str) -> Result<Vec<Candidate>, UnknownModel> {
+        self.plan(name).map(|p| p.try_order)
+    }
 }
 
 const BASE: &str = r#"
@@ -81,7 +88,7 @@ fn auto_round_robins_over_every_instance() {
 #[test]
 fn unknown_model_is_an_error_and_names_list_everything() {
     let r = router(BASE);
-    assert_eq!(r.resolve("gpt-9"), Err(UnknownModel("gpt-9".into())));
+    assert_eq!(r.resolve("gpt-9").err(), Some(UnknownModel("gpt-9".into())));
     let names: Vec<&str> = r.model_names().iter().map(|n| n.id.as_str()).collect();
     for n in [
         "auto",
@@ -95,4 +102,150 @@ fn unknown_model_is_an_error_and_names_list_everything() {
     ] {
         assert!(names.contains(&n), "{n} missing from {names:?}");
     }
+}
+
+fn first(r: &Router, name: &str) -> usize {
+    r.resolve(name).expect("known")[0].instance
+}
+
+fn finish(r: &Router, name: &str, signal: Signal) -> usize {
+    let c = r.resolve(name).expect("known")[0].clone();
+    let ticket = r.health().begin(&c).expect("admitted");
+    ticket.finish(signal);
+    c.instance
+}
+
+fn ok() -> Signal {
+    Signal::Served {
+        ttfb: std::time::Duration::from_millis(5),
+        exhausted_for: None,
+        broke: false,
+    }
+}
+
+#[test]
+fn a_429_cools_that_instance_for_that_model_only() {
+    let r = router(BASE);
+    assert_eq!(finish(&r, "llama", Signal::RateLimited(None)), 0);
+    let plan = r.plan("llama").expect("known");
+    assert_eq!(
+        pairs(&plan.try_order),
+        vec![(1, "llama".into()), (2, "llama".into())]
+    );
+    assert!(matches!(plan.skipped[..], [(0, Skip::CoolingDown(d))] if d.as_secs() > 50));
+    assert_eq!(
+        first(&r, "small"),
+        0,
+        "the same key still serves its other model"
+    );
+}
+
+#[test]
+fn a_rejected_key_leaves_every_route() {
+    let r = router(BASE);
+    assert_eq!(finish(&r, "llama", Signal::KeyRejected(401)), 0);
+    assert_eq!(first(&r, "llama"), 1);
+    let plan = r.plan("small").expect("known");
+    assert!(plan.try_order.is_empty());
+    assert!(matches!(plan.skipped[..], [(0, Skip::Disabled(401, _))]));
+}
+
+#[test]
+fn failures_open_the_breaker_and_a_success_resets_the_count() {
+    let yaml = BASE.replace(
+        "providers:",
+        "routing: { circuit_breaker: { failures: 2 } }\nproviders:",
+    );
+    let r = router(&yaml);
+    finish(&r, "small", Signal::Failed);
+    finish(&r, "small", ok());
+    finish(&r, "small", Signal::Failed);
+    assert_eq!(first(&r, "small"), 0, "not two in a row yet");
+    finish(&r, "small", Signal::Failed);
+    let plan = r.plan("small").expect("known");
+    assert!(matches!(plan.skipped[..], [(0, Skip::Open(_))]));
+    assert_eq!(first(&r, "llama"), 1, "the whole instance is out");
+}
+
+#[test]
+fn least_busy_prefers_the_instance_with_fewer_in_flight() {
+    let yaml = BASE.replace(
+        "providers:",
+        "routing: { strategy: least-busy }\nproviders:",
+    );
+    let r = router(&yaml);
+    let busy = r.resolve("llama").expect("known");
+    let _a = r.health().begin(&busy[0]).expect("admitted");
+    let _b = r.health().begin(&busy[1]).expect("admitted");
+    for _ in 0..3 {
+        assert_eq!(first(&r, "llama"), 2);
+    }
+    drop(_a);
+    let firsts: Vec<usize> = (0..4).map(|_| first(&r, "llama")).collect();
+    assert!(!firsts.contains(&1), "{firsts:?}");
+    assert!(
+        firsts.contains(&0) && firsts.contains(&2),
+        "ties rotate: {firsts:?}"
+    );
+}
+
+#[test]
+fn latency_prefers_the_fastest_and_explores_the_stalest() {
+    let yaml = BASE.replace("providers:", "routing: { strategy: latency }\nproviders:");
+    let r = router(&yaml);
+    let all = r.resolve("llama").expect("known");
+    for (c, ms) in all.iter().zip([30, 5, 80]) {
+        r.health()
+            .begin(c)
+            .expect("admitted")
+            .finish(Signal::Served {
+                ttfb: std::time::Duration::from_millis(ms),
+                exhausted_for: None,
+                broke: false,
+            });
+    }
+    let firsts: Vec<usize> = (0..order::EXPLORE_EVERY * 2)
+        .map(|_| first(&r, "llama"))
+        .collect();
+    let fast = firsts.iter().filter(|&&i| i == 1).count();
+    assert!(fast >= firsts.len() - 2, "{firsts:?}");
+    assert!(firsts.iter().any(|&i| i != 1), "explores: {firsts:?}");
+    assert_eq!(
+        r.resolve("llama").expect("known").len(),
+        3,
+        "failover keeps everyone"
+    );
+}
+
+#[test]
+fn weighted_skips_a_cooling_target_and_keeps_the_ratio_of_the_rest() {
+    let yaml = r#"
+routing: { strategy: priority }
+providers:
+  - { id: a, type: openai-compatible, base_url: "http://127.0.0.1:9/v1", models: [m] }
+  - { id: b, type: openai-compatible, base_url: "http://127.0.0.1:9/v1", models: [m] }
+  - { id: c, type: openai-compatible, base_url: "http://127.0.0.1:9/v1", models: [m] }
+models:
+  - name: w
+    strategy: weighted
+    targets: [ { provider: a, weight: 3 }, { provider: b, weight: 1 }, { provider: c, weight: 1 } ]
+"#;
+    let r = router(yaml);
+    let count = |r: &Router, n: usize| {
+        let mut seen = [0; 3];
+        for _ in 0..n {
+            seen[first(r, "w")] += 1;
+        }
+        seen
+    };
+    assert_eq!(count(&r, 50), [30, 10, 10]);
+    let b = r.resolve("m").expect("known")[1].clone();
+    r.health()
+        .begin(&b)
+        .expect("admitted")
+        .finish(Signal::RateLimited(None));
+    let seen = count(&r, 50);
+    assert_eq!(seen[1], 0);
+    assert_eq!(seen[0] + seen[2], 50);
+    assert!(seen[0] >= 30, "{seen:?}");
 }

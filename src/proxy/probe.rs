@@ -1,0 +1,118 @@
+//! Active health checks that cost nothing: every `health_check.interval`,
+//! `GET {base_url}/models` with each OpenAI-wire instance's own key (free on
+//! every provider, and it proves the key as well as the server), over the
+//! same pooled connector as real traffic. Instances of other wire formats
+//! rely on their endpoint pool's TCP check. The verdict goes to
+//! `routing::Health`, which weighs it against real traffic.
+//!
+//! The first check runs one interval after start: until then every
+//! instance counts as healthy (nothing is marked down before it is checked).
+
+use super::upstream::POOL_IDLE;
+use super::State;
+use crate::providers::WireFormat;
+use crate::routing::{probe_outcome, ProbeOutcome};
+use async_trait::async_trait;
+use pingora::http::RequestHeader;
+use pingora::server::ShutdownWatch;
+use pingora::services::background::BackgroundService;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::time::Instant;
+
+/// A probe's reply body is read (to keep the connection) up to this.
+const BODY_LIMIT: usize = 1024 * 1024;
+
+pub struct Prober {
+    state: Arc<State>,
+    interval: Duration,
+    timeout: Duration,
+}
+
+impl Prober {
+    pub fn new(state: Arc<State>, interval: Duration, timeout: Duration) -> Self {
+        Self {
+            state,
+            interval,
+            timeout,
+        }
+    }
+
+    async fn check(&self, i: usize) {
+        let Some(up) = self.state.upstreams.get(i) else {
+            return;
+        };
+        // No address up: the endpoint's own check already shows it unhealthy.
+        let Some(addr) = up.endpoint.address().await else {
+            return;
+        };
+        let outcome = match tokio::time::timeout(self.timeout, self.get_models(i, addr)).await {
+            Ok(Ok(status)) => probe_outcome(status),
+            Ok(Err(e)) => {
+                log::debug!(
+                    "instance {}: health check failed: {}",
+                    up.id,
+                    e.etype().as_str()
+                );
+                ProbeOutcome::Down
+            }
+            Err(_) => ProbeOutcome::Down,
+        };
+        self.state.router.health().probed(i, outcome, self.interval);
+    }
+
+    async fn get_models(&self, i: usize, addr: std::net::SocketAddr) -> pingora::Result<u16> {
+        let Some(up) = self.state.upstreams.get(i) else {
+            return Ok(0);
+        };
+        let peer = up.peer(addr);
+        let connector = &self.state.connector;
+        let (mut conn, _) = connector.get_http_session(&peer).await?;
+        let path = format!("{}/models", up.base.path_prefix);
+        let mut req = RequestHeader::build("GET", path.as_bytes(), Some(4))?;
+        req.insert_header(http::header::HOST, up.host_header.clone())?;
+        req.insert_header(http::header::USER_AGENT, "modelgate-health-check")?;
+        if let Some((name, value)) = &up.auth {
+            req.insert_header(name.clone(), value.clone())?;
+        }
+        conn.write_request_header(Box::new(req)).await?;
+        conn.finish_request_body().await?;
+        conn.read_response_header().await?;
+        let status = conn.response_header().map_or(0, |h| h.status.as_u16());
+        let mut read = 0;
+        while let Some(chunk) = conn.read_response_body().await? {
+            read += chunk.len();
+            if read > BODY_LIMIT {
+                return Ok(status);
+            }
+        }
+        if conn.response_done() {
+            connector
+                .release_http_session(conn, &peer, Some(POOL_IDLE))
+                .await;
+        }
+        Ok(status)
+    }
+}
+
+#[async_trait]
+impl BackgroundService for Prober {
+    async fn start(&self, mut shutdown: ShutdownWatch) {
+        let probed: Vec<usize> = (self.state.upstreams.iter().enumerate())
+            .filter(|(_, up)| up.wire == WireFormat::OpenAi)
+            .map(|(i, _)| i)
+            .collect();
+        if probed.is_empty() {
+            return;
+        }
+        let mut next = Instant::now() + self.interval;
+        loop {
+            tokio::select! {
+                _ = shutdown.changed() => return,
+                () = tokio::time::sleep_until(next) => {}
+            }
+            futures::future::join_all(probed.iter().map(|&i| self.check(i))).await;
+            next = Instant::now() + self.interval;
+        }
+    }
+}

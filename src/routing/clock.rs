@@ -1,0 +1,23 @@
+//! Monotonic milliseconds since the process started: small enough to live
+//! in an `AtomicU64`, so per-instance deadlines need no lock.
+
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+pub type Millis = u64;
+
+static EPOCH: OnceLock<Instant> = OnceLock::new();
+
+pub fn now() -> Millis {
+    EPOCH.get_or_init(Instant::now).elapsed().as_millis() as Millis
+}
+
+/// `now + d`, saturating.
+pub fn after(now: Millis, d: Duration) -> Millis {
+    now.saturating_add(d.as_millis().min(u128::from(u64::MAX)) as Millis)
+}
+
+/// Time left until `deadline` (zero once passed).
+pub fn until(now: Millis, deadline: Millis) -> Duration {
+    Duration::from_millis(deadline.saturating_sub(now))
+}

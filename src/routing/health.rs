@@ -1,0 +1,466 @@
+//! What the gateway knows about each instance right now, and the one place
+//! that turns an attempt's outcome into that knowledge (STYLE habit 8):
+//! per-model cooldowns (429s and emptied rate-limit windows), keys taken out
+//! of rotation (401/403/402), the circuit breaker, active-probe health, the
+//! requests in flight (least-busy) and time to first byte (latency).
+//!
+//! Everything is atomics in flat vectors built at load, so the request path
+//! reads and writes without a lock; only breaker transitions take a mutex.
+
+use super::breaker::{BreakerState, CircuitBreaker, Rejected};
+use super::clock::{self, Millis};
+use super::Candidate;
+use crate::config::{Config, Instance};
+use std::sync::atomic::{AtomicBool, AtomicU16, AtomicU32, AtomicU64, Ordering::Relaxed};
+use std::time::Duration;
+
+/// Weight of a new time-to-first-byte sample in the moving average (of 10).
+const EWMA_NEW: u64 = 3;
+
+/// Why a candidate is not tried now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Skip {
+    /// Rate-limited for this model; recovers after the duration.
+    CoolingDown(Duration),
+    /// Circuit breaker open; half-opens after the duration.
+    Open(Duration),
+    /// Half-open and its trial requests are all out.
+    Probing,
+    /// The provider rejected the key (its status); back after the duration.
+    Disabled(u16, Duration),
+    /// Failed its health checks, or no address of its endpoint is up.
+    Unhealthy,
+}
+
+impl Skip {
+    /// When the candidate may be usable again, if known.
+    pub fn retry_in(&self) -> Option<Duration> {
+        match self {
+            Self::CoolingDown(d) | Self::Open(d) | Self::Disabled(_, d) => Some(*d),
+            Self::Probing | Self::Unhealthy => None,
+        }
+    }
+}
+
+/// How an attempt ended, as far as the instance's health is concerned.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Signal {
+    /// A 2xx reached the client. `exhausted_for`: the response emptied a
+    /// rate-limit window that resets after this long. `broke`: the upstream
+    /// failed mid-body.
+    Served {
+        ttfb: Duration,
+        exhausted_for: Option<Duration>,
+        broke: bool,
+    },
+    /// A 4xx that is the request's own fault: the instance works.
+    PassedThrough,
+    /// 429, with the provider's hint if it gave one.
+    RateLimited(Option<Duration>),
+    /// 401/403/402: the key is bad or out of credit.
+    KeyRejected(u16),
+    /// 5xx, timeout, connect error, a reply that is not HTTP or not JSON.
+    Failed,
+}
+
+/// Timings that decide how long an instance stays out.
+#[derive(Debug, Clone, Copy)]
+pub struct Penalties {
+    pub cooldown: Duration,
+    pub bad_key: Duration,
+}
+
+pub struct InstanceHealth {
+    id: String,
+    in_flight: AtomicU32,
+    breaker: CircuitBreaker,
+    disabled_until: AtomicU64,
+    disabled_status: AtomicU16,
+    probe_down: AtomicBool,
+    probe_failures: AtomicU32,
+    /// Last time real traffic got a good answer (passive signal).
+    passive_ok: AtomicU64,
+    first_slot: usize,
+    models: Vec<String>,
+}
+
+/// One (instance, model): its cooldown and its latency average. Each
+/// instance has one more slot shared by models it does not list.
+#[derive(Default)]
+pub struct Slot {
+    cool_until: AtomicU64,
+    ewma_us: AtomicU64,
+    samples: AtomicU32,
+    measured_at: AtomicU64,
+}
+
+pub struct Health {
+    instances: Vec<InstanceHealth>,
+    slots: Vec<Slot>,
+    penalties: Penalties,
+}
+
+impl Health {
+    pub fn new(config: &Config) -> Self {
+        let mut first_slot = 0;
+        let instances: Vec<InstanceHealth> = config
+            .instances
+            .iter()
+            .map(|inst| {
+                let h = InstanceHealth::new(inst, config, first_slot);
+                first_slot += inst.models.len() + 1;
+                h
+            })
+            .collect();
+        Self {
+            instances,
+            slots: (0..first_slot).map(|_| Slot::default()).collect(),
+            penalties: Penalties {
+                cooldown: config.routing.cooldown,
+                bad_key: config.routing.bad_key_cooldown,
+            },
+        }
+    }
+
+    /// The slot of `model` on instance `i`.
+    pub fn slot(&self, i: usize, model: &str) -> usize {
+        self.instances.get(i).map_or(0, |h| {
+            let pos = h.models.iter().position(|m| m == model);
+            h.first_slot + pos.unwrap_or(h.models.len())
+        })
+    }
+
+    pub fn in_flight(&self, i: usize) -> u32 {
+        self.instances
+            .get(i)
+            .map_or(0, |h| h.in_flight.load(Relaxed))
+    }
+
+    /// Time-to-first-byte average in µs (`None`: never measured) and when
+    /// it was last measured.
+    pub fn latency(&self, slot: usize) -> (Option<u64>, Millis) {
+        match self.slots.get(slot) {
+            Some(s) if s.samples.load(Relaxed) > 0 => {
+                (Some(s.ewma_us.load(Relaxed)), s.measured_at.load(Relaxed))
+            }
+            Some(s) => (None, s.measured_at.load(Relaxed)),
+            None => (None, 0),
+        }
+    }
+
+    /// Whether `c` is worth trying now (checked before ordering).
+    pub fn available(&self, c: &Candidate, now: Millis) -> Result<(), Skip> {
+        let Some(h) = self.instances.get(c.instance) else {
+            return Err(Skip::Unhealthy);
+        };
+        h.usable(now)?;
+        if let Some(slot) = self.slots.get(c.slot) {
+            let until = slot.cool_until.load(Relaxed);
+            if now < until {
+                return Err(Skip::CoolingDown(clock::until(now, until)));
+            }
+        }
+        h.breaker.would_admit(now).map_err(|r| rejected(r, now))
+    }
+
+    /// Start an attempt on `c`: admitted by its breaker, counted in flight
+    /// until the ticket is finished or dropped.
+    pub fn begin(&self, c: &Candidate) -> Result<Ticket<'_>, Skip> {
+        let h = self.instances.get(c.instance).ok_or(Skip::Unhealthy)?;
+        let now = clock::now();
+        let probe = h.breaker.admit(now).map_err(|r| rejected(r, now))?;
+        h.in_flight.fetch_add(1, Relaxed);
+        Ok(Ticket {
+            health: self,
+            instance: c.instance,
+            slot: c.slot,
+            probe,
+            done: false,
+        })
+    }
+
+    fn apply(&self, instance: usize, slot: usize, probe: bool, signal: Signal) {
+        let (Some(h), Some(s)) = (self.instances.get(instance), self.slots.get(slot)) else {
+            return;
+        };
+        let now = clock::now();
+        match signal {
+            Signal::Served {
+                ttfb,
+                exhausted_for,
+                broke,
+            } => {
+                s.observe(ttfb, now);
+                if let Some(d) = exhausted_for {
+                    s.cool(now, d);
+                    log::info!(
+                        "instance {}: rate-limit window empty, resting it for {d:?}",
+                        h.id
+                    );
+                }
+                if broke {
+                    h.failure(probe, now);
+                } else {
+                    h.success(probe, now);
+                }
+            }
+            Signal::PassedThrough => h.success(probe, now),
+            Signal::RateLimited(hint) => {
+                s.cool(now, hint.unwrap_or(self.penalties.cooldown));
+                if probe {
+                    h.breaker.release();
+                }
+            }
+            Signal::KeyRejected(status) => {
+                h.disable(status, now, self.penalties.bad_key);
+                if probe {
+                    h.breaker.release();
+                }
+            }
+            Signal::Failed => h.failure(probe, now),
+        }
+    }
+
+    /// An active health check's verdict on instance `i`.
+    pub fn probed(&self, i: usize, outcome: ProbeOutcome, interval: Duration) {
+        let Some(h) = self.instances.get(i) else {
+            return;
+        };
+        let now = clock::now();
+        match outcome {
+            ProbeOutcome::Up => {
+                h.probe_failures.store(0, Relaxed);
+                if h.probe_down.swap(false, Relaxed) {
+                    log::info!("instance {}: health check passes again", h.id);
+                }
+            }
+            ProbeOutcome::KeyRejected(status) => h.disable(status, now, self.penalties.bad_key),
+            ProbeOutcome::Down => {
+                // Real traffic that succeeded within the last interval
+                // outweighs a failed probe.
+                let recent_ok =
+                    now.saturating_sub(h.passive_ok.load(Relaxed)) < interval.as_millis() as Millis;
+                let n = h.probe_failures.fetch_add(1, Relaxed) + 1;
+                if !recent_ok && n >= PROBE_FAILURES && !h.probe_down.swap(true, Relaxed) {
+                    log::warn!("instance {}: failed {n} health checks, taken out", h.id);
+                }
+            }
+        }
+    }
+
+    /// What `/health` shows for instance `i`.
+    pub fn report(&self, i: usize, endpoint_up: bool) -> Option<Report> {
+        let h = self.instances.get(i)?;
+        let now = clock::now();
+        let cooling: Vec<(&str, Duration)> = h
+            .models
+            .iter()
+            .enumerate()
+            .filter_map(|(k, m)| {
+                let until = self.slots.get(h.first_slot + k)?.cool_until.load(Relaxed);
+                (now < until).then(|| (m.as_str(), clock::until(now, until)))
+            })
+            .collect();
+        let disabled = h.disabled_until.load(Relaxed);
+        let (state, retry_in) = if now < disabled {
+            (State::Disabled, Some(clock::until(now, disabled)))
+        } else {
+            match h.breaker.state(now) {
+                BreakerState::Open(until) => (State::Open, Some(clock::until(now, until))),
+                BreakerState::HalfOpen => (State::HalfOpen, None),
+                BreakerState::Closed if !endpoint_up || h.probe_down.load(Relaxed) => {
+                    (State::Unhealthy, None)
+                }
+                BreakerState::Closed if !h.models.is_empty() && cooling.len() == h.models.len() => {
+                    (State::CoolingDown, cooling.iter().map(|(_, d)| *d).min())
+                }
+                BreakerState::Closed => (State::Healthy, None),
+            }
+        };
+        let cooling = cooling
+            .into_iter()
+            .map(|(m, d)| (m.to_string(), d))
+            .collect();
+        Some(Report {
+            state,
+            retry_in,
+            cooling,
+            in_flight: h.in_flight.load(Relaxed),
+        })
+    }
+}
+
+/// Consecutive failed probes that take an instance out (one is a blip).
+pub const PROBE_FAILURES: u32 = 2;
+
+/// What an active health check's reply says: a 401/403 is a rejected key
+/// (`GET /models` is free, so this finds bad keys before traffic does);
+/// 5xx and 408 mean down; anything else, a 429 or a 404 from a server
+/// without `/models` included, proves the instance answers.
+pub fn probe_outcome(status: u16) -> ProbeOutcome {
+    match status {
+        401 | 403 => ProbeOutcome::KeyRejected(status),
+        408 | 500..=599 => ProbeOutcome::Down,
+        _ => ProbeOutcome::Up,
+    }
+}
+
+/// An active health check's result.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProbeOutcome {
+    Up,
+    Down,
+    KeyRejected(u16),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum State {
+    Healthy,
+    CoolingDown,
+    Open,
+    HalfOpen,
+    Unhealthy,
+    Disabled,
+}
+
+impl State {
+    pub const fn name(self) -> &'static str {
+        match self {
+            Self::Healthy => "healthy",
+            Self::CoolingDown => "cooling_down",
+            Self::Open => "open",
+            Self::HalfOpen => "half_open",
+            Self::Unhealthy => "unhealthy",
+            Self::Disabled => "disabled",
+        }
+    }
+}
+
+/// One instance's line in `/health`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Report {
+    pub state: State,
+    pub retry_in: Option<Duration>,
+    /// Models in cooldown, with the time left.
+    pub cooling: Vec<(String, Duration)>,
+    pub in_flight: u32,
+}
+
+fn rejected(r: Rejected, now: Millis) -> Skip {
+    match r {
+        Rejected::Open(until) => Skip::Open(clock::until(now, until)),
+        Rejected::Probing => Skip::Probing,
+    }
+}
+
+impl InstanceHealth {
+    fn new(inst: &Instance, config: &Config, first_slot: usize) -> Self {
+        Self {
+            id: inst.id.clone(),
+            in_flight: AtomicU32::new(0),
+            breaker: CircuitBreaker::new(config.routing.circuit_breaker),
+            disabled_until: AtomicU64::new(0),
+            disabled_status: AtomicU16::new(0),
+            probe_down: AtomicBool::new(false),
+            probe_failures: AtomicU32::new(0),
+            passive_ok: AtomicU64::new(0),
+            first_slot,
+            models: inst.models.clone(),
+        }
+    }
+
+    fn usable(&self, now: Millis) -> Result<(), Skip> {
+        let until = self.disabled_until.load(Relaxed);
+        if now < until {
+            let status = self.disabled_status.load(Relaxed);
+            return Err(Skip::Disabled(status, clock::until(now, until)));
+        }
+        if self.probe_down.load(Relaxed) {
+            return Err(Skip::Unhealthy);
+        }
+        Ok(())
+    }
+
+    fn success(&self, probe: bool, now: Millis) {
+        self.breaker.success(probe);
+        // At most one store per millisecond-ish: skip when already current.
+        if self.passive_ok.load(Relaxed) != now {
+            self.passive_ok.store(now, Relaxed);
+        }
+        if self.probe_down.load(Relaxed) {
+            self.probe_down.store(false, Relaxed);
+            self.probe_failures.store(0, Relaxed);
+        }
+    }
+
+    fn failure(&self, probe: bool, now: Millis) {
+        if self.breaker.failure(probe, now) {
+            log::warn!("instance {}: circuit breaker opened", self.id);
+        }
+    }
+
+    /// Take the key out of rotation; logged once per outage, not per request.
+    fn disable(&self, status: u16, now: Millis, for_: Duration) {
+        self.disabled_status.store(status, Relaxed);
+        let before = self
+            .disabled_until
+            .fetch_max(clock::after(now, for_), Relaxed);
+        if before <= now {
+            log::warn!(
+                "instance {}: upstream answered {status}; its key is out of rotation for {}",
+                self.id,
+                humantime::format_duration(for_)
+            );
+        }
+    }
+}
+
+impl Slot {
+    /// Extend the cooldown to `now + d`; a shorter hint never shortens it.
+    fn cool(&self, now: Millis, d: Duration) {
+        self.cool_until.fetch_max(clock::after(now, d), Relaxed);
+    }
+
+    fn observe(&self, ttfb: Duration, now: Millis) {
+        let x = ttfb.as_micros().min(u128::from(u64::MAX)) as u64;
+        let n = self.samples.fetch_add(1, Relaxed);
+        let avg = if n == 0 {
+            x
+        } else {
+            let old = self.ewma_us.load(Relaxed);
+            (old * (10 - EWMA_NEW) + x * EWMA_NEW) / 10
+        };
+        self.ewma_us.store(avg, Relaxed);
+        self.measured_at.store(now, Relaxed);
+    }
+}
+
+/// One admitted attempt. Finish it with the outcome; dropping it unfinished
+/// (the client left, the task ended) only gives back its in-flight count
+/// and any half-open trial slot.
+pub struct Ticket<'h> {
+    health: &'h Health,
+    instance: usize,
+    slot: usize,
+    probe: bool,
+    done: bool,
+}
+
+impl Ticket<'_> {
+    pub fn finish(mut self, signal: Signal) {
+        self.done = true;
+        self.health
+            .apply(self.instance, self.slot, self.probe, signal);
+    }
+}
+
+impl Drop for Ticket<'_> {
+    fn drop(&mut self) {
+        if let Some(h) = self.health.instances.get(self.instance) {
+            h.in_flight.fetch_sub(1, Relaxed);
+            if self.probe && !self.done {
+                h.breaker.release();
+            }
+        }
+    }
+}
