@@ -16,4 +16,5 @@ mod mock_wire_selftest;
 mod cli;
 mod failover;
 mod proxy;
+mod routing;
 mod streaming;

@@ -143,8 +143,17 @@ impl MockUpstream {
         MockUpstream::spawn(behaviour, Some(ca.acceptor()))
     }
 
+    /// Serves plain HTTP on `addr` again (a restarted upstream, same address).
+    pub fn start_on(addr: SocketAddr, behaviour: Behaviour) -> MockUpstream {
+        MockUpstream::spawn_at(addr, behaviour, None)
+    }
+
     fn spawn(behaviour: Behaviour, tls: Option<TlsAcceptor>) -> MockUpstream {
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind mock upstream");
+        MockUpstream::spawn_at(([127, 0, 0, 1], 0).into(), behaviour, tls)
+    }
+
+    fn spawn_at(at: SocketAddr, behaviour: Behaviour, tls: Option<TlsAcceptor>) -> MockUpstream {
+        let listener = std::net::TcpListener::bind(at).expect("bind mock upstream");
         listener
             .set_nonblocking(true)
             .expect("nonblocking listener");
@@ -194,6 +203,23 @@ impl MockUpstream {
     /// Requests fully received so far.
     pub fn hits(&self) -> usize {
         self.state.hits.load(Ordering::SeqCst)
+    }
+
+    /// Requests that were not `GET`s (the gateway's health checks are `GET .../models`).
+    pub fn posts(&self) -> usize {
+        lock(&self.state.requests)
+            .iter()
+            .filter(|r| r.method != "GET")
+            .count()
+    }
+
+    /// The `GET` requests so far (health checks).
+    pub fn gets(&self) -> Vec<RecordedRequest> {
+        lock(&self.state.requests)
+            .iter()
+            .filter(|r| r.method == "GET")
+            .cloned()
+            .collect()
     }
 
     /// TCP connections accepted so far (TLS or not).
