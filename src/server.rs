@@ -90,6 +90,18 @@ pub fn describe(loaded: &Loaded, conf: &ServerConf) -> String {
         r.max_attempts,
         r.max_body
     );
+    let d = |d: std::time::Duration| humantime::format_duration(d).to_string();
+    let (b, h) = (&r.circuit_breaker, &r.health_check);
+    let _ = writeln!(
+        out,
+        "health: cooldown {} (bad keys {}), breaker after {} failures for {} ({} trial), checks every {}",
+        d(r.cooldown),
+        d(r.bad_key_cooldown),
+        b.failures,
+        d(b.open_for),
+        b.half_open_probes,
+        d(h.interval),
+    );
     let _ = writeln!(out, "instances ({}):", c.instances.len());
     for i in &c.instances {
         let key = if i.api_key.is_some() {
