@@ -3,14 +3,15 @@
 
 use super::State;
 use crate::auth::Caller;
-use crate::routing::State as RouteState;
+use crate::routing::InstanceState;
 use bytes::Bytes;
 use serde_json::json;
 use std::time::Duration;
 
 /// Each instance's state (CONTRACT "GET /health"), plus the models it has
-/// cooling down. `ok`: every instance healthy; `down` (503): none can serve
-/// (nothing healthy, half-open or partly cooling); else `degraded`.
+/// cooling down. `ok`: every instance healthy; `down` (503): every instance
+/// is open, unhealthy or disabled (rate limits pass; broken keys do not);
+/// else `degraded`.
 pub fn health(state: &State) -> (u16, Bytes) {
     let health = state.router.health();
     let secs = |d: Duration| d.as_secs() + u64::from(d.subsec_nanos() > 0);
@@ -19,8 +20,11 @@ pub fn health(state: &State) -> (u16, Bytes) {
     let providers: Vec<serde_json::Value> = (state.upstreams.iter().enumerate())
         .filter_map(|(i, up)| {
             let r = health.report(i, up.endpoint.is_healthy())?;
-            all_healthy &= r.state == RouteState::Healthy && r.cooling.is_empty();
-            if matches!(r.state, RouteState::Healthy | RouteState::HalfOpen) {
+            all_healthy &= r.state == InstanceState::Healthy && r.cooling.is_empty();
+            if matches!(
+                r.state,
+                InstanceState::Healthy | InstanceState::HalfOpen | InstanceState::CoolingDown
+            ) {
                 serving += 1;
             }
             let cooling: serde_json::Map<String, serde_json::Value> = (r.cooling.iter())

@@ -78,7 +78,7 @@ pub struct InstanceHealth {
     disabled_status: AtomicU16,
     probe_down: AtomicBool,
     probe_failures: AtomicU32,
-    /// Last time real traffic got a good answer (passive signal).
+    /// Last time real traffic got a good answer, plus one (0: never).
     passive_ok: AtomicU64,
     first_slot: usize,
     models: Vec<String>,
@@ -238,8 +238,9 @@ impl Health {
             ProbeOutcome::Down => {
                 // Real traffic that succeeded within the last interval
                 // outweighs a failed probe.
-                let recent_ok =
-                    now.saturating_sub(h.passive_ok.load(Relaxed)) < interval.as_millis() as Millis;
+                let last_ok = h.passive_ok.load(Relaxed);
+                let recent_ok = last_ok != 0
+                    && now.saturating_sub(last_ok - 1) < interval.as_millis() as Millis;
                 let n = h.probe_failures.fetch_add(1, Relaxed) + 1;
                 if !recent_ok && n >= PROBE_FAILURES && !h.probe_down.swap(true, Relaxed) {
                     log::warn!("instance {}: failed {n} health checks, taken out", h.id);
@@ -263,18 +264,21 @@ impl Health {
             .collect();
         let disabled = h.disabled_until.load(Relaxed);
         let (state, retry_in) = if now < disabled {
-            (State::Disabled, Some(clock::until(now, disabled)))
+            (InstanceState::Disabled, Some(clock::until(now, disabled)))
         } else {
             match h.breaker.state(now) {
-                BreakerState::Open(until) => (State::Open, Some(clock::until(now, until))),
-                BreakerState::HalfOpen => (State::HalfOpen, None),
+                BreakerState::Open(until) => (InstanceState::Open, Some(clock::until(now, until))),
+                BreakerState::HalfOpen => (InstanceState::HalfOpen, None),
                 BreakerState::Closed if !endpoint_up || h.probe_down.load(Relaxed) => {
-                    (State::Unhealthy, None)
+                    (InstanceState::Unhealthy, None)
                 }
                 BreakerState::Closed if !h.models.is_empty() && cooling.len() == h.models.len() => {
-                    (State::CoolingDown, cooling.iter().map(|(_, d)| *d).min())
+                    (
+                        InstanceState::CoolingDown,
+                        cooling.iter().map(|(_, d)| *d).min(),
+                    )
                 }
-                BreakerState::Closed => (State::Healthy, None),
+                BreakerState::Closed => (InstanceState::Healthy, None),
             }
         };
         let cooling = cooling
@@ -314,7 +318,7 @@ pub enum ProbeOutcome {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum State {
+pub enum InstanceState {
     Healthy,
     CoolingDown,
     Open,
@@ -323,7 +327,7 @@ pub enum State {
     Disabled,
 }
 
-impl State {
+impl InstanceState {
     pub const fn name(self) -> &'static str {
         match self {
             Self::Healthy => "healthy",
@@ -339,7 +343,7 @@ impl State {
 /// One instance's line in `/health`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Report {
-    pub state: State,
+    pub state: InstanceState,
     pub retry_in: Option<Duration>,
     /// Models in cooldown, with the time left.
     pub cooling: Vec<(String, Duration)>,
@@ -384,8 +388,8 @@ impl InstanceHealth {
     fn success(&self, probe: bool, now: Millis) {
         self.breaker.success(probe);
         // At most one store per millisecond-ish: skip when already current.
-        if self.passive_ok.load(Relaxed) != now {
-            self.passive_ok.store(now, Relaxed);
+        if self.passive_ok.load(Relaxed) != now + 1 {
+            self.passive_ok.store(now + 1, Relaxed);
         }
         if self.probe_down.load(Relaxed) {
             self.probe_down.store(false, Relaxed);

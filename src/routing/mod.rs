@@ -15,7 +15,9 @@ mod strategy;
 
 pub use breaker::{BreakerState, CircuitBreaker};
 pub use endpoints::{DnsDiscovery, EndpointPool, Endpoints};
-pub use health::{probe_outcome, Health, ProbeOutcome, Report, Signal, Skip, State, Ticket};
+pub use health::{
+    probe_outcome, Health, InstanceState, ProbeOutcome, Report, Signal, Skip, Ticket,
+};
 pub use order::Order;
 pub use strategy::Strategy;
 

@@ -249,3 +249,69 @@ models:
     assert_eq!(seen[0] + seen[2], 50);
     assert!(seen[0] >= 30, "{seen:?}");
 }
+
+#[test]
+fn probes_take_an_instance_out_after_two_failures_unless_traffic_succeeds() {
+    use std::time::Duration;
+    let r = router(BASE);
+    let interval = Duration::from_secs(30);
+    r.health().probed(0, ProbeOutcome::Down, interval);
+    assert_eq!(first(&r, "small"), 0, "one failed probe is a blip");
+    r.health().probed(0, ProbeOutcome::Down, interval);
+    let plan = r.plan("small").unwrap();
+    assert!(
+        matches!(plan.skipped[..], [(0, Skip::Unhealthy)]),
+        "{plan:?}"
+    );
+    r.health().probed(0, ProbeOutcome::Up, interval);
+    assert_eq!(first(&r, "small"), 0);
+    // Real traffic that just succeeded outweighs failing probes.
+    finish(&r, "small", ok());
+    for _ in 0..3 {
+        r.health().probed(0, ProbeOutcome::Down, interval);
+    }
+    assert_eq!(first(&r, "small"), 0);
+    r.health()
+        .probed(1, ProbeOutcome::KeyRejected(403), interval);
+    assert_eq!(first(&r, "llama"), 0);
+    let report = r.health().report(1, true).unwrap();
+    assert_eq!(report.state, InstanceState::Disabled);
+    assert!(report.retry_in.unwrap() > Duration::from_secs(3500));
+}
+
+#[test]
+fn probe_replies_read_like_a_client_would() {
+    assert_eq!(probe_outcome(200), ProbeOutcome::Up);
+    assert_eq!(
+        probe_outcome(404),
+        ProbeOutcome::Up,
+        "no /models, but it answers"
+    );
+    assert_eq!(
+        probe_outcome(429),
+        ProbeOutcome::Up,
+        "rate-limited is alive"
+    );
+    assert_eq!(probe_outcome(401), ProbeOutcome::KeyRejected(401));
+    assert_eq!(probe_outcome(403), ProbeOutcome::KeyRejected(403));
+    for s in [408, 500, 502, 503, 504] {
+        assert_eq!(probe_outcome(s), ProbeOutcome::Down, "{s}");
+    }
+}
+
+#[test]
+fn a_longer_hint_extends_a_cooldown_and_a_shorter_one_never_shortens_it() {
+    use std::time::Duration;
+    let r = router(BASE);
+    let c = r.resolve("small").unwrap()[0].clone();
+    let hit = |d: u64| {
+        let ticket = r.health().begin(&c).expect("admitted");
+        ticket.finish(Signal::RateLimited(Some(Duration::from_secs(d))));
+    };
+    hit(100);
+    hit(5);
+    let left = |r: &Router| r.health().report(0, true).unwrap().cooling[0].1;
+    assert!(left(&r) > Duration::from_secs(95));
+    hit(500);
+    assert!(left(&r) > Duration::from_secs(495));
+}
