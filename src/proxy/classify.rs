@@ -36,8 +36,6 @@ pub enum Served {
     Response {
         status: u16,
         ttfb: Duration,
-        /// A rate-limit window this response emptied resets after this.
-        exhausted_for: Option<Duration>,
         /// The upstream failed mid-body (the client got a clean end).
         broke: bool,
     },
@@ -51,14 +49,9 @@ impl Served {
             Self::Response {
                 status,
                 ttfb,
-                exhausted_for,
                 broke,
             } => Some(match classify(status) {
-                Verdict::Deliver => Signal::Served {
-                    ttfb,
-                    exhausted_for,
-                    broke,
-                },
+                Verdict::Deliver => Signal::Served { ttfb, broke },
                 Verdict::PassThrough | Verdict::Retry => Signal::PassedThrough,
             }),
         }
@@ -126,8 +119,14 @@ impl Failure {
         )
     }
 
+    /// Out of the running for a while (open, disabled, unhealthy, or a key
+    /// just rejected), as opposed to working or merely rate-limited.
     fn broken(&self) -> bool {
-        matches!(self, Self::Skipped(skip) if !matches!(skip, Skip::CoolingDown(_)))
+        match self {
+            Self::Skipped(skip) => !matches!(skip, Skip::CoolingDown(_)),
+            Self::Status { code, .. } => (401..=403).contains(code),
+            _ => false,
+        }
     }
 
     fn describe(&self) -> String {

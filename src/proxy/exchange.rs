@@ -11,7 +11,7 @@ use super::deliver::Deliver;
 use super::headers;
 use super::upstream::{Upstream, POOL_IDLE};
 use super::{RequestCtx, State};
-use crate::routing::hints;
+use crate::routing::{hints, Ticket};
 use bytes::{Bytes, BytesMut};
 use pingora::protocols::http::client::HttpSession as UpSession;
 use pingora::proxy::Session;
@@ -43,6 +43,8 @@ pub struct Attempt<'a> {
     pub body: Bytes,
     pub model: &'a str,
     pub stream: bool,
+    /// The routing ticket, told at once when the head says a window emptied.
+    pub ticket: &'a Ticket<'a>,
 }
 
 pub async fn run(
@@ -61,10 +63,11 @@ pub async fn run(
         };
     let ttfb = started.elapsed();
     let status = conn.response_header().map_or(0, |h| h.status.as_u16());
-    let exhausted_for = match (verdict, conn.response_header()) {
-        (Verdict::Deliver, Some(head)) => hints::exhausted_until(&head.headers, SystemTime::now()),
-        _ => None,
-    };
+    if let (Verdict::Deliver, Some(head)) = (verdict, conn.response_header()) {
+        if let Some(d) = hints::exhausted_until(&head.headers, SystemTime::now()) {
+            a.ticket.exhausted(d);
+        }
+    }
     let body = match verdict {
         Verdict::Retry => {
             let f = retry_failure(&conn);
@@ -104,7 +107,6 @@ pub async fn run(
     Outcome::Served(Served::Response {
         status,
         ttfb,
-        exhausted_for,
         broke,
     })
 }

@@ -78,6 +78,7 @@ pub async fn handle(
             body: body.for_model(&candidate.model),
             model: &candidate.model,
             stream: body.stream,
+            ticket: &ticket,
         };
         match exchange::run(state, session, ctx, attempt).await {
             Outcome::Served(served) => {

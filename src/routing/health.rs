@@ -7,12 +7,17 @@
 //! Everything is atomics in flat vectors built at load, so the request path
 //! reads and writes without a lock; only breaker transitions take a mutex.
 
-use super::breaker::{BreakerState, CircuitBreaker, Rejected};
+use super::breaker::{BreakerState, CircuitBreaker, Rejected, Trial};
 use super::clock::{self, Millis};
 use super::Candidate;
 use crate::config::{Config, Instance};
 use std::sync::atomic::{AtomicBool, AtomicU16, AtomicU32, AtomicU64, Ordering::Relaxed};
 use std::time::Duration;
+
+/// A 429 that says "retry now" (`Retry-After: 0`, a reset already past by
+/// our clock) still rests the instance this long: retrying it at once
+/// would mostly buy another 429.
+const MIN_COOLDOWN: Duration = Duration::from_secs(1);
 
 /// Weight of a new time-to-first-byte sample in the moving average (of 10).
 const EWMA_NEW: u64 = 3;
@@ -45,14 +50,8 @@ impl Skip {
 /// How an attempt ended, as far as the instance's health is concerned.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Signal {
-    /// A 2xx reached the client. `exhausted_for`: the response emptied a
-    /// rate-limit window that resets after this long. `broke`: the upstream
-    /// failed mid-body.
-    Served {
-        ttfb: Duration,
-        exhausted_for: Option<Duration>,
-        broke: bool,
-    },
+    /// A 2xx reached the client. `broke`: the upstream failed mid-body.
+    Served { ttfb: Duration, broke: bool },
     /// A 4xx that is the request's own fault: the instance works.
     PassedThrough,
     /// 429, with the provider's hint if it gave one.
@@ -168,6 +167,8 @@ impl Health {
     pub fn begin(&self, c: &Candidate) -> Result<Ticket<'_>, Skip> {
         let h = self.instances.get(c.instance).ok_or(Skip::Unhealthy)?;
         let now = clock::now();
+        // The plan may be minutes old by now (earlier attempts timing out).
+        self.available(c, now)?;
         let probe = h.breaker.admit(now).map_err(|r| rejected(r, now))?;
         h.in_flight.fetch_add(1, Relaxed);
         Ok(Ticket {
@@ -179,25 +180,14 @@ impl Health {
         })
     }
 
-    fn apply(&self, instance: usize, slot: usize, probe: bool, signal: Signal) {
+    fn apply(&self, instance: usize, slot: usize, probe: Trial, signal: Signal) {
         let (Some(h), Some(s)) = (self.instances.get(instance), self.slots.get(slot)) else {
             return;
         };
         let now = clock::now();
         match signal {
-            Signal::Served {
-                ttfb,
-                exhausted_for,
-                broke,
-            } => {
+            Signal::Served { ttfb, broke } => {
                 s.observe(ttfb, now);
-                if let Some(d) = exhausted_for {
-                    s.cool(now, d);
-                    log::info!(
-                        "instance {}: rate-limit window empty, resting it for {d:?}",
-                        h.id
-                    );
-                }
                 if broke {
                     h.failure(probe, now);
                 } else {
@@ -206,16 +196,13 @@ impl Health {
             }
             Signal::PassedThrough => h.success(probe, now),
             Signal::RateLimited(hint) => {
-                s.cool(now, hint.unwrap_or(self.penalties.cooldown));
-                if probe {
-                    h.breaker.release();
-                }
+                let d = hint.map_or(self.penalties.cooldown, |d| d.max(MIN_COOLDOWN));
+                s.cool(now, d);
+                h.breaker.release(probe);
             }
             Signal::KeyRejected(status) => {
                 h.disable(status, now, self.penalties.bad_key);
-                if probe {
-                    h.breaker.release();
-                }
+                h.breaker.release(probe);
             }
             Signal::Failed => h.failure(probe, now),
         }
@@ -234,7 +221,6 @@ impl Health {
                     log::info!("instance {}: health check passes again", h.id);
                 }
             }
-            ProbeOutcome::KeyRejected(status) => h.disable(status, now, self.penalties.bad_key),
             ProbeOutcome::Down => {
                 // Real traffic that succeeded within the last interval
                 // outweighs a failed probe.
@@ -297,13 +283,13 @@ impl Health {
 /// Consecutive failed probes that take an instance out (one is a blip).
 pub const PROBE_FAILURES: u32 = 2;
 
-/// What an active health check's reply says: a 401/403 is a rejected key
-/// (`GET /models` is free, so this finds bad keys before traffic does);
-/// 5xx and 408 mean down; anything else, a 429 or a 404 from a server
-/// without `/models` included, proves the instance answers.
+/// What an active health check's reply says: 5xx and 408 mean down;
+/// anything else proves the instance answers — a 429, a 404 from a server
+/// without `/models`, and a 401/403 too: OpenAI's restricted keys without
+/// the `model.read` scope get 401 on `GET /models` yet serve chat, so only
+/// real traffic may take a key out of rotation.
 pub fn probe_outcome(status: u16) -> ProbeOutcome {
     match status {
-        401 | 403 => ProbeOutcome::KeyRejected(status),
         408 | 500..=599 => ProbeOutcome::Down,
         _ => ProbeOutcome::Up,
     }
@@ -314,7 +300,6 @@ pub fn probe_outcome(status: u16) -> ProbeOutcome {
 pub enum ProbeOutcome {
     Up,
     Down,
-    KeyRejected(u16),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -385,7 +370,7 @@ impl InstanceHealth {
         Ok(())
     }
 
-    fn success(&self, probe: bool, now: Millis) {
+    fn success(&self, probe: Trial, now: Millis) {
         self.breaker.success(probe);
         // At most one store per millisecond-ish: skip when already current.
         if self.passive_ok.load(Relaxed) != now + 1 {
@@ -397,7 +382,7 @@ impl InstanceHealth {
         }
     }
 
-    fn failure(&self, probe: bool, now: Millis) {
+    fn failure(&self, probe: Trial, now: Millis) {
         if self.breaker.failure(probe, now) {
             log::warn!("instance {}: circuit breaker opened", self.id);
         }
@@ -446,11 +431,26 @@ pub struct Ticket<'h> {
     health: &'h Health,
     instance: usize,
     slot: usize,
-    probe: bool,
+    probe: Trial,
     done: bool,
 }
 
 impl Ticket<'_> {
+    /// The response head says this (instance, model) just emptied a rate-
+    /// limit window: rest it now, not when a long stream ends.
+    pub fn exhausted(&self, for_: Duration) {
+        if let (Some(h), Some(s)) = (
+            self.health.instances.get(self.instance),
+            self.health.slots.get(self.slot),
+        ) {
+            s.cool(clock::now(), for_);
+            log::info!(
+                "instance {}: a rate-limit window is empty, resting it for {for_:?}",
+                h.id
+            );
+        }
+    }
+
     pub fn finish(mut self, signal: Signal) {
         self.done = true;
         self.health
@@ -462,8 +462,8 @@ impl Drop for Ticket<'_> {
     fn drop(&mut self) {
         if let Some(h) = self.health.instances.get(self.instance) {
             h.in_flight.fetch_sub(1, Relaxed);
-            if self.probe && !self.done {
-                h.breaker.release();
+            if !self.done {
+                h.breaker.release(self.probe);
             }
         }
     }

@@ -10,6 +10,8 @@ use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
 
 /// Longest precomputed weighted cycle; weights are scaled down to fit.
 const MAX_CYCLE: u64 = 4096;
+/// Steps of the weighted cycle walked to find a usable pick.
+const MAX_WALK: usize = 64;
 /// Under `latency`, one request in this many first tries the candidate
 /// measured longest ago, so a recovered (or never tried) one is measured again.
 pub const EXPLORE_EVERY: usize = 16;
@@ -62,7 +64,9 @@ impl Order {
                 // Walk the cycle from this request's position to the first
                 // usable pick, so a cooling candidate's share spreads evenly.
                 let at = self.counter.fetch_add(1, Relaxed);
-                let first = (0..cycle.len())
+                // Bounded: with a heavy target cooling, give up after a
+                // while and keep the usable ones in config order.
+                let first = (0..cycle.len().min(MAX_WALK))
                     .map(|k| cycle[(at + k) % cycle.len()])
                     .find_map(|pick| order.iter().position(|&u| u == pick));
                 if let Some(pos) = first {
@@ -72,7 +76,14 @@ impl Order {
             }
             Kind::LeastBusy => {
                 order.rotate_left(self.counter.fetch_add(1, Relaxed) % n);
-                order.sort_by_key(|&k| health.in_flight(all[k].instance));
+                // Snapshot first: counts change under a sort's feet, and
+                // sorting by a moving key can panic on an inconsistent order.
+                let mut busy: Vec<(u32, usize)> = order
+                    .iter()
+                    .map(|&k| (health.in_flight(all[k].instance), k))
+                    .collect();
+                busy.sort_by_key(|&(count, _)| count);
+                order = busy.into_iter().map(|(_, k)| k).collect();
             }
             Kind::Latency => {
                 let at = self.counter.fetch_add(1, Relaxed);

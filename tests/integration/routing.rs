@@ -180,7 +180,7 @@ async fn least_busy_picks_the_idle_instance() {
 
 #[tokio::test]
 async fn latency_prefers_the_fast_instance_and_keeps_measuring_the_slow_one() {
-    let slow = MockUpstream::start(Behaviour::chat_ok().delay_head(Duration::from_millis(120)));
+    let slow = MockUpstream::start(Behaviour::chat_ok().delay_head(Duration::from_millis(300)));
     let fast = MockUpstream::start(Behaviour::chat_ok());
     let gw = gateway(&[&slow, &fast], &["m1"], "  strategy: latency\n", "").await;
     let by = served_by(&gw, "m1", 48).await;
@@ -209,7 +209,7 @@ async fn cooled_for(limited: Behaviour, routing: &str) -> Duration {
     assert_eq!(chat(&gw, "m1").await, (200, "p2".into()), "p1 is cooling");
     let entry = wait_state(&gw, "p1", "cooling_down", Duration::from_secs(1)).await;
     assert_eq!(entry["cooling_down"]["m1"], entry["retry_in_s"], "{entry}");
-    wait_served_by(&gw, "m1", "p1", Duration::from_secs(5)).await;
+    wait_served_by(&gw, "m1", "p1", Duration::from_secs(8)).await;
     assert_eq!(a.posts(), 2, "p1 was not called while cooling");
     limited_at.elapsed()
 }
@@ -225,7 +225,7 @@ async fn retry_after_seconds_sets_the_cooldown() {
 
 #[tokio::test]
 async fn retry_after_as_an_http_date_sets_the_cooldown() {
-    let date = httpdate::fmt_http_date(std::time::SystemTime::now() + Duration::from_secs(3));
+    let date = httpdate::fmt_http_date(std::time::SystemTime::now() + Duration::from_secs(4));
     let until = httpdate::parse_http_date(&date).unwrap();
     let out = cooled_for(Behaviour::status(429).header("retry-after", &date), "").await;
     let early = until
@@ -235,14 +235,14 @@ async fn retry_after_as_an_http_date_sets_the_cooldown() {
         early < Duration::from_millis(50),
         "back {early:?} before {date}"
     );
-    assert!(out < Duration::from_secs(5), "{out:?}");
+    assert!(out < Duration::from_secs(7), "{out:?}");
 }
 
 #[tokio::test]
 async fn provider_reset_headers_set_the_cooldown() {
     let limited = Behaviour::status(429)
         .header("x-ratelimit-remaining-requests", "0")
-        .header("x-ratelimit-reset-requests", "1.2s")
+        .header("x-ratelimit-reset-requests", "2.5s")
         .header("x-ratelimit-remaining-tokens", "9000")
         .header("x-ratelimit-reset-tokens", "40s");
     let out = cooled_for(limited, "  cooldown: 60s\n").await;
@@ -256,7 +256,7 @@ async fn provider_reset_headers_set_the_cooldown() {
 async fn a_success_that_empties_the_window_rests_the_instance_before_any_429() {
     let last_one = Behaviour::chat_ok()
         .header("x-ratelimit-remaining-requests", "0")
-        .header("x-ratelimit-reset-requests", "1s");
+        .header("x-ratelimit-reset-requests", "2s");
     let a = MockUpstream::start(Behaviour::sequence(vec![last_one, Behaviour::chat_ok()]));
     let b = MockUpstream::start(Behaviour::chat_ok());
     let gw = gateway(&[&a, &b], &["m1"], "", "").await;
@@ -266,8 +266,8 @@ async fn a_success_that_empties_the_window_rests_the_instance_before_any_429() {
         (200, "p2".into()),
         "rested, not sent into a 429"
     );
-    let back = wait_served_by(&gw, "m1", "p1", Duration::from_secs(5)).await;
-    assert!(back >= Duration::from_millis(800), "{back:?}");
+    let back = wait_served_by(&gw, "m1", "p1", Duration::from_secs(8)).await;
+    assert!(back >= Duration::from_millis(1800), "{back:?}");
     assert_eq!(a.posts(), 2);
 }
 
@@ -326,24 +326,24 @@ async fn a_rejected_key_leaves_rotation_and_is_logged_once() {
 async fn the_breaker_opens_half_opens_and_closes() {
     let a = MockUpstream::start(Behaviour::status(500));
     let b = MockUpstream::start(Behaviour::chat_ok());
-    let breaker = "  circuit_breaker: { failures: 2, open_for: 1s, half_open_probes: 1 }\n";
+    let breaker = "  circuit_breaker: { failures: 2, open_for: 2s, half_open_probes: 1 }\n";
     let gw = gateway(&[&a, &b], &["m1"], breaker, "").await;
     served_by(&gw, "m1", 2).await;
     assert_eq!(a.posts(), 2);
     let open = wait_state(&gw, "p1", "open", Duration::from_secs(1)).await;
-    assert!(open["retry_in_s"].as_u64().unwrap() <= 1, "{open}");
+    assert!(open["retry_in_s"].as_u64().unwrap() <= 2, "{open}");
     served_by(&gw, "m1", 3).await;
     assert_eq!(a.posts(), 2, "an open breaker sends nothing");
 
     // Half-open: one trial; it fails, so the breaker opens again.
-    wait_state(&gw, "p1", "half_open", Duration::from_secs(3)).await;
+    wait_state(&gw, "p1", "half_open", Duration::from_secs(5)).await;
     assert_eq!(chat(&gw, "m1").await, (200, "p2".into()));
     assert_eq!(a.posts(), 3, "exactly one trial");
     wait_state(&gw, "p1", "open", Duration::from_secs(1)).await;
 
     // Half-open again; this trial succeeds and closes it.
     a.set_behaviour(Behaviour::chat_ok());
-    wait_state(&gw, "p1", "half_open", Duration::from_secs(3)).await;
+    wait_state(&gw, "p1", "half_open", Duration::from_secs(5)).await;
     assert_eq!(chat(&gw, "m1").await, (200, "p1".into()));
     wait_state(&gw, "p1", "healthy", Duration::from_secs(1)).await;
     let by = served_by(&gw, "m1", 3).await;
@@ -392,16 +392,6 @@ async fn a_dead_endpoint_is_marked_and_recovered() {
     wait_state(&gw, "p1", "healthy", Duration::from_secs(5)).await;
     assert_eq!(chat(&gw, "m1").await, (200, "p1".into()));
     assert_eq!(a.posts(), 1);
-}
-
-#[tokio::test]
-async fn a_key_the_health_check_rejects_is_out_before_any_traffic() {
-    let a = MockUpstream::start(Behaviour::status(401));
-    let b = MockUpstream::start(Behaviour::chat_ok());
-    let gw = gateway(&[&a, &b], &["m1"], FAST_CHECKS, "").await;
-    wait_state(&gw, "p1", "disabled", Duration::from_secs(3)).await;
-    assert_eq!(chat(&gw, "m1").await, (200, "p2".into()));
-    assert_eq!(a.posts(), 0);
 }
 
 async fn wait_for(mut done: impl FnMut() -> bool, what: &str) {
