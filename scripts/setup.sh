@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # Installs what a fresh Debian lacks to build and run modelgate: a C compiler,
 # make (jemalloc) and cmake (Pingora builds zlib-ng through cmake), curl (demo), CA roots
-# (upstream TLS). Rust itself comes from rustup (Debian's cargo is too old).
+# (upstream TLS), systemd-analyze (the test suite verifies systemd/modelgate.service). Rust itself comes from rustup (Debian's cargo is too old).
 set -euo pipefail
 need=()
 command -v cc >/dev/null 2>&1 || need+=(build-essential)
 command -v make >/dev/null 2>&1 || need+=(make)   # jemalloc's build
 command -v cmake >/dev/null 2>&1 || need+=(cmake)
 command -v curl >/dev/null 2>&1 || need+=(curl)
+command -v systemd-analyze >/dev/null 2>&1 || need+=(systemd)   # the suite verifies the unit
 [ -d /etc/ssl/certs ] && [ -n "$(ls -A /etc/ssl/certs 2>/dev/null)" ] || need+=(ca-certificates)
 if [ "${#need[@]}" -gt 0 ]; then
   sudo=""

@@ -66,6 +66,12 @@ fn main() -> ExitCode {
         println!("configuration OK");
         return ExitCode::SUCCESS;
     }
+    if cli.daemon || conf.daemon {
+        if let Err(e) = server::check_daemon_paths(&conf) {
+            eprintln!("{e}");
+            return ExitCode::from(1);
+        }
+    }
     for w in &loaded.warnings {
         log::warn!("{w}");
     }

@@ -2,7 +2,7 @@
 //! calls in here; nothing here parses the command line.
 
 use crate::config::{self, Loaded};
-use crate::proxy::{Gateway, Prober, State};
+use crate::proxy::{Drain, Gateway, Prober, State};
 use crate::routing::Endpoints;
 use pingora::connectors::http::Connector;
 use pingora::connectors::ConnectorOptions;
@@ -22,6 +22,7 @@ pub fn load_server_conf(path: Option<&str>) -> Result<ServerConf, String> {
     };
     let text =
         std::fs::read_to_string(path).map_err(|e| format!("{path}: cannot read the file: {e}"))?;
+    unknown_server_keys(path, &text)?;
     let conf: ServerConf = serde_yaml::from_str(&text).map_err(|e| match e.location() {
         Some(l) => format!("{path}:{}: {}", l.line(), strip_location(&e.to_string())),
         None => format!("{path}: {e}"),
@@ -35,6 +36,76 @@ pub fn load_server_conf(path: Option<&str>) -> Result<ServerConf, String> {
     })?;
     check_trust_roots(&conf).map_err(|e| format!("{path}: {e}"))?;
     Ok(conf)
+}
+
+/// Pingora's `ServerConf` ignores keys it does not know, so a typo such as
+/// `grace_period_second` would silently keep the 300 s default. Every
+/// top-level key must be one `ServerConf` serialises; one line per stranger.
+fn unknown_server_keys(path: &str, text: &str) -> Result<(), String> {
+    let known = serde_yaml::to_value(ServerConf::default())
+        .ok()
+        .and_then(|v| match v {
+            serde_yaml::Value::Mapping(m) => Some(m),
+            _ => None,
+        })
+        .unwrap_or_default();
+    let Ok(marked_yaml::Node::Mapping(map)) = marked_yaml::parse_yaml(0, text) else {
+        // Not a mapping (or not YAML): serde_yaml's own error says it better.
+        return Ok(());
+    };
+    let mut names: Vec<&str> = known.keys().filter_map(|k| k.as_str()).collect();
+    names.sort_unstable();
+    let problems: Vec<String> = map
+        .keys()
+        .filter(|k| !known.contains_key(k.as_str()))
+        .map(|k| {
+            let line = k.span().start().map_or(0, |m| m.line());
+            format!(
+                "{path}:{line}: {}: unknown key (pingora.yaml holds Pingora's server settings: {})",
+                k.as_str(),
+                names.join(", ")
+            )
+        })
+        .collect();
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(problems.join("\n"))
+    }
+}
+
+/// Daemonising opens `error_log` and writes `pid_file`, and Pingora
+/// unwraps both: check them first so a missing directory is one clear
+/// line, not a panic after the fork.
+pub fn check_daemon_paths(conf: &ServerConf) -> Result<(), String> {
+    let mut problems = Vec::new();
+    if let Some(log) = &conf.error_log {
+        let opened = std::fs::OpenOptions::new()
+            .append(true)
+            .create(true)
+            .open(log);
+        if let Err(e) = opened {
+            problems.push(format!(
+                "error_log `{log}`: cannot open it for appending: {e}"
+            ));
+        }
+    }
+    let pid_dir = Path::new(&conf.pid_file)
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    if !pid_dir.is_dir() {
+        problems.push(format!(
+            "pid_file `{}`: directory `{}` does not exist",
+            conf.pid_file,
+            pid_dir.display()
+        ));
+    }
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(problems.join("\n"))
+    }
 }
 
 /// Pingora's TLS connector unwraps its CA loading; check it here so a bad
@@ -143,11 +214,17 @@ pub fn describe(loaded: &Loaded, conf: &ServerConf) -> String {
     out
 }
 
-/// Build the server with the gateway service and the endpoint refresher.
+/// Build the server: the gateway's listeners, the endpoint refresher, the
+/// health checks and the drain watcher. Bootstrap (taking over the old
+/// process's sockets on `-u`) runs as a service after daemonising, and the
+/// listeners wait for it; with `daemon_wait_for_ready`, the launcher exits
+/// only then, so `systemctl reload` can QUIT the old process afterwards and
+/// a new process that fails to start never costs the old one its sockets.
 pub fn build(opt: Opt, conf: ServerConf, loaded: &Loaded) -> Result<Server, String> {
     let config = &loaded.config;
     let mut server = Server::new_with_opt_and_conf(opt, conf);
-    server.bootstrap();
+    let bootstrap = server.bootstrap_as_a_service();
+    let phases = server.watch_execution_phase();
     let (endpoints, of_instance) = Endpoints::new(config);
     let connector = Connector::new(Some(ConnectorOptions::from_server_conf(
         &server.configuration,
@@ -155,13 +232,18 @@ pub fn build(opt: Opt, conf: ServerConf, loaded: &Loaded) -> Result<Server, Stri
     let state =
         State::new(config, &endpoints, &of_instance, connector).map_err(|e| e.to_string())?;
     let state = Arc::new(state);
+    let state_for_drain = state.clone();
     let hc = config.routing.health_check;
     let prober = Prober::new(state.clone(), hc.interval, hc.timeout);
     let mut proxy = pingora::proxy::http_proxy_service(&server.configuration, Gateway::new(state));
     for addr in &config.listen {
         proxy.add_tcp(&addr.to_string());
     }
-    server.add_service(proxy);
+    server.add_service(proxy).add_dependency(&bootstrap);
+    server.add_service(background_service(
+        "drain",
+        Drain::new(state_for_drain, phases),
+    ));
     server.add_service(background_service("endpoints", endpoints.refresher()));
     server.add_service(background_service("health checks", prober));
     Ok(server)

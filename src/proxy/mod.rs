@@ -10,6 +10,7 @@ mod body;
 mod classify;
 mod ctx;
 mod deliver;
+mod drain;
 mod exchange;
 mod forward;
 mod headers;
@@ -21,6 +22,7 @@ mod upstream;
 pub use body::RequestBody;
 pub use classify::{classify, final_error, Failure, Served, Verdict};
 pub use ctx::RequestCtx;
+pub use drain::Drain;
 pub use probe::Prober;
 pub use upstream::{BadHeader, Upstream};
 
@@ -34,6 +36,7 @@ use pingora::connectors::http::Connector;
 use pingora::modules::http::HttpModules;
 use pingora::prelude::*;
 use pingora::proxy::{FailToProxy, ProxyHttp, Session};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -47,6 +50,8 @@ pub struct State {
     pub max_body: u64,
     pub max_attempts: u32,
     pub cooldown: Duration,
+    /// Set once a graceful upgrade or stop began (see `drain`).
+    pub draining: AtomicBool,
 }
 
 impl State {
@@ -74,6 +79,7 @@ impl State {
             max_body: config.routing.max_body,
             max_attempts: config.routing.max_attempts,
             cooldown: config.routing.cooldown,
+            draining: AtomicBool::new(false),
         })
     }
 }
@@ -154,6 +160,9 @@ impl ProxyHttp for Gateway {
     /// local endpoints, auth, body, routing, and the upstream attempt loop.
     async fn request_filter(&self, session: &mut Session, ctx: &mut RequestCtx) -> Result<bool> {
         ctx.request_id = request_id(session);
+        if self.state.draining.load(Ordering::Relaxed) {
+            session.as_downstream_mut().set_keepalive(None);
+        }
         if let Err(e) = self.serve(session, ctx).await {
             forward::fail(session, ctx, &e).await;
         }

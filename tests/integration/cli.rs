@@ -102,6 +102,51 @@ fn missing_files_and_bad_pingora_yaml_are_clear_errors() {
     assert_eq!(code, 0, "{out}");
 }
 
+/// Pingora itself ignores unknown keys: a typo'd `grace_period_second` would
+/// silently keep the 300 s default, longer than systemd waits.
+#[test]
+fn unknown_pingora_yaml_keys_are_errors_with_their_lines() {
+    let dir = tempfile::tempdir().expect("dir");
+    write_file(dir.path(), "gateway.yaml", "providers:\n  - { id: a, type: openai-compatible, base_url: \"http://127.0.0.1:9\", models: [m] }\n");
+    write_file(
+        dir.path(),
+        "p.yaml",
+        "version: 1\nthreads: 2\ngrace_period_second: 10\nlisten: 0.0.0.0:80\n",
+    );
+    let (code, _, err) = run_modelgate_in(dir.path(), &["-t", "-c", "p.yaml"], &[]);
+    assert_eq!(code, 1);
+    no_panic(&err);
+    let lines: Vec<&str> = err.lines().collect();
+    assert_eq!(lines.len(), 2, "{err}");
+    assert!(lines[0].starts_with("p.yaml:3: grace_period_second: unknown key (pingora.yaml holds Pingora's server settings: "), "{err}");
+    assert!(lines[0].contains("grace_period_seconds"), "{err}");
+    assert!(
+        lines[1].starts_with("p.yaml:4: listen: unknown key"),
+        "{err}"
+    );
+}
+
+/// `-d` with a log or pid directory that does not exist: one line each, no panic
+/// after the fork.
+#[test]
+fn daemon_paths_are_checked_before_forking() {
+    let dir = tempfile::tempdir().expect("dir");
+    write_file(dir.path(), "gateway.yaml", "listen: \"127.0.0.1:1\"\nproviders:\n  - { id: a, type: openai-compatible, base_url: \"http://127.0.0.1:9\", models: [m] }\n");
+    write_file(
+        dir.path(),
+        "p.yaml",
+        "version: 1\nerror_log: /nonexistent/dir/error.log\npid_file: /nonexistent/run/m.pid\n",
+    );
+    let (code, _, err) = run_modelgate_in(dir.path(), &["-d", "-c", "p.yaml"], &[]);
+    assert_eq!(code, 1);
+    no_panic(&err);
+    assert_eq!(
+        err,
+        "error_log `/nonexistent/dir/error.log`: cannot open it for appending: No such file or directory (os error 2)\n\
+         pid_file `/nonexistent/run/m.pid`: directory `/nonexistent/run` does not exist\n"
+    );
+}
+
 #[test]
 fn shipped_configs_are_valid() {
     let env = [
@@ -139,4 +184,27 @@ async fn a_config_error_never_starts_the_server() {
     let (code, _, err) = run_modelgate(&["-g", "/nonexistent/gw.yaml"], &[]);
     assert_eq!(code, 1);
     no_panic(&err);
+}
+
+/// `systemd-analyze verify` on the shipped unit, with the binary path pointed at the
+/// one under test (verify checks that `Exec*=` binaries exist). `scripts/setup.sh`
+/// installs systemd-analyze.
+#[test]
+fn the_systemd_unit_verifies() {
+    let unit = std::fs::read_to_string(repo("systemd/modelgate.service")).expect("unit");
+    assert!(
+        unit.contains("ExecReload=/usr/local/bin/modelgate -u -d"),
+        "reload starts the new process first"
+    );
+    let dir = tempfile::tempdir().expect("dir");
+    let unit = unit.replace("/usr/local/bin/modelgate", crate::support::MODELGATE);
+    let path = write_file(dir.path(), "modelgate.service", &unit);
+    let out = std::process::Command::new("systemd-analyze")
+        .arg("verify")
+        .arg(&path)
+        .output()
+        .expect("systemd-analyze is missing: run scripts/setup.sh (Debian package `systemd`)");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    assert!(err.trim().is_empty(), "warnings: {err}");
 }

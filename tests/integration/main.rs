@@ -17,4 +17,5 @@ mod cli;
 mod failover;
 mod proxy;
 mod routing;
+mod service;
 mod streaming;

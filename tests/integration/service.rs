@@ -1,0 +1,366 @@
+//! Runs like a service (issue 4): the exact commands of `systemd/modelgate.service`
+//! (`-t`, then `-d`; reload = `-u -d`, then `kill -QUIT $(cat pid.old)`) against a
+//! daemonised `modelgate`, under steady load with long SSE streams. Proves zero failed
+//! requests across repeated upgrades with a changed config, that the new config serves,
+//! that the old process exits, and that a bad config fails the reload and leaves the old
+//! process serving.
+
+use crate::support::{
+    chat_body, chat_stream_body, free_port, http_client, run_modelgate_in, try_read_sse_events,
+    write_file, Behaviour, MockUpstream,
+};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+const CHAT: &str = "/v1/chat/completions";
+
+/// A daemonised modelgate driven like systemd drives it.
+struct Daemon {
+    dir: tempfile::TempDir,
+    addr: std::net::SocketAddr,
+    pids: Vec<u32>,
+}
+
+impl Daemon {
+    fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    fn args(&self, extra: &[&str]) -> Vec<String> {
+        let mut args: Vec<String> = extra.iter().map(|s| s.to_string()).collect();
+        for (flag, file) in [("-c", "pingora.yaml"), ("-g", "gateway.yaml")] {
+            args.push(flag.into());
+            args.push(self.path(file).display().to_string());
+        }
+        args
+    }
+
+    fn run(&self, extra: &[&str]) -> (i32, String, String) {
+        let args = self.args(extra);
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        run_modelgate_in(self.dir.path(), &args, &[("RUST_LOG", "info")])
+    }
+
+    /// `ExecStartPre` + `ExecStart`.
+    async fn start(providers: &str) -> Daemon {
+        let dir = tempfile::Builder::new()
+            .prefix("modelgate-svc")
+            .tempdir()
+            .unwrap();
+        let addr = ([127, 0, 0, 1], free_port()).into();
+        let d = Daemon {
+            dir,
+            addr,
+            pids: Vec::new(),
+        };
+        let p = |name: &str| serde_json::to_string(&d.path(name).display().to_string()).unwrap();
+        let pingora = format!(
+            "version: 1\nthreads: 2\npid_file: {}\nupgrade_sock: {}\nerror_log: {}\n\
+             daemon_wait_for_ready: true\ndaemon_ready_timeout_seconds: 20\n\
+             grace_period_seconds: 1\ngraceful_shutdown_timeout_seconds: 1\n",
+            p("modelgate.pid"),
+            p("upgrade.sock"),
+            p("error.log"),
+        );
+        write_file(d.dir.path(), "pingora.yaml", &pingora);
+        let mut d = d;
+        d.write_gateway(providers);
+        let (code, out, err) = d.run(&["-t"]);
+        assert_eq!(code, 0, "-t failed: {out}{err}");
+        let (code, out, err) = d.run(&["-d"]);
+        assert_eq!(code, 0, "start failed: {out}{err}\n{}", d.logs());
+        let pid = d.pid_from("modelgate.pid");
+        d.pids.push(pid);
+        d.wait_serving().await;
+        d
+    }
+
+    fn write_gateway(&self, providers: &str) {
+        let yaml = format!("listen: \"{}\"\nproviders:\n{providers}", self.addr);
+        write_file(self.dir.path(), "gateway.yaml", &yaml);
+    }
+
+    fn pid_from(&self, file: &str) -> u32 {
+        let text = std::fs::read_to_string(self.path(file))
+            .unwrap_or_else(|e| panic!("{file}: {e}\n{}", self.logs()));
+        text.trim().parse().unwrap()
+    }
+
+    fn logs(&self) -> String {
+        std::fs::read_to_string(self.path("error.log")).unwrap_or_default()
+    }
+
+    async fn wait_serving(&self) {
+        let client = http_client();
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while client
+            .get(format!("http://{}/health", self.addr))
+            .send()
+            .await
+            .is_err()
+        {
+            assert!(Instant::now() < deadline, "never served:\n{}", self.logs());
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    /// `ExecReload`: the new process first, then QUIT the old one. Returns
+    /// (old pid, new pid).
+    fn reload(&mut self, providers: &str) -> (u32, u32) {
+        self.write_gateway(providers);
+        let (code, out, err) = self.run(&["-u", "-d"]);
+        assert_eq!(code, 0, "reload failed: {out}{err}\n{}", self.logs());
+        let old = self.pid_from("modelgate.pid.old");
+        let status = std::process::Command::new("kill")
+            .args(["-QUIT", &old.to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success());
+        let new = self.pid_from("modelgate.pid");
+        assert_ne!(old, new);
+        self.pids.push(new);
+        (old, new)
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        for pid in &self.pids {
+            let _ = std::process::Command::new("kill")
+                .args(["-KILL", &pid.to_string()])
+                .status();
+        }
+        if std::thread::panicking() {
+            eprintln!("modelgate error.log:\n{}", self.logs());
+        }
+    }
+}
+
+/// Whether `pid` is still a live process (a zombie counts as gone).
+fn alive(pid: u32) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Ok(stat) => !stat
+            .rsplit(')')
+            .next()
+            .unwrap_or("")
+            .trim_start()
+            .starts_with('Z'),
+        Err(_) => false,
+    }
+}
+
+async fn wait_gone(pid: u32, within: Duration) {
+    let deadline = Instant::now() + within;
+    while alive(pid) {
+        assert!(Instant::now() < deadline, "old process {pid} still running");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Config `tag`: instances `<tag>-json` (model `m1`) and `<tag>-sse` (model `s1`).
+fn providers(tag: &str, json: &MockUpstream, sse: &MockUpstream) -> String {
+    format!(
+        "  - {{ id: {tag}-json, type: openai-compatible, base_url: \"{}\", models: [m1] }}\n  \
+         - {{ id: {tag}-sse, type: openai-compatible, base_url: \"{}\", models: [s1] }}\n",
+        json.base_url(),
+        sse.base_url()
+    )
+}
+
+/// What the load saw.
+#[derive(Default)]
+struct Tally {
+    ok: usize,
+    streams: usize,
+    failures: Vec<String>,
+    /// (when, instance) of every served non-stream request.
+    served: Vec<(Instant, String)>,
+}
+
+/// Steady load until `stop`: `workers` loops of non-stream requests and `streamers`
+/// loops of 10-chunk streams 100 ms apart (each stream spans about a second).
+fn load(
+    addr: std::net::SocketAddr,
+    stop: Arc<AtomicBool>,
+    tally: Arc<Mutex<Tally>>,
+) -> Vec<tokio::task::JoinHandle<()>> {
+    let mut tasks = Vec::new();
+    for _ in 0..6 {
+        let (stop, tally) = (stop.clone(), tally.clone());
+        tasks.push(tokio::spawn(async move {
+            let client = http_client();
+            while !stop.load(Ordering::Relaxed) {
+                let sent = client
+                    .post(format!("http://{addr}{CHAT}"))
+                    .json(&chat_body("m1"))
+                    .send()
+                    .await;
+                let outcome = match sent {
+                    Ok(r) if r.status() == 200 => {
+                        let by = r
+                            .headers()
+                            .get("x-modelgate-provider")
+                            .and_then(|v| v.to_str().ok())
+                            .unwrap_or("-")
+                            .to_string();
+                        match r.json::<serde_json::Value>().await {
+                            Ok(v) if v["object"] == "chat.completion" => Ok(by),
+                            other => Err(format!("bad body: {other:?}")),
+                        }
+                    }
+                    Ok(r) => Err(format!("status {}", r.status())),
+                    Err(e) => Err(format!("request error: {e:?}")),
+                };
+                let mut t = tally.lock().unwrap();
+                match outcome {
+                    Ok(by) => {
+                        t.ok += 1;
+                        t.served.push((Instant::now(), by));
+                    }
+                    Err(e) => t.failures.push(e),
+                }
+            }
+        }));
+    }
+    for _ in 0..4 {
+        let (stop, tally) = (stop.clone(), tally.clone());
+        tasks.push(tokio::spawn(async move {
+            let client = http_client();
+            while !stop.load(Ordering::Relaxed) {
+                let sent = client
+                    .post(format!("http://{addr}{CHAT}"))
+                    .json(&chat_stream_body("s1"))
+                    .send()
+                    .await;
+                let outcome = match sent {
+                    Ok(r) if r.status() == 200 => {
+                        let (events, error) = try_read_sse_events(r).await;
+                        let done = events.last().map(|(_, e)| e.as_str()) == Some("data: [DONE]");
+                        if error.is_none() && done && events.len() == 13 {
+                            Ok(())
+                        } else {
+                            Err(format!(
+                                "incomplete stream: {} events, {error:?}",
+                                events.len()
+                            ))
+                        }
+                    }
+                    Ok(r) => Err(format!("stream status {}", r.status())),
+                    Err(e) => Err(format!("stream request error: {e:?}")),
+                };
+                let mut t = tally.lock().unwrap();
+                match outcome {
+                    Ok(()) => t.streams += 1,
+                    Err(e) => t.failures.push(e),
+                }
+            }
+        }));
+    }
+    tasks
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn graceful_upgrades_under_load_drop_nothing_and_switch_config() {
+    let sse = || Behaviour::sse(10, Duration::from_millis(100));
+    let (a_json, a_sse) = (
+        MockUpstream::start(Behaviour::chat_ok()),
+        MockUpstream::start(sse()),
+    );
+    let (b_json, b_sse) = (
+        MockUpstream::start(Behaviour::chat_ok()),
+        MockUpstream::start(sse()),
+    );
+    let configs = [
+        providers("v1", &a_json, &a_sse),
+        providers("v2", &b_json, &b_sse),
+        providers("v3", &a_json, &a_sse),
+        providers("v4", &b_json, &b_sse),
+    ];
+    let mut daemon = Daemon::start(&configs[0]).await;
+    let stop = Arc::new(AtomicBool::new(false));
+    let tally = Arc::new(Mutex::new(Tally::default()));
+    let tasks = load(daemon.addr, stop.clone(), tally.clone());
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+
+    for (round, config) in configs.iter().enumerate().skip(1) {
+        let tag = format!("v{}-json", round + 1);
+        let (old, _new) = daemon.reload(config);
+        let reloaded = Instant::now();
+        // New requests are served by the new config...
+        let deadline = reloaded + Duration::from_secs(10);
+        loop {
+            let switched = tally
+                .lock()
+                .unwrap()
+                .served
+                .iter()
+                .any(|(at, by)| *at > reloaded && *by == tag);
+            if switched {
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "round {round}: {tag} never served"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        // ...and the old process finishes its streams and exits
+        // (5 s hand-over + 1 s grace + 1 s shutdown).
+        wait_gone(old, Duration::from_secs(20)).await;
+        let t = tally.lock().unwrap();
+        let late_old = t
+            .served
+            .iter()
+            .filter(|(at, by)| *at > Instant::now() - Duration::from_millis(500) && *by != tag)
+            .count();
+        assert_eq!(
+            late_old, 0,
+            "round {round}: the old config still serves after its process left"
+        );
+    }
+    stop.store(true, Ordering::Relaxed);
+    for task in tasks {
+        task.await.unwrap();
+    }
+    let t = tally.lock().unwrap();
+    assert!(
+        t.failures.is_empty(),
+        "{} failed of {}: {:?}",
+        t.failures.len(),
+        t.ok + t.streams,
+        &t.failures[..t.failures.len().min(5)]
+    );
+    assert!(t.ok > 2000, "not a steady load: {} requests", t.ok);
+    assert!(t.streams > 40, "not enough streams: {}", t.streams);
+}
+
+#[tokio::test]
+async fn a_reload_with_a_bad_config_fails_and_the_old_process_keeps_serving() {
+    let json = MockUpstream::start(Behaviour::chat_ok());
+    let sse = MockUpstream::start(Behaviour::sse(2, Duration::ZERO));
+    let daemon = Daemon::start(&providers("v1", &json, &sse)).await;
+    let old = daemon.pids[0];
+    daemon.write_gateway("  - { id: broken, type: grok, models: [m1] }\n");
+    let (code, _out, err) = daemon.run(&["-u", "-d"]);
+    assert_eq!(code, 1, "{err}");
+    assert!(
+        err.contains("gateway.yaml:3: providers[0].type: unknown variant `grok`"),
+        "{err}"
+    );
+    assert!(
+        !daemon.path("modelgate.pid.old").exists(),
+        "the old pid file was touched"
+    );
+    assert_eq!(daemon.pid_from("modelgate.pid"), old);
+    let response = http_client()
+        .post(format!("http://{}{CHAT}", daemon.addr))
+        .json(&chat_body("m1"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.headers()["x-modelgate-provider"], "v1-json");
+    assert!(alive(old));
+}
