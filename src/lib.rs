@@ -9,18 +9,24 @@
 //!
 //! The shape of the crate:
 //! - [`config`]: `gateway.yaml` → a validated, plain-data [`config::Config`].
-//! - [`routing`]: model names → candidates; strategies; endpoint pools with
-//!   DNS re-resolution and health checks (pingora-load-balancing).
+//! - [`routing`]: model names → candidates; strategies; what is known about
+//!   each instance (cooldowns, circuit breakers, health checks); endpoint
+//!   pools with DNS re-resolution (pingora-load-balancing).
 //! - [`providers`]: provider types as a table (base URL, auth, wire format).
 //! - [`proxy`]: the `ProxyHttp` implementation, the upstream exchange, the
 //!   failover classifier, header rewriting, local endpoints.
 //! - [`auth`], [`error`], [`secret`]: gateway keys; the one error enum and its
 //!   OpenAI envelope; secrets that never print.
-//! - [`server`]: the Pingora server wiring used by `main`.
+//! - [`metrics`], [`access_log`]: Prometheus metrics on the admin listener;
+//!   one JSON line per request.
+//! - [`server`]: the Pingora server wiring used by `main`: bootstrap as a
+//!   service (zero-downtime upgrades), draining, health checks, metrics.
 
+pub mod access_log;
 pub mod auth;
 pub mod config;
 pub mod error;
+pub mod metrics;
 pub mod providers;
 pub mod proxy;
 pub mod routing;

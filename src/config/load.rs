@@ -19,6 +19,7 @@ use std::path::Path;
 pub(super) struct Sections {
     pub listen: Option<OneOrMany>,
     pub admin_listen: Option<String>,
+    pub access_log: Option<String>,
     pub auth: Option<RawAuth>,
     pub routing: RawRouting,
     pub providers: Option<Vec<Option<RawProvider>>>,
@@ -224,6 +225,7 @@ fn read_sections(root: &Node, problems: &mut Problems) -> Sections {
         match k {
             "listen" => out.listen = de(value, k, problems),
             "admin_listen" => out.admin_listen = de(value, k, problems),
+            "access_log" => out.access_log = de(value, k, problems),
             "auth" => out.auth = de(value, k, problems),
             "routing" => out.routing = de(value, k, problems).unwrap_or_default(),
             "providers" => out.providers = Some(de_list(value, k, problems)),

@@ -36,12 +36,23 @@ pub struct Loaded {
 pub struct Config {
     pub listen: Vec<SocketAddr>,
     pub admin_listen: Option<SocketAddr>,
+    pub access_log: AccessLog,
     /// Empty: an open gateway.
     pub auth: Vec<GatewayKey>,
     pub routing: Routing,
     /// Every usable instance, in config order (`api_keys` expanded).
     pub instances: Vec<Instance>,
     pub aliases: Vec<Alias>,
+}
+
+/// Where the one-JSON-line-per-request access log goes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AccessLog {
+    Stdout,
+    Stderr,
+    /// Appended to this file.
+    File(std::path::PathBuf),
+    Off,
 }
 
 /// A client key of the gateway: only its SHA-256 is kept.

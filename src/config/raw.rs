@@ -11,6 +11,7 @@ use serde::Deserialize;
 pub const TOP_LEVEL_KEYS: &[&str] = &[
     "listen",
     "admin_listen",
+    "access_log",
     "auth",
     "routing",
     "providers",

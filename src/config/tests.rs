@@ -162,7 +162,7 @@ gw.yaml:14: providers[2].id: duplicate provider id `g2`
 gw.yaml:14: providers[2].base_url: required for type `openai-compatible`
 gw.yaml:19: models[0].targets[0].provider: no provider with id or type `nowhere`
 gw.yaml:19: models[0].targets[1].model: no provider lists model `zzz`
-gw.yaml:20: bogus: unknown key `bogus` (expected one of: listen, admin_listen, auth, routing, providers, models)";
+gw.yaml:20: bogus: unknown key `bogus` (expected one of: listen, admin_listen, access_log, auth, routing, providers, models)";
     assert_eq!(errors(yaml), expected);
 }
 

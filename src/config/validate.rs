@@ -7,7 +7,7 @@ use super::load::Sections;
 use super::raw::{RawAuth, RawRouting};
 use super::units::HumanDuration;
 use super::validate_providers::{aliases, providers};
-use super::{CircuitBreakerConf, Config, GatewayKey, HealthCheckConf, Loaded};
+use super::{AccessLog, CircuitBreakerConf, Config, GatewayKey, HealthCheckConf, Loaded};
 use super::{Routing, Timeouts};
 use sha2::{Digest, Sha256};
 use std::collections::HashSet;
@@ -42,6 +42,19 @@ pub(super) fn validate(s: Sections, unset: &[Unset], p: &mut Problems) -> Loaded
     let admin_listen = s
         .admin_listen
         .and_then(|a| socket_addr(&a, "admin_listen", p));
+    let access_log = match s.access_log.as_deref() {
+        None | Some("stdout") => AccessLog::Stdout,
+        Some("stderr") => AccessLog::Stderr,
+        Some("off") => AccessLog::Off,
+        Some(path) if path.starts_with('/') => AccessLog::File(path.into()),
+        Some(other) => {
+            p.at(
+                "access_log",
+                format!("`{other}` is not `stdout`, `stderr`, `off` or an absolute file path"),
+            );
+            AccessLog::Off
+        }
+    };
     let auth = auth(s.auth, p);
     if auth.is_empty() {
         warnings.push(
@@ -61,6 +74,7 @@ pub(super) fn validate(s: Sections, unset: &[Unset], p: &mut Problems) -> Loaded
     let config = Config {
         listen,
         admin_listen,
+        access_log,
         auth,
         routing,
         instances,

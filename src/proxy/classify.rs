@@ -4,6 +4,7 @@
 
 use crate::error::GatewayError;
 use crate::routing::{Signal, Skip};
+use std::borrow::Cow;
 use std::time::Duration;
 
 /// What to do with an upstream response head.
@@ -42,6 +43,21 @@ pub enum Served {
 }
 
 impl Served {
+    /// For the access log and metrics.
+    pub fn label(&self) -> Cow<'static, str> {
+        match self {
+            Self::ClientLeft => "client_left".into(),
+            Self::Response { status, .. } => status_label(*status),
+        }
+    }
+
+    pub fn ttfb(&self) -> Option<Duration> {
+        match self {
+            Self::ClientLeft => None,
+            Self::Response { ttfb, .. } => Some(*ttfb),
+        }
+    }
+
     /// What this tells routing about the instance.
     pub fn signal(&self) -> Option<Signal> {
         match *self {
@@ -77,7 +93,35 @@ pub enum Failure {
     Skipped(Skip),
 }
 
+/// A status code as a label, without allocating for the common ones.
+pub fn status_label(status: u16) -> Cow<'static, str> {
+    match status {
+        200 => "200".into(),
+        400 => "400".into(),
+        401 => "401".into(),
+        403 => "403".into(),
+        404 => "404".into(),
+        429 => "429".into(),
+        500 => "500".into(),
+        502 => "502".into(),
+        503 => "503".into(),
+        504 => "504".into(),
+        other => other.to_string().into(),
+    }
+}
+
 impl Failure {
+    /// For the access log and metrics (never a secret, never unbounded).
+    pub fn label(&self) -> Cow<'static, str> {
+        match self {
+            Self::Status { code, .. } => status_label(*code),
+            Self::Timeout => "timeout".into(),
+            Self::Connect(_) => "connect_error".into(),
+            Self::BadResponse(_) => "bad_response".into(),
+            Self::Skipped(_) => "skipped".into(),
+        }
+    }
+
     fn attempted(&self) -> bool {
         !matches!(self, Self::Skipped(_))
     }

@@ -1,8 +1,20 @@
 //! Per-request state, filled in as the request moves along; `logging` reads
 //! it for the access-log line.
 
+use super::usage::Usage;
+use std::borrow::Cow;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
+
+/// One upstream attempt, for the access log and metrics.
+#[derive(Debug, Clone)]
+pub struct AttemptLog {
+    pub instance: Arc<str>,
+    /// The status code, or `timeout`, `connect_error`, `bad_response`,
+    /// `client_left`.
+    pub outcome: Cow<'static, str>,
+    pub ms: u64,
+}
 
 #[derive(Debug)]
 pub struct RequestCtx {
@@ -25,6 +37,15 @@ pub struct RequestCtx {
     pub first_byte: Option<Instant>,
     /// Why the request ended badly, for the log (never a secret).
     pub note: Option<String>,
+    pub attempt_log: Vec<AttemptLog>,
+    /// Time spent waiting on upstreams (connect to response head), over
+    /// every attempt: the rest of the time to first byte is the gateway's.
+    pub upstream_wait: Duration,
+    pub bytes_in: usize,
+    pub bytes_out: usize,
+    pub usage: Option<Usage>,
+    /// Counted in the in-flight gauge (so `logging` takes it out once).
+    pub in_flight: bool,
 }
 
 impl RequestCtx {
@@ -43,6 +64,12 @@ impl RequestCtx {
             status: 0,
             first_byte: None,
             note: None,
+            attempt_log: Vec::new(),
+            upstream_wait: Duration::ZERO,
+            bytes_in: 0,
+            bytes_out: 0,
+            usage: None,
+            in_flight: false,
         }
     }
 }

@@ -7,6 +7,7 @@ use super::batch::BodyBatches;
 use super::exchange::{client_gone, Attempt};
 use super::headers::{self, Routed};
 use super::upstream::POOL_IDLE;
+use super::usage::{StreamTail, Usage};
 use super::{RequestCtx, State};
 use bytes::Bytes;
 use pingora::protocols::http::client::HttpSession as UpSession;
@@ -46,6 +47,7 @@ impl Deliver<'_, '_> {
             head.remove_header(&http::header::TRANSFER_ENCODING);
             head.insert_header(http::header::CONTENT_LENGTH, body.len())?;
             self.ctx.first_byte = Some(Instant::now());
+            self.ctx.bytes_out = body.len();
             let down = self.session.as_downstream_mut();
             down.write_response_header(Box::new(head)).await?;
             down.write_response_body(body, true).await
@@ -84,7 +86,8 @@ impl Deliver<'_, '_> {
         {
             return self.client_went_away();
         }
-        let mut tail = Tail::default();
+        let _open = self.state.metrics.stream_opened();
+        let mut tail = Tail::new(sse);
         if let Some(chunk) = first {
             if !self.forward(chunk, &mut tail).await {
                 return self.client_went_away();
@@ -106,6 +109,7 @@ impl Deliver<'_, '_> {
                     continue;
                 }
                 Ok(Ok(None)) => {
+                    self.ctx.usage = tail.usage();
                     let _ = self
                         .session
                         .as_downstream_mut()
@@ -174,6 +178,7 @@ impl Deliver<'_, '_> {
     /// Send one chunk on; `false` when the client is gone.
     async fn forward(&mut self, chunk: Bytes, tail: &mut Tail) -> bool {
         tail.push(&chunk);
+        self.ctx.bytes_out += chunk.len();
         let down = self.session.as_downstream_mut();
         down.write_response_body(chunk, false).await.is_ok()
     }
@@ -187,15 +192,26 @@ impl Deliver<'_, '_> {
 }
 
 /// The last two bytes sent, to close a half-written SSE event before ours.
-#[derive(Default)]
-struct Tail([u8; 2], usize);
+struct Tail([u8; 2], usize, Option<StreamTail>);
 
 impl Tail {
+    /// For SSE, also keep the last KiBs, where the usage event sits.
+    fn new(sse: bool) -> Self {
+        Self([0; 2], 0, sse.then(StreamTail::default))
+    }
+
     fn push(&mut self, chunk: &[u8]) {
         for &b in chunk.iter().rev().take(2).rev() {
             self.0 = [self.0[1], b];
             self.1 += 1;
         }
+        if let Some(stream) = &mut self.2 {
+            stream.push(chunk);
+        }
+    }
+
+    fn usage(&self) -> Option<Usage> {
+        self.2.as_ref().and_then(StreamTail::usage)
     }
 
     fn separator(&self) -> &'static [u8] {
@@ -213,7 +229,7 @@ mod tests {
 
     #[test]
     fn separator_closes_a_partial_event() {
-        let mut t = Tail::default();
+        let mut t = Tail::new(false);
         assert_eq!(t.separator(), b"");
         t.push(b"data: {}\n\n");
         assert_eq!(t.separator(), b"");

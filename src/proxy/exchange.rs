@@ -10,6 +10,7 @@ use super::classify::{classify, Failure, Served, Verdict};
 use super::deliver::Deliver;
 use super::headers;
 use super::upstream::{Upstream, POOL_IDLE};
+use super::usage::{self, Usage};
 use super::{RequestCtx, State};
 use crate::routing::{hints, Ticket};
 use bytes::{Bytes, BytesMut};
@@ -86,7 +87,10 @@ pub async fn run(
             }
         }
         Verdict::Deliver => match read_json_body(&mut conn, state.timeouts.idle).await {
-            Ok(body) => Body::Whole(body),
+            Ok((body, usage)) => {
+                ctx.usage = usage;
+                Body::Whole(body)
+            }
             Err(f) => return Outcome::Failed(f),
         },
     };
@@ -274,8 +278,12 @@ async fn drain(state: &State, mut conn: UpSession, peer: &HttpPeer) {
     }
 }
 
-/// A non-stream 2xx body, which must be JSON to count as a success.
-async fn read_json_body(conn: &mut UpSession, idle: Duration) -> Result<Bytes, Failure> {
+/// A non-stream 2xx body, which must be JSON to count as a success, and
+/// the usage it reports (read in the same parse).
+async fn read_json_body(
+    conn: &mut UpSession,
+    idle: Duration,
+) -> Result<(Bytes, Option<Usage>), Failure> {
     let mut batches = BodyBatches::default();
     let mut parts: Vec<Bytes> = Vec::new();
     let mut len = 0;
@@ -294,14 +302,14 @@ async fn read_json_body(conn: &mut UpSession, idle: Duration) -> Result<Bytes, F
         len += batch.len();
         parts.push(batch);
         if len > CHECK_LIMIT {
-            return Ok(concat(parts, len));
+            return Ok((concat(parts, len), None));
         }
     }
     let body = concat(parts, len);
-    if serde_json::from_slice::<serde::de::IgnoredAny>(&body).is_err() {
-        return Err(Failure::BadResponse("a 2xx whose body is not JSON".into()));
+    match usage::from_json(&body) {
+        Ok(usage) => Ok((body, usage)),
+        Err(()) => Err(Failure::BadResponse("a 2xx whose body is not JSON".into())),
     }
-    Ok(body)
 }
 
 /// One buffer from the parts read (usually one already: no copy).

@@ -8,6 +8,7 @@
 
 use super::body::RequestBody;
 use super::classify::{final_error, Failure};
+use super::ctx::AttemptLog;
 use super::exchange::{self, Attempt, Outcome};
 use super::{respond, RequestCtx, State};
 use crate::auth::Caller;
@@ -16,6 +17,7 @@ use crate::providers::ApiRoute;
 use crate::routing::Skip;
 use bytes::BytesMut;
 use pingora::proxy::Session;
+use std::time::Instant;
 
 pub async fn handle(
     state: &State,
@@ -25,6 +27,7 @@ pub async fn handle(
     caller: &Caller,
 ) -> Result<(), GatewayError> {
     let body = read_body(session, state.max_body).await?;
+    ctx.bytes_in = body.len();
     let body = RequestBody::parse(body)?;
     ctx.requested_model = Some(body.model.clone());
     ctx.stream = body.stream;
@@ -80,7 +83,20 @@ pub async fn handle(
             stream: body.stream,
             ticket: &ticket,
         };
-        match exchange::run(state, session, ctx, attempt).await {
+        let started = Instant::now();
+        let outcome = exchange::run(state, session, ctx, attempt).await;
+        let elapsed = started.elapsed();
+        let (label, waited) = match &outcome {
+            Outcome::Served(s) => (s.label(), s.ttfb().unwrap_or(elapsed)),
+            Outcome::Failed(f) => (f.label(), elapsed),
+        };
+        ctx.upstream_wait += waited;
+        ctx.attempt_log.push(AttemptLog {
+            instance: up.id.clone(),
+            outcome: label,
+            ms: elapsed.as_millis() as u64,
+        });
+        match outcome {
             Outcome::Served(served) => {
                 if let Some(signal) = served.signal() {
                     ticket.finish(signal);

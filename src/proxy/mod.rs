@@ -18,17 +18,21 @@ mod local;
 mod probe;
 mod respond;
 mod upstream;
+mod usage;
 
 pub use body::RequestBody;
-pub use classify::{classify, final_error, Failure, Served, Verdict};
+pub use classify::{classify, final_error, status_label, Failure, Served, Verdict};
 pub use ctx::RequestCtx;
 pub use drain::Drain;
 pub use probe::Prober;
 pub use upstream::{BadHeader, Upstream};
+pub use usage::Usage;
 
+use crate::access_log::AccessLog;
 use crate::auth::Auth;
 use crate::config::{Config, Timeouts};
 use crate::error::{truncate, GatewayError};
+use crate::metrics::Metrics;
 use crate::providers::ApiRoute;
 use crate::routing::{Endpoints, Health, Router};
 use async_trait::async_trait;
@@ -52,6 +56,8 @@ pub struct State {
     pub cooldown: Duration,
     /// Set once a graceful upgrade or stop began (see `drain`).
     pub draining: AtomicBool,
+    pub metrics: Metrics,
+    pub access_log: AccessLog,
 }
 
 impl State {
@@ -60,6 +66,7 @@ impl State {
         endpoints: &Endpoints,
         of_instance: &[usize],
         connector: Connector,
+        (metrics, access_log): (Metrics, AccessLog),
     ) -> Result<Self, BadHeader> {
         let upstreams = config
             .instances
@@ -80,6 +87,8 @@ impl State {
             max_attempts: config.routing.max_attempts,
             cooldown: config.routing.cooldown,
             draining: AtomicBool::new(false),
+            metrics,
+            access_log,
         })
     }
 }
@@ -160,6 +169,7 @@ impl ProxyHttp for Gateway {
     /// local endpoints, auth, body, routing, and the upstream attempt loop.
     async fn request_filter(&self, session: &mut Session, ctx: &mut RequestCtx) -> Result<bool> {
         ctx.request_id = request_id(session);
+        self.state.metrics.request_started(ctx);
         if self.state.draining.load(Ordering::Relaxed) {
             session.as_downstream_mut().set_keepalive(None);
         }
@@ -201,22 +211,10 @@ impl ProxyHttp for Gateway {
         }
     }
 
-    /// One line per request. NOTE(#4): becomes the structured JSON access log.
+    /// Once per request, after the response: metrics and the JSON access
+    /// log line, both from the finished context.
     async fn logging(&self, _session: &mut Session, _e: Option<&Error>, ctx: &mut RequestCtx) {
-        log::info!(
-            "request id={} route={} key={} model={} instance={} upstream_model={} attempts={} status={} stream={} ttfb_ms={} ms={}{}",
-            ctx.request_id,
-            ctx.route,
-            ctx.key_name.as_deref().unwrap_or("-"),
-            ctx.requested_model.as_deref().unwrap_or("-"),
-            ctx.instance.as_deref().unwrap_or("-"),
-            ctx.upstream_model.as_deref().unwrap_or("-"),
-            ctx.attempts,
-            ctx.status,
-            ctx.stream,
-            ctx.first_byte.map_or(-1, |t| t.duration_since(ctx.start).as_millis() as i64),
-            ctx.start.elapsed().as_millis(),
-            ctx.note.as_deref().map(|n| format!(" note={n:?}")).unwrap_or_default(),
-        );
+        self.state.metrics.request_finished(ctx);
+        self.state.access_log.write(ctx);
     }
 }

@@ -602,8 +602,8 @@ async fn health_shows_instances_and_no_secret_appears_anywhere() {
             .expect("body"),
     );
     assert!(
-        gw.logs().contains("route=chat key=alice"),
-        "the key's name is logged"
+        gw.logs().contains(r#""key":"alice","route":"chat""#),
+        "the key's name is in the access log"
     );
     seen.push_str(&gw.logs());
     for secret in [UP_KEY_A, UP_KEY_B, GW_KEY, GW_KEY_BOB] {

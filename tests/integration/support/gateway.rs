@@ -235,6 +235,11 @@ impl Gateway {
         self.capture.combined()
     }
 
+    /// What the child wrote to stdout (the JSON access log, by default).
+    pub fn stdout(&self) -> String {
+        self.capture.stdout()
+    }
+
     /// The temp dir holding gateway.yaml, pingora.yaml, the pid file and upgrade socket.
     pub fn dir(&self) -> &Path {
         self.dir.path()

@@ -1,0 +1,128 @@
+//! Token usage as the provider reports it: the `usage` object of a whole
+//! JSON reply, or of the last SSE event that carries one (OpenAI sends it in
+//! a final chunk when the client asks for `stream_options.include_usage`).
+//! Anthropic's `input_tokens`/`output_tokens` names are read too.
+
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
+pub struct Usage {
+    #[serde(default, alias = "input_tokens")]
+    pub prompt_tokens: u64,
+    #[serde(default, alias = "output_tokens")]
+    pub completion_tokens: u64,
+    #[serde(default)]
+    pub total_tokens: u64,
+}
+
+#[derive(Deserialize)]
+struct WithUsage {
+    #[serde(default)]
+    usage: Option<Usage>,
+}
+
+/// Whether `body` is JSON, and its usage if it reports one. One parse: the
+/// rest of the object is skipped, not built.
+pub fn from_json(body: &[u8]) -> Result<Option<Usage>, ()> {
+    match serde_json::from_slice::<WithUsage>(body) {
+        Ok(w) => Ok(w.usage.map(Usage::totalled)),
+        // Valid JSON that is not an object (or has an odd `usage`) is
+        // still a JSON reply; it just reports nothing we can count.
+        Err(_) => serde_json::from_slice::<serde::de::IgnoredAny>(body)
+            .map(|_| None)
+            .map_err(|_| ()),
+    }
+}
+
+impl Usage {
+    fn totalled(self) -> Self {
+        let total = if self.total_tokens == 0 {
+            self.prompt_tokens + self.completion_tokens
+        } else {
+            self.total_tokens
+        };
+        Self {
+            total_tokens: total,
+            ..self
+        }
+    }
+}
+
+/// The last few KiB of an SSE stream, where the usage event sits.
+#[derive(Default)]
+pub struct StreamTail {
+    buf: Vec<u8>,
+}
+
+const KEEP: usize = 4096;
+
+impl StreamTail {
+    pub fn push(&mut self, chunk: &[u8]) {
+        if chunk.len() >= KEEP {
+            self.buf.clear();
+            self.buf.extend_from_slice(&chunk[chunk.len() - KEEP..]);
+            return;
+        }
+        if self.buf.len() + chunk.len() > 2 * KEEP {
+            let cut = self.buf.len() + chunk.len() - KEEP;
+            self.buf.drain(..cut.min(self.buf.len()));
+        }
+        self.buf.extend_from_slice(chunk);
+    }
+
+    /// The usage of the last `data:` event that reports one.
+    pub fn usage(&self) -> Option<Usage> {
+        let text = std::str::from_utf8(&self.buf).ok().or_else(|| {
+            // The cut may have split a UTF-8 character: start after it.
+            let start = self.buf.iter().position(|&b| b == b'\n')?;
+            std::str::from_utf8(&self.buf[start..]).ok()
+        })?;
+        text.lines()
+            .rev()
+            .filter_map(|line| line.strip_prefix("data:"))
+            .map(str::trim_start)
+            .filter(|data| data.starts_with('{') && data.contains("\"usage\""))
+            .find_map(|data| from_json(data.as_bytes()).ok().flatten())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn usage_from_whole_replies() {
+        let chat = br#"{"id":"x","choices":[],"usage":{"prompt_tokens":12,"completion_tokens":5,"total_tokens":17}}"#;
+        assert_eq!(
+            from_json(chat),
+            Ok(Some(Usage {
+                prompt_tokens: 12,
+                completion_tokens: 5,
+                total_tokens: 17
+            }))
+        );
+        let emb = br#"{"object":"list","data":[],"usage":{"prompt_tokens":8,"total_tokens":8}}"#;
+        assert_eq!(from_json(emb).unwrap().unwrap().total_tokens, 8);
+        let anthropic = br#"{"usage":{"input_tokens":3,"output_tokens":4}}"#;
+        assert_eq!(from_json(anthropic).unwrap().unwrap().total_tokens, 7);
+        assert_eq!(from_json(br#"{"usage":null}"#), Ok(None));
+        assert_eq!(from_json(b"[1,2]"), Ok(None));
+        assert_eq!(from_json(b"<html>"), Err(()));
+    }
+
+    #[test]
+    fn usage_from_the_end_of_a_stream() {
+        let mut tail = StreamTail::default();
+        tail.push(b"data: {\"choices\":[{\"delta\":{\"content\":\"usage\"}}],\"usage\":null}\n\n");
+        for _ in 0..500 {
+            tail.push(b"data: {\"choices\":[{\"delta\":{\"content\":\"hi\"}}]}\n\n");
+        }
+        assert_eq!(tail.usage(), None);
+        tail.push(b"data: {\"choices\":[],\"usage\":{\"prompt_tokens\":9,\"completion_tokens\":20,\"total_tokens\":29}}\n\ndata: [DONE]\n\n");
+        assert_eq!(tail.usage().map(|u| u.total_tokens), Some(29));
+        let mut split = StreamTail::default();
+        split.push(b"data: {\"choices\":[],\"usa");
+        split.push(b"ge\":{\"prompt_tokens\":1,\"completion_tokens\":2}}\n\n");
+        assert_eq!(split.usage().map(|u| u.total_tokens), Some(3));
+    }
+}
