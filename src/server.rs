@@ -1,7 +1,9 @@
 //! Building and describing the Pingora server from both config files. `main`
 //! calls in here; nothing here parses the command line.
 
+use crate::access_log::AccessLog;
 use crate::config::{self, Loaded};
+use crate::metrics::{InstanceGauge, InstanceStates, Metrics};
 use crate::proxy::{Drain, Gateway, Prober, State};
 use crate::routing::Endpoints;
 use pingora::connectors::http::Connector;
@@ -12,6 +14,57 @@ use pingora::services::background::background_service;
 use std::fmt::Write as _;
 use std::path::Path;
 use std::sync::Arc;
+
+/// With `daemon_wait_for_ready`, the daemon tells the launcher it is ready
+/// with SIGUSR1, but Pingora 0.9.1's launcher installs its listener only
+/// after forking: a daemon that bootstraps first kills the launcher with
+/// SIGUSR1's default action, and `systemctl reload` fails although the new
+/// daemon is fine. So the handler is in place before the fork: in the
+/// launcher, SIGUSR1 means "ready" and exits 0, as Pingora's own listener
+/// would; in the daemon (which inherits it) it does nothing.
+fn exit_launcher_on_ready_signal() -> std::io::Result<()> {
+    let launcher = std::process::id();
+    let on_ready = move || {
+        // SAFETY (async-signal-safety): getpid and _exit only.
+        if unsafe { libc::getpid() } as u32 == launcher {
+            unsafe { libc::_exit(0) };
+        }
+    };
+    // SAFETY: the action calls only async-signal-safe functions.
+    unsafe { signal_hook_registry::register(libc::SIGUSR1, on_ready) }.map(|_| ())
+}
+
+/// Model names that may appear as metric labels: the config's own
+/// (`auto`, listed models, `<entry>/<model>`, aliases). Anything else a
+/// client sends is counted as `other`.
+fn label_models(config: &config::Config) -> Vec<String> {
+    let mut names = vec!["auto".to_string()];
+    for i in &config.instances {
+        for m in &i.models {
+            names.push(m.clone());
+            names.push(format!("{}/{m}", i.entry));
+        }
+    }
+    names.extend(config.aliases.iter().map(|a| a.name.clone()));
+    names
+}
+
+/// Every instance's state, for the `modelgate_instance_*` gauges.
+fn instance_gauges(state: &State) -> Vec<InstanceGauge> {
+    let health = state.router.health();
+    (state.upstreams.iter().enumerate())
+        .filter_map(|(i, up)| {
+            let r = health.report(i, up.endpoint.is_healthy())?;
+            Some(InstanceGauge {
+                id: up.id.to_string(),
+                state: r.state.name(),
+                retry_in: r.retry_in,
+                cooling_models: r.cooling.len(),
+                in_flight: r.in_flight,
+            })
+        })
+        .collect()
+}
 
 /// Load `pingora.yaml` ourselves: Pingora's own loader quotes the whole file
 /// in its error message and unwraps on failure.
@@ -146,10 +199,7 @@ pub fn describe(loaded: &Loaded, conf: &ServerConf) -> String {
     let listen: Vec<String> = c.listen.iter().map(ToString::to_string).collect();
     let _ = writeln!(out, "listen: {}", listen.join(", "));
     if let Some(a) = c.admin_listen {
-        let _ = writeln!(
-            out,
-            "admin_listen: {a} (metrics arrive with the service issue)"
-        );
+        let _ = writeln!(out, "admin_listen: {a} (GET /metrics)");
     }
     let _ = writeln!(out, "threads: {}", conf.threads);
     let _ = writeln!(out, "auth: {} gateway key(s)", c.auth.len());
@@ -222,6 +272,9 @@ pub fn describe(loaded: &Loaded, conf: &ServerConf) -> String {
 /// a new process that fails to start never costs the old one its sockets.
 pub fn build(opt: Opt, conf: ServerConf, loaded: &Loaded) -> Result<Server, String> {
     let config = &loaded.config;
+    if (opt.daemon || conf.daemon) && conf.daemon_wait_for_ready {
+        exit_launcher_on_ready_signal().map_err(|e| format!("cannot handle SIGUSR1: {e}"))?;
+    }
     let mut server = Server::new_with_opt_and_conf(opt, conf);
     let bootstrap = server.bootstrap_as_a_service();
     let phases = server.watch_execution_phase();
@@ -229,10 +282,26 @@ pub fn build(opt: Opt, conf: ServerConf, loaded: &Loaded) -> Result<Server, Stri
     let connector = Connector::new(Some(ConnectorOptions::from_server_conf(
         &server.configuration,
     )));
-    let state =
-        State::new(config, &endpoints, &of_instance, connector).map_err(|e| e.to_string())?;
+    let metrics = Metrics::new(label_models(config)).map_err(|e| format!("metrics: {e}"))?;
+    metrics.register().map_err(|e| format!("metrics: {e}"))?;
+    let access_log = AccessLog::open(&config.access_log)?;
+    let state = State::new(
+        config,
+        &endpoints,
+        &of_instance,
+        connector,
+        (metrics, access_log),
+    )
+    .map_err(|e| e.to_string())?;
     let state = Arc::new(state);
     let state_for_drain = state.clone();
+    let listeners: Vec<_> = config
+        .listen
+        .iter()
+        .chain(&config.admin_listen)
+        .copied()
+        .collect();
+    let state_for_metrics = state.clone();
     let hc = config.routing.health_check;
     let prober = Prober::new(state.clone(), hc.interval, hc.timeout);
     let mut proxy = pingora::proxy::http_proxy_service(&server.configuration, Gateway::new(state));
@@ -242,9 +311,19 @@ pub fn build(opt: Opt, conf: ServerConf, loaded: &Loaded) -> Result<Server, Stri
     server.add_service(proxy).add_dependency(&bootstrap);
     server.add_service(background_service(
         "drain",
-        Drain::new(state_for_drain, phases),
+        Drain::new(state_for_drain, phases, listeners),
     ));
     server.add_service(background_service("endpoints", endpoints.refresher()));
     server.add_service(background_service("health checks", prober));
+    if let Some(admin) = config.admin_listen {
+        let watched = state_for_metrics;
+        let states = InstanceStates::new(move || instance_gauges(&watched))
+            .map_err(|e| format!("metrics: {e}"))?;
+        pingora_prometheus::prometheus::register(Box::new(states))
+            .map_err(|e| format!("metrics: {e}"))?;
+        let mut prom = pingora_prometheus::prometheus_http_service();
+        prom.add_tcp(&admin.to_string());
+        server.add_service(prom).add_dependency(&bootstrap);
+    }
     Ok(server)
 }

@@ -15,6 +15,7 @@ mod mock_wire_selftest;
 // Gateway tests, one module per concern, added as the product lands:
 mod cli;
 mod failover;
+mod observability;
 mod proxy;
 mod routing;
 mod service;

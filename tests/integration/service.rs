@@ -59,7 +59,7 @@ impl Daemon {
         let pingora = format!(
             "version: 1\nthreads: 2\npid_file: {}\nupgrade_sock: {}\nerror_log: {}\n\
              daemon_wait_for_ready: true\ndaemon_ready_timeout_seconds: 20\n\
-             grace_period_seconds: 1\ngraceful_shutdown_timeout_seconds: 1\n",
+             grace_period_seconds: 2\ngraceful_shutdown_timeout_seconds: 1\n",
             p("modelgate.pid"),
             p("upgrade.sock"),
             p("error.log"),
@@ -130,6 +130,7 @@ impl Drop for Daemon {
         for pid in &self.pids {
             let _ = std::process::Command::new("kill")
                 .args(["-KILL", &pid.to_string()])
+                .stderr(std::process::Stdio::null())
                 .status();
         }
         if std::thread::panicking() {
@@ -179,8 +180,8 @@ struct Tally {
     served: Vec<(Instant, String)>,
 }
 
-/// Steady load until `stop`: `workers` loops of non-stream requests and `streamers`
-/// loops of 10-chunk streams 100 ms apart (each stream spans about a second).
+/// Steady load until `stop`: 6 loops of non-stream requests and 4 loops of
+/// 10-chunk streams.
 fn load(
     addr: std::net::SocketAddr,
     stop: Arc<AtomicBool>,
@@ -263,7 +264,9 @@ fn load(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn graceful_upgrades_under_load_drop_nothing_and_switch_config() {
-    let sse = || Behaviour::sse(10, Duration::from_millis(100));
+    // Streams of about 0.6 s: Pingora keeps accepting on the old process for 5 s
+    // after the QUIT, then gives its streams grace_period_seconds (2 here).
+    let sse = || Behaviour::sse(10, Duration::from_millis(60));
     let (a_json, a_sse) = (
         MockUpstream::start(Behaviour::chat_ok()),
         MockUpstream::start(sse()),
@@ -307,7 +310,7 @@ async fn graceful_upgrades_under_load_drop_nothing_and_switch_config() {
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
         // ...and the old process finishes its streams and exits
-        // (5 s hand-over + 1 s grace + 1 s shutdown).
+        // (5 s hand-over + 2 s grace + up to 1 s shutdown).
         wait_gone(old, Duration::from_secs(20)).await;
         let t = tally.lock().unwrap();
         let late_old = t
@@ -333,6 +336,14 @@ async fn graceful_upgrades_under_load_drop_nothing_and_switch_config() {
         &t.failures[..t.failures.len().min(5)]
     );
     assert!(t.ok > 2000, "not a steady load: {} requests", t.ok);
+    let handovers = daemon
+        .logs()
+        .matches("stopped accepting on 1 listener")
+        .count();
+    assert_eq!(
+        handovers, 3,
+        "each old process stops accepting before it leaves"
+    );
     assert!(t.streams > 40, "not enough streams: {}", t.streams);
 }
 
