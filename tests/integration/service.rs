@@ -59,7 +59,7 @@ impl Daemon {
         let pingora = format!(
             "version: 1\nthreads: 2\npid_file: {}\nupgrade_sock: {}\nerror_log: {}\n\
              daemon_wait_for_ready: true\ndaemon_ready_timeout_seconds: 20\n\
-             grace_period_seconds: 2\ngraceful_shutdown_timeout_seconds: 1\n",
+             grace_period_seconds: 3\ngraceful_shutdown_timeout_seconds: 1\n",
             p("modelgate.pid"),
             p("upgrade.sock"),
             p("error.log"),
@@ -160,14 +160,43 @@ async fn wait_gone(pid: u32, within: Duration) {
     }
 }
 
-/// Config `tag`: instances `<tag>-json` (model `m1`) and `<tag>-sse` (model `s1`).
+/// Config `tag`: instances `<tag>-json` (model `m1`), `<tag>-sse` (model `s1`) and
+/// `<tag>-long` (model `l1`, on `long` when given).
 fn providers(tag: &str, json: &MockUpstream, sse: &MockUpstream) -> String {
+    providers_with_long(tag, json, sse, sse)
+}
+
+fn providers_with_long(
+    tag: &str,
+    json: &MockUpstream,
+    sse: &MockUpstream,
+    long: &MockUpstream,
+) -> String {
     format!(
         "  - {{ id: {tag}-json, type: openai-compatible, base_url: \"{}\", models: [m1] }}\n  \
-         - {{ id: {tag}-sse, type: openai-compatible, base_url: \"{}\", models: [s1] }}\n",
+         - {{ id: {tag}-sse, type: openai-compatible, base_url: \"{}\", models: [s1] }}\n  \
+         - {{ id: {tag}-long, type: openai-compatible, base_url: \"{}\", models: [l1] }}\n",
         json.base_url(),
-        sse.base_url()
+        sse.base_url(),
+        long.base_url()
     )
+}
+
+/// A stream of about 6 s on the current process; resolves to its event count.
+async fn long_stream(addr: std::net::SocketAddr) -> tokio::task::JoinHandle<usize> {
+    let response = http_client()
+        .post(format!("http://{addr}{CHAT}"))
+        .json(&chat_stream_body("l1"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    tokio::spawn(async move {
+        let (events, error) = try_read_sse_events(response).await;
+        assert!(error.is_none(), "the long stream broke: {error:?}");
+        assert_eq!(events.last().map(|(_, e)| e.as_str()), Some("data: [DONE]"));
+        events.len()
+    })
 }
 
 /// What the load saw.
@@ -265,7 +294,7 @@ fn load(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn graceful_upgrades_under_load_drop_nothing_and_switch_config() {
     // Streams of about 0.6 s: Pingora keeps accepting on the old process for 5 s
-    // after the QUIT, then gives its streams grace_period_seconds (2 here).
+    // after the QUIT, then gives its streams grace_period_seconds (3 here).
     let sse = || Behaviour::sse(10, Duration::from_millis(60));
     let (a_json, a_sse) = (
         MockUpstream::start(Behaviour::chat_ok()),
@@ -275,11 +304,13 @@ async fn graceful_upgrades_under_load_drop_nothing_and_switch_config() {
         MockUpstream::start(Behaviour::chat_ok()),
         MockUpstream::start(sse()),
     );
+    // Outlives the 5 s hand-over window; finishes within the grace period.
+    let long = MockUpstream::start(Behaviour::sse(44, Duration::from_millis(140)));
     let configs = [
-        providers("v1", &a_json, &a_sse),
-        providers("v2", &b_json, &b_sse),
-        providers("v3", &a_json, &a_sse),
-        providers("v4", &b_json, &b_sse),
+        providers_with_long("v1", &a_json, &a_sse, &long),
+        providers_with_long("v2", &b_json, &b_sse, &long),
+        providers_with_long("v3", &a_json, &a_sse, &long),
+        providers_with_long("v4", &b_json, &b_sse, &long),
     ];
     let mut daemon = Daemon::start(&configs[0]).await;
     let stop = Arc::new(AtomicBool::new(false));
@@ -289,6 +320,8 @@ async fn graceful_upgrades_under_load_drop_nothing_and_switch_config() {
 
     for (round, config) in configs.iter().enumerate().skip(1) {
         let tag = format!("v{}-json", round + 1);
+        // A long stream in flight on the old process when the reload starts.
+        let in_flight = long_stream(daemon.addr).await;
         let (old, _new) = daemon.reload(config);
         let reloaded = Instant::now();
         // New requests are served by the new config...
@@ -310,8 +343,13 @@ async fn graceful_upgrades_under_load_drop_nothing_and_switch_config() {
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
         // ...and the old process finishes its streams and exits
-        // (5 s hand-over + 2 s grace + up to 1 s shutdown).
+        // (5 s hand-over + 3 s grace + up to 1 s shutdown).
         wait_gone(old, Duration::from_secs(20)).await;
+        assert_eq!(
+            in_flight.await.unwrap(),
+            47,
+            "round {round}: the long stream is whole"
+        );
         let t = tally.lock().unwrap();
         let late_old = t
             .served
