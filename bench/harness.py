@@ -34,6 +34,8 @@ MESSAGES = [{"role": "user", "content": "Say hello in one short sentence, please
 BODY_PLAIN = {"model": "mock-small", "messages": MESSAGES}
 BODY_STREAM = {**BODY_PLAIN, "stream": True, "stream_options": {"include_usage": True}}
 TARGETS = ("direct", "nginx", "modelgate")
+# Set from --access-log: modelgate writes its JSON access log (to /dev/null).
+ACCESS_LOG = False
 # Opt-in with --targets: Pingora's stock proxy (tools/pingora-floor), the
 # framework's own floor under modelgate.
 ALL_TARGETS = ("direct", "nginx", "pingora", "modelgate")
@@ -115,7 +117,11 @@ class Setup:
         providers = "".join(
             f"  - {{ id: mock-{i}, type: openai-compatible, base_url: \"http://127.0.0.1:{port}/v1\","
             f" api_key: bench-key, models: [mock-small] }}\n" for i, port in enumerate(upstream_ports))
-        (d / "gateway.yaml").write_text(f"listen: \"127.0.0.1:{self.port}\"\nproviders:\n{providers}")
+        # The access log is off, like nginx's here; --access-log writes it to
+        # stdout (/dev/null), to measure what a line per request costs.
+        log = "stdout" if ACCESS_LOG else "off"
+        (d / "gateway.yaml").write_text(
+            f"listen: \"127.0.0.1:{self.port}\"\naccess_log: {log}\nproviders:\n{providers}")
         env = {**os.environ, "RUST_LOG": "warn"}
         self._proxy("modelgate", [str(BIN / "modelgate"), "-c", str(d / "pingora.yaml"), "-g", str(d / "gateway.yaml")], env)
 
@@ -327,6 +333,7 @@ def parse_args(argv):
     p.add_argument("--soak-rounds", type=int, help="open/hold/close rounds (default 3; quick 2)")
     p.add_argument("--soak-targets", default="modelgate", help="comma-separated: modelgate,nginx (default modelgate)")
     p.add_argument("--no-soak", action="store_true", help="skip the soak")
+    p.add_argument("--access-log", action="store_true", help="modelgate writes its JSON access log (default off, like nginx's)")
     p.add_argument("--soak-only", action="store_true", help="run only the soak")
     p.add_argument("--out", default=str(BENCH / "results"), help="where the .md and raw .jsonl go")
     p.add_argument("--report-only", metavar="JSONL", help="rebuild the markdown from a raw .jsonl and exit")
@@ -345,6 +352,8 @@ def parse_args(argv):
 
 def main(argv):
     cfg = parse_args(argv)
+    global ACCESS_LOG
+    ACCESS_LOG = cfg.access_log
     if cfg.report_only:
         rows = [json.loads(l) for l in Path(cfg.report_only).read_text().splitlines() if l.strip()]
         meta = next((r["meta"] for r in rows if r.get("kind") == "meta"), {})

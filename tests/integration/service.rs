@@ -216,79 +216,70 @@ fn load(
     stop: Arc<AtomicBool>,
     tally: Arc<Mutex<Tally>>,
 ) -> Vec<tokio::task::JoinHandle<()>> {
-    let mut tasks = Vec::new();
-    for _ in 0..6 {
-        let (stop, tally) = (stop.clone(), tally.clone());
-        tasks.push(tokio::spawn(async move {
-            let client = http_client();
-            while !stop.load(Ordering::Relaxed) {
-                let sent = client
-                    .post(format!("http://{addr}{CHAT}"))
-                    .json(&chat_body("m1"))
-                    .send()
-                    .await;
-                let outcome = match sent {
-                    Ok(r) if r.status() == 200 => {
-                        let by = r
-                            .headers()
-                            .get("x-modelgate-provider")
-                            .and_then(|v| v.to_str().ok())
-                            .unwrap_or("-")
-                            .to_string();
-                        match r.json::<serde_json::Value>().await {
-                            Ok(v) if v["object"] == "chat.completion" => Ok(by),
-                            other => Err(format!("bad body: {other:?}")),
+    let streams = std::iter::repeat_n(true, 4);
+    (std::iter::repeat_n(false, 6).chain(streams))
+        .map(|stream| {
+            let (stop, tally) = (stop.clone(), tally.clone());
+            tokio::spawn(async move {
+                let client = http_client();
+                while !stop.load(Ordering::Relaxed) {
+                    let outcome = one_request(&client, addr, stream).await;
+                    let mut t = tally.lock().unwrap();
+                    match outcome {
+                        Ok(Some(by)) => {
+                            t.ok += 1;
+                            t.served.push((Instant::now(), by));
                         }
+                        Ok(None) => t.streams += 1,
+                        Err(e) => t.failures.push(e),
                     }
-                    Ok(r) => Err(format!("status {}", r.status())),
-                    Err(e) => Err(format!("request error: {e:?}")),
-                };
-                let mut t = tally.lock().unwrap();
-                match outcome {
-                    Ok(by) => {
-                        t.ok += 1;
-                        t.served.push((Instant::now(), by));
-                    }
-                    Err(e) => t.failures.push(e),
                 }
-            }
-        }));
+            })
+        })
+        .collect()
+}
+
+/// One request of the load: `Ok(Some(instance))` for a whole chat completion,
+/// `Ok(None)` for a complete stream, `Err(why)` for anything else.
+async fn one_request(
+    client: &reqwest::Client,
+    addr: std::net::SocketAddr,
+    stream: bool,
+) -> Result<Option<String>, String> {
+    let body = if stream {
+        chat_stream_body("s1")
+    } else {
+        chat_body("m1")
+    };
+    let sent = client
+        .post(format!("http://{addr}{CHAT}"))
+        .json(&body)
+        .send()
+        .await;
+    let r = sent.map_err(|e| format!("request error (stream: {stream}): {e:?}"))?;
+    if r.status() != 200 {
+        return Err(format!("status {} (stream: {stream})", r.status()));
     }
-    for _ in 0..4 {
-        let (stop, tally) = (stop.clone(), tally.clone());
-        tasks.push(tokio::spawn(async move {
-            let client = http_client();
-            while !stop.load(Ordering::Relaxed) {
-                let sent = client
-                    .post(format!("http://{addr}{CHAT}"))
-                    .json(&chat_stream_body("s1"))
-                    .send()
-                    .await;
-                let outcome = match sent {
-                    Ok(r) if r.status() == 200 => {
-                        let (events, error) = try_read_sse_events(r).await;
-                        let done = events.last().map(|(_, e)| e.as_str()) == Some("data: [DONE]");
-                        if error.is_none() && done && events.len() == 13 {
-                            Ok(())
-                        } else {
-                            Err(format!(
-                                "incomplete stream: {} events, {error:?}",
-                                events.len()
-                            ))
-                        }
-                    }
-                    Ok(r) => Err(format!("stream status {}", r.status())),
-                    Err(e) => Err(format!("stream request error: {e:?}")),
-                };
-                let mut t = tally.lock().unwrap();
-                match outcome {
-                    Ok(()) => t.streams += 1,
-                    Err(e) => t.failures.push(e),
-                }
-            }
-        }));
+    if stream {
+        let (events, error) = try_read_sse_events(r).await;
+        let done = events.last().map(|(_, e)| e.as_str()) == Some("data: [DONE]");
+        return match error.is_none() && done && events.len() == 13 {
+            true => Ok(None),
+            false => Err(format!(
+                "incomplete stream: {} events, {error:?}",
+                events.len()
+            )),
+        };
     }
-    tasks
+    let by = r
+        .headers()
+        .get("x-modelgate-provider")
+        .and_then(|v| v.to_str().ok());
+    let by = by.unwrap_or("-").to_string();
+    match r.json::<serde_json::Value>().await {
+        Ok(v) if v["object"] == "chat.completion" => Ok(Some(by)),
+        other => Err(format!("bad body: {other:?}")),
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
