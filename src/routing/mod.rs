@@ -57,8 +57,11 @@ pub struct Router {
     models: HashMap<String, Route>,
     /// `<entry id>` or `<provider type>` → its instances, in config order.
     prefixes: HashMap<String, Vec<usize>>,
+    /// Each prefix's order for `<prefix>/<model>` requests: their candidates
+    /// are built per request (the model is the client's), but the rotation
+    /// state lives here so round-robin and friends still turn.
+    prefix_orders: HashMap<String, Order>,
     auto: Route,
-    strategy: Strategy,
     names: Vec<ModelName>,
     health: Arc<Health>,
 }
@@ -128,9 +131,12 @@ impl Router {
         let mut router = Self {
             aliases: HashMap::new(),
             models,
+            prefix_orders: prefixes
+                .iter()
+                .map(|(p, list)| (p.clone(), Order::new(strategy, &vec![1; list.len()])))
+                .collect(),
             prefixes,
             auto,
-            strategy,
             names,
             health,
         };
@@ -194,27 +200,26 @@ impl Router {
     /// them (the route's strategy over live state), and the ones skipped.
     pub fn plan(&self, requested: &str) -> Result<Plan, UnknownModel> {
         let pinned;
-        let route = match self.route(requested) {
-            Some(route) => route,
+        let (candidates, order) = match self.route(requested) {
+            Some(route) => (route.candidates.as_slice(), &route.order),
             None => {
-                pinned = self
+                let (list, order) = self
                     .pinned(requested)
                     .ok_or_else(|| UnknownModel(requested.to_string()))?;
-                &pinned
+                pinned = list;
+                (pinned.as_slice(), order)
             }
         };
         let now = clock::now();
-        let mut usable = Vec::with_capacity(route.candidates.len());
+        let mut usable = Vec::with_capacity(candidates.len());
         let mut skipped = Vec::new();
-        for (k, c) in route.candidates.iter().enumerate() {
+        for (k, c) in candidates.iter().enumerate() {
             match self.health.available(c, now) {
                 Ok(()) => usable.push(k),
                 Err(skip) => skipped.push((c.instance, skip)),
             }
         }
-        let try_order = route
-            .order
-            .arrange(&usable, &route.candidates, &self.health);
+        let try_order = order.arrange(&usable, candidates, &self.health);
         Ok(Plan { try_order, skipped })
     }
 
@@ -235,17 +240,19 @@ impl Router {
             .is_some_and(|(p, m)| !m.is_empty() && self.prefixes.contains_key(p))
     }
 
-    /// `<provider id or type>/<model>`: only those instances.
-    fn pinned(&self, requested: &str) -> Option<Route> {
+    /// `<provider id or type>/<model>`: only those instances, with that
+    /// prefix's order.
+    fn pinned(&self, requested: &str) -> Option<(Vec<Candidate>, &Order)> {
         let (prefix, model) = requested.split_once('/')?;
         let list = self.prefixes.get(prefix).filter(|_| !model.is_empty())?;
+        let order = self.prefix_orders.get(prefix)?;
         let name: Arc<str> = Arc::from(model);
         let c = list.iter().map(|&i| Candidate {
             instance: i,
             model: name.clone(),
             slot: self.health.slot(i, model),
         });
-        Some(Route::new(c.collect(), None, self.strategy))
+        Some((c.collect(), order))
     }
 
     pub fn health(&self) -> &Health {

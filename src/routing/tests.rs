@@ -325,3 +325,18 @@ fn a_longer_hint_extends_a_cooldown_and_a_shorter_one_never_shortens_it() {
         "begin re-checks the cooldown"
     );
 }
+
+#[test]
+fn pinned_requests_share_their_prefix_rotation() {
+    let yaml = BASE.replace(
+        "providers:",
+        "routing: { strategy: round-robin }\nproviders:",
+    );
+    let r = router(&yaml);
+    let firsts: Vec<usize> = (0..3).map(|_| first(&r, "groq/anything")).collect();
+    assert_eq!(
+        firsts,
+        vec![0, 1, 2],
+        "rotates although each request builds its list"
+    );
+}
