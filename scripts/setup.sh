@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what a fresh Debian lacks to build and run modelgate: a C compiler,
 # make (jemalloc) and cmake (Pingora builds zlib-ng through cmake), curl (demo), CA roots
-# (upstream TLS), systemd-analyze (the test suite verifies systemd/modelgate.service). Rust itself comes from rustup (Debian's cargo is too old).
+# (upstream TLS), systemd-analyze (the test suite verifies systemd/modelgate.service), and
+# procps's kill (the suite signals daemons the way systemd's unit does). Rust itself comes from rustup (Debian's cargo is too old).
 set -euo pipefail
 need=()
 command -v cc >/dev/null 2>&1 || need+=(build-essential)
@@ -9,6 +10,8 @@ command -v make >/dev/null 2>&1 || need+=(make)   # jemalloc's build
 command -v cmake >/dev/null 2>&1 || need+=(cmake)
 command -v curl >/dev/null 2>&1 || need+=(curl)
 command -v systemd-analyze >/dev/null 2>&1 || need+=(systemd)   # the suite verifies the unit
+# The suite signals processes with /bin/kill (bash's builtin hides its absence).
+[ -x /bin/kill ] || [ -x /usr/bin/kill ] || need+=(procps)
 [ -d /etc/ssl/certs ] && [ -n "$(ls -A /etc/ssl/certs 2>/dev/null)" ] || need+=(ca-certificates)
 if [ "${#need[@]}" -gt 0 ]; then
   sudo=""
