@@ -2,7 +2,8 @@
 # Installs what a fresh Debian lacks to build and run modelgate: a C compiler,
 # make (jemalloc) and cmake (Pingora builds zlib-ng through cmake), curl (demo), CA roots
 # (upstream TLS), systemd-analyze (the test suite verifies systemd/modelgate.service), and
-# procps's kill (the suite signals daemons the way systemd's unit does). Rust itself comes from rustup (Debian's cargo is too old).
+# procps's kill (the suite signals daemons the way systemd's unit does). Rust itself comes
+# from rustup (Debian's cargo is too old).
 set -euo pipefail
 need=()
 command -v cc >/dev/null 2>&1 || need+=(build-essential)
