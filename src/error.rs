@@ -103,7 +103,7 @@ impl GatewayError {
             | Self::NoCandidate {
                 retry_after: Some(retry_after),
                 ..
-            } => Some(retry_after.as_secs() + u64::from(retry_after.subsec_nanos() > 0)),
+            } => Some(crate::routing::clock::ceil_secs(*retry_after)),
             _ => None,
         }
     }

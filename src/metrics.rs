@@ -241,7 +241,9 @@ impl<F: Fn() -> Vec<InstanceGauge> + Send + Sync> Collector for InstanceStates<F
                     .with_label_values(&[g.id.as_str(), s])
                     .set(i64::from(g.state == s));
             }
-            let secs = g.retry_in.map_or(0, |d| d.as_secs_f64().ceil() as i64);
+            let secs = g
+                .retry_in
+                .map_or(0, |d| crate::routing::clock::ceil_secs(d) as i64);
             retry.with_label_values(&[g.id.as_str()]).set(secs);
             cooling
                 .with_label_values(&[g.id.as_str()])

@@ -3,7 +3,7 @@
 
 use crate::access_log::AccessLog;
 use crate::config::{self, Loaded};
-use crate::metrics::{InstanceGauge, InstanceStates, Metrics};
+use crate::metrics::{InstanceGauge, InstanceStates};
 use crate::proxy::{Drain, Gateway, Prober, State};
 use crate::routing::Endpoints;
 use pingora::connectors::http::Connector;
@@ -34,34 +34,16 @@ fn exit_launcher_on_ready_signal() -> std::io::Result<()> {
     unsafe { signal_hook_registry::register(libc::SIGUSR1, on_ready) }.map(|_| ())
 }
 
-/// Model names that may appear as metric labels: the config's own
-/// (`auto`, listed models, `<entry>/<model>`, aliases). Anything else a
-/// client sends is counted as `other`.
-fn label_models(config: &config::Config) -> Vec<String> {
-    let mut names = vec!["auto".to_string()];
-    for i in &config.instances {
-        for m in &i.models {
-            names.push(m.clone());
-            names.push(format!("{}/{m}", i.entry));
-        }
-    }
-    names.extend(config.aliases.iter().map(|a| a.name.clone()));
-    names
-}
-
 /// Every instance's state, for the `modelgate_instance_*` gauges.
 fn instance_gauges(state: &State) -> Vec<InstanceGauge> {
-    let health = state.router.health();
-    (state.upstreams.iter().enumerate())
-        .filter_map(|(i, up)| {
-            let r = health.report(i, up.endpoint.is_healthy())?;
-            Some(InstanceGauge {
-                id: up.id.to_string(),
-                state: r.state.name(),
-                retry_in: r.retry_in,
-                cooling_models: r.cooling.len(),
-                in_flight: r.in_flight,
-            })
+    state
+        .reports()
+        .map(|(up, r)| InstanceGauge {
+            id: up.id.to_string(),
+            state: r.state.name(),
+            retry_in: r.retry_in,
+            cooling_models: r.cooling.len(),
+            in_flight: r.in_flight,
         })
         .collect()
 }
@@ -282,17 +264,12 @@ pub fn build(opt: Opt, conf: ServerConf, loaded: &Loaded) -> Result<Server, Stri
     let connector = Connector::new(Some(ConnectorOptions::from_server_conf(
         &server.configuration,
     )));
-    let metrics = Metrics::new(label_models(config)).map_err(|e| format!("metrics: {e}"))?;
-    metrics.register().map_err(|e| format!("metrics: {e}"))?;
     let access_log = AccessLog::open(&config.access_log)?;
-    let state = State::new(
-        config,
-        &endpoints,
-        &of_instance,
-        connector,
-        (metrics, access_log),
-    )
-    .map_err(|e| e.to_string())?;
+    let state = State::new(config, &endpoints, &of_instance, connector, access_log)?;
+    state
+        .metrics
+        .register()
+        .map_err(|e| format!("metrics: {e}"))?;
     let state = Arc::new(state);
     let state_for_drain = state.clone();
     let listeners: Vec<_> = config

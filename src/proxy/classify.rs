@@ -3,6 +3,7 @@
 //! client gets when every attempt failed. Nothing else decides to retry.
 
 use crate::error::GatewayError;
+use crate::routing::clock::ceil_secs;
 use crate::routing::{Signal, Skip};
 use std::borrow::Cow;
 use std::time::Duration;
@@ -168,13 +169,11 @@ impl Failure {
     fn broken(&self) -> bool {
         match self {
             Self::Skipped(skip) => !matches!(skip, Skip::CoolingDown(_)),
-            Self::Status { code, .. } => (401..=403).contains(code),
-            _ => false,
+            _ => matches!(self.signal(), Some(Signal::KeyRejected(_))),
         }
     }
 
     fn describe(&self) -> String {
-        let secs = |d: &Duration| d.as_secs() + u64::from(d.subsec_nanos() > 0);
         match self {
             Self::Status { code: 429, .. } => "429 rate limited".into(),
             Self::Status {
@@ -187,14 +186,14 @@ impl Failure {
             Self::Connect(why) => format!("connection failed ({why})"),
             Self::BadResponse(why) => format!("bad response ({why})"),
             Self::Skipped(Skip::CoolingDown(d)) => {
-                format!("rate limited, cooling down (retry in {}s)", secs(d))
+                format!("rate limited, cooling down (retry in {}s)", ceil_secs(*d))
             }
-            Self::Skipped(Skip::Open(d)) => format!("circuit open (retry in {}s)", secs(d)),
+            Self::Skipped(Skip::Open(d)) => format!("circuit open (retry in {}s)", ceil_secs(*d)),
             Self::Skipped(Skip::Probing) => "circuit half-open, trial in progress".into(),
             Self::Skipped(Skip::Disabled(code, d)) => {
                 format!(
                     "key rejected with {code}, out of rotation (retry in {}s)",
-                    secs(d)
+                    ceil_secs(*d)
                 )
             }
             Self::Skipped(Skip::Unhealthy) => "unhealthy".into(),

@@ -7,7 +7,7 @@ use super::batch::BodyBatches;
 use super::exchange::{client_gone, Attempt};
 use super::headers::{self, Routed};
 use super::upstream::POOL_IDLE;
-use super::usage::{StreamTail, Usage};
+use super::usage::StreamTail;
 use super::{RequestCtx, State};
 use bytes::Bytes;
 use pingora::protocols::http::client::HttpSession as UpSession;
@@ -87,7 +87,9 @@ impl Deliver<'_, '_> {
             return self.client_went_away();
         }
         let _open = self.state.metrics.stream_opened();
-        let mut tail = Tail::new(sse);
+        // For SSE: the last KiBs, for the usage event and to close a
+        // half-written event before an error event of ours.
+        let mut tail = sse.then(StreamTail::default);
         if let Some(chunk) = first {
             if !self.forward(chunk, &mut tail).await {
                 return self.client_went_away();
@@ -109,7 +111,7 @@ impl Deliver<'_, '_> {
                     continue;
                 }
                 Ok(Ok(None)) => {
-                    self.ctx.usage = tail.usage();
+                    self.ctx.usage = tail.as_ref().and_then(StreamTail::usage);
                     let _ = self
                         .session
                         .as_downstream_mut()
@@ -132,7 +134,7 @@ impl Deliver<'_, '_> {
                     humantime::format_duration(idle)
                 ),
             };
-            self.cut(sse, &tail, why).await;
+            self.cut(tail.as_ref(), why).await;
             return true;
         }
     }
@@ -143,7 +145,7 @@ impl Deliver<'_, '_> {
     /// client that already reuses it for its next request). A response whose
     /// framing cannot be completed (a `Content-Length` body) is cut by
     /// closing the connection, so no client mistakes it for whole.
-    async fn cut(self, sse: bool, tail: &Tail, why: String) {
+    async fn cut(self, sse_tail: Option<&StreamTail>, why: String) {
         log::warn!(
             "request {}: instance {}: {why}",
             self.ctx.request_id,
@@ -152,7 +154,7 @@ impl Deliver<'_, '_> {
         self.ctx.note = Some(why.clone());
         let chunked = self.ctx.chunked;
         let down = self.session.as_downstream_mut();
-        if sse && chunked {
+        if let (Some(tail), true) = (sse_tail, chunked) {
             let model = self.a.model.to_string();
             let err = crate::error::GatewayError::UpstreamFailed {
                 model,
@@ -176,8 +178,10 @@ impl Deliver<'_, '_> {
     }
 
     /// Send one chunk on; `false` when the client is gone.
-    async fn forward(&mut self, chunk: Bytes, tail: &mut Tail) -> bool {
-        tail.push(&chunk);
+    async fn forward(&mut self, chunk: Bytes, tail: &mut Option<StreamTail>) -> bool {
+        if let Some(tail) = tail {
+            tail.push(&chunk);
+        }
         self.ctx.bytes_out += chunk.len();
         let down = self.session.as_downstream_mut();
         down.write_response_body(chunk, false).await.is_ok()
@@ -188,56 +192,5 @@ impl Deliver<'_, '_> {
         self.ctx.note = Some("client disconnected mid-response".into());
         self.session.as_downstream_mut().set_keepalive(None);
         false
-    }
-}
-
-/// The last two bytes sent, to close a half-written SSE event before ours.
-struct Tail([u8; 2], usize, Option<StreamTail>);
-
-impl Tail {
-    /// For SSE, also keep the last KiBs, where the usage event sits.
-    fn new(sse: bool) -> Self {
-        Self([0; 2], 0, sse.then(StreamTail::default))
-    }
-
-    fn push(&mut self, chunk: &[u8]) {
-        for &b in chunk.iter().rev().take(2).rev() {
-            self.0 = [self.0[1], b];
-            self.1 += 1;
-        }
-        if let Some(stream) = &mut self.2 {
-            stream.push(chunk);
-        }
-    }
-
-    fn usage(&self) -> Option<Usage> {
-        self.2.as_ref().and_then(StreamTail::usage)
-    }
-
-    fn separator(&self) -> &'static [u8] {
-        match (self.1, self.0) {
-            (0, _) | (_, [b'\n', b'\n']) => b"",
-            (_, [_, b'\n']) => b"\n",
-            _ => b"\n\n",
-        }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::Tail;
-
-    #[test]
-    fn separator_closes_a_partial_event() {
-        let mut t = Tail::new(false);
-        assert_eq!(t.separator(), b"");
-        t.push(b"data: {}\n\n");
-        assert_eq!(t.separator(), b"");
-        t.push(b"data: {\"par");
-        assert_eq!(t.separator(), b"\n\n");
-        t.push(b"tial\"}\n");
-        assert_eq!(t.separator(), b"\n");
-        t.push(b"\n");
-        assert_eq!(t.separator(), b"");
     }
 }

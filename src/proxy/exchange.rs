@@ -260,8 +260,9 @@ async fn read_chunk(conn: &mut UpSession, idle: Duration) -> Result<Option<Bytes
     }
 }
 
-/// Read a failed attempt's small error body so the connection can be reused.
-async fn drain(state: &State, mut conn: UpSession, peer: &HttpPeer) {
+/// Read a small body nobody needs (a failed attempt's error, a health
+/// check's model list) so the connection can go back to the pool.
+pub(super) async fn drain(state: &State, mut conn: UpSession, peer: &HttpPeer) {
     let mut read = 0;
     let limit = state.timeouts.idle.min(Duration::from_secs(2));
     while let Ok(Some(chunk)) = read_chunk(&mut conn, limit).await {

@@ -3,23 +3,21 @@
 
 use super::State;
 use crate::auth::Caller;
+use crate::routing::clock::ceil_secs;
 use crate::routing::InstanceState;
 use bytes::Bytes;
 use serde_json::json;
-use std::time::Duration;
 
 /// Each instance's state (CONTRACT "GET /health"), plus the models it has
 /// cooling down. `ok`: every instance healthy; `down` (503): every instance
 /// is open, unhealthy or disabled (rate limits pass; broken keys do not);
 /// else `degraded`.
 pub fn health(state: &State) -> (u16, Bytes) {
-    let health = state.router.health();
-    let secs = |d: Duration| d.as_secs() + u64::from(d.subsec_nanos() > 0);
     let mut serving = 0;
     let mut all_healthy = true;
-    let providers: Vec<serde_json::Value> = (state.upstreams.iter().enumerate())
-        .filter_map(|(i, up)| {
-            let r = health.report(i, up.endpoint.is_healthy())?;
+    let providers: Vec<serde_json::Value> = state
+        .reports()
+        .map(|(up, r)| {
             all_healthy &= r.state == InstanceState::Healthy && r.cooling.is_empty();
             if matches!(
                 r.state,
@@ -28,17 +26,17 @@ pub fn health(state: &State) -> (u16, Bytes) {
                 serving += 1;
             }
             let cooling: serde_json::Map<String, serde_json::Value> = (r.cooling.iter())
-                .map(|(m, d)| (m.clone(), json!(secs(*d))))
+                .map(|(m, d)| (m.clone(), json!(ceil_secs(*d))))
                 .collect();
-            Some(json!({
+            json!({
                 "id": up.id.as_ref(),
                 "type": up.kind.name(),
                 "state": r.state.name(),
                 "models": up.models,
-                "retry_in_s": r.retry_in.map(secs),
+                "retry_in_s": r.retry_in.map(ceil_secs),
                 "cooling_down": cooling,
                 "in_flight": r.in_flight,
-            }))
+            })
         })
         .collect();
     let status = match (serving, providers.len()) {

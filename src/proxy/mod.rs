@@ -34,7 +34,7 @@ use crate::config::{Config, Timeouts};
 use crate::error::{truncate, GatewayError};
 use crate::metrics::Metrics;
 use crate::providers::ApiRoute;
-use crate::routing::{Endpoints, Health, Router};
+use crate::routing::{Endpoints, Health, Report, Router};
 use async_trait::async_trait;
 use pingora::connectors::http::Connector;
 use pingora::modules::http::HttpModules;
@@ -66,8 +66,8 @@ impl State {
         endpoints: &Endpoints,
         of_instance: &[usize],
         connector: Connector,
-        (metrics, access_log): (Metrics, AccessLog),
-    ) -> Result<Self, BadHeader> {
+        access_log: AccessLog,
+    ) -> Result<Self, String> {
         let upstreams = config
             .instances
             .iter()
@@ -76,10 +76,15 @@ impl State {
                 Some(pool) => Upstream::new(inst, pool.clone(), &config.routing.timeouts),
                 None => Err(BadHeader(inst.id.clone())),
             })
-            .collect::<Result<Vec<_>, _>>()?;
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| e.to_string())?;
+        let router = Router::new(config, Arc::new(Health::new(config)));
+        // Model labels: the routable names, nothing a client made up.
+        let names = router.model_names().iter().map(|n| n.id.clone());
+        let metrics = Metrics::new(names).map_err(|e| format!("metrics: {e}"))?;
         Ok(Self {
             auth: Auth::new(&config.auth),
-            router: Router::new(config, Arc::new(Health::new(config))),
+            router,
             upstreams,
             connector,
             timeouts: config.routing.timeouts,
@@ -90,6 +95,14 @@ impl State {
             metrics,
             access_log,
         })
+    }
+
+    /// Each instance with what is known about it now (for `/health` and
+    /// the instance gauges).
+    pub fn reports(&self) -> impl Iterator<Item = (&Upstream, Report)> + '_ {
+        let health = self.router.health();
+        (self.upstreams.iter().enumerate())
+            .filter_map(move |(i, up)| Some((up, health.report(i, up.endpoint.is_healthy())?)))
     }
 }
 

@@ -8,8 +8,7 @@
 //! The first check runs one interval after start: until then every
 //! instance counts as healthy (nothing is marked down before it is checked).
 
-use super::upstream::POOL_IDLE;
-use super::State;
+use super::{exchange, State};
 use crate::providers::WireFormat;
 use crate::routing::{probe_outcome, ProbeOutcome};
 use async_trait::async_trait;
@@ -19,9 +18,6 @@ use pingora::services::background::BackgroundService;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::time::Instant;
-
-/// A probe's reply body is read (to keep the connection) up to this.
-const BODY_LIMIT: usize = 1024 * 1024;
 
 pub struct Prober {
     state: Arc<State>,
@@ -79,18 +75,7 @@ impl Prober {
         conn.finish_request_body().await?;
         conn.read_response_header().await?;
         let status = conn.response_header().map_or(0, |h| h.status.as_u16());
-        let mut read = 0;
-        while let Some(chunk) = conn.read_response_body().await? {
-            read += chunk.len();
-            if read > BODY_LIMIT {
-                return Ok(status);
-            }
-        }
-        if conn.response_done() {
-            connector
-                .release_http_session(conn, &peer, Some(POOL_IDLE))
-                .await;
-        }
+        exchange::drain(&self.state, conn, &peer).await;
         Ok(status)
     }
 }

@@ -48,7 +48,8 @@ impl Usage {
     }
 }
 
-/// The last few KiB of an SSE stream, where the usage event sits.
+/// The last few KiB of an SSE stream: where the usage event sits, and whose
+/// last bytes tell whether an event was left half-written.
 #[derive(Default)]
 pub struct StreamTail {
     buf: Vec<u8>,
@@ -68,6 +69,16 @@ impl StreamTail {
             self.buf.drain(..cut.min(self.buf.len()));
         }
         self.buf.extend_from_slice(chunk);
+    }
+
+    /// What must precede an event of ours so that a half-written event
+    /// before it is closed first.
+    pub fn separator(&self) -> &'static [u8] {
+        match self.buf.as_slice() {
+            [] | [.., b'\n', b'\n'] => b"",
+            [.., b'\n'] => b"\n",
+            _ => b"\n\n",
+        }
     }
 
     /// The usage of the last `data:` event that reports one.
@@ -108,6 +119,20 @@ mod tests {
         assert_eq!(from_json(br#"{"usage":null}"#), Ok(None));
         assert_eq!(from_json(b"[1,2]"), Ok(None));
         assert_eq!(from_json(b"<html>"), Err(()));
+    }
+
+    #[test]
+    fn separator_closes_a_partial_event() {
+        let mut t = StreamTail::default();
+        assert_eq!(t.separator(), b"");
+        t.push(b"data: {}\n\n");
+        assert_eq!(t.separator(), b"");
+        t.push(b"data: {\"par");
+        assert_eq!(t.separator(), b"\n\n");
+        t.push(b"tial\"}\n");
+        assert_eq!(t.separator(), b"\n");
+        t.push(b"\n");
+        assert_eq!(t.separator(), b"");
     }
 
     #[test]

@@ -21,3 +21,9 @@ pub fn after(now: Millis, d: Duration) -> Millis {
 pub fn until(now: Millis, deadline: Millis) -> Duration {
     Duration::from_millis(deadline.saturating_sub(now))
 }
+
+/// Whole seconds, rounded up: what `Retry-After` and `/health` show, so a
+/// client that waits that long never comes back early.
+pub fn ceil_secs(d: Duration) -> u64 {
+    d.as_secs() + u64::from(d.subsec_nanos() > 0)
+}

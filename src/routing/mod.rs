@@ -42,6 +42,15 @@ pub struct Plan {
     pub skipped: Vec<(usize, Skip)>,
 }
 
+/// A `<prefix>/` of pinned requests: its instances in config order, and
+/// one order for all its requests. Their candidates are built per request
+/// (the model is the client's); the rotation state lives here so
+/// round-robin and friends still turn.
+struct Prefix {
+    instances: Vec<usize>,
+    order: Order,
+}
+
 /// What a model name resolved to, before ordering.
 struct Route {
     candidates: Vec<Candidate>,
@@ -55,12 +64,8 @@ pub struct UnknownModel(pub String);
 pub struct Router {
     aliases: HashMap<String, Route>,
     models: HashMap<String, Route>,
-    /// `<entry id>` or `<provider type>` → its instances, in config order.
-    prefixes: HashMap<String, Vec<usize>>,
-    /// Each prefix's order for `<prefix>/<model>` requests: their candidates
-    /// are built per request (the model is the client's), but the rotation
-    /// state lives here so round-robin and friends still turn.
-    prefix_orders: HashMap<String, Order>,
+    /// `<entry id>` or `<provider type>` → its instances.
+    prefixes: HashMap<String, Prefix>,
     auto: Route,
     names: Vec<ModelName>,
     health: Arc<Health>,
@@ -131,11 +136,12 @@ impl Router {
         let mut router = Self {
             aliases: HashMap::new(),
             models,
-            prefix_orders: prefixes
-                .iter()
-                .map(|(p, list)| (p.clone(), Order::new(strategy, &vec![1; list.len()])))
+            prefixes: (prefixes.into_iter())
+                .map(|(p, instances)| {
+                    let order = Order::new(strategy, &vec![1; instances.len()]);
+                    (p, Prefix { instances, order })
+                })
                 .collect(),
-            prefixes,
             auto,
             names,
             health,
@@ -156,11 +162,8 @@ impl Router {
         let mut weights = Vec::new();
         for t in &alias.targets {
             let found: Vec<Candidate> = match (&t.provider, &t.model) {
-                (Some(p), model) => self
-                    .prefixes
-                    .get(p)
-                    .into_iter()
-                    .flatten()
+                (Some(p), model) => (self.prefixes.get(p).into_iter())
+                    .flat_map(|prefix| &prefix.instances)
                     .filter_map(|&i| {
                         let m = model
                             .as_deref()
@@ -244,15 +247,14 @@ impl Router {
     /// prefix's order.
     fn pinned(&self, requested: &str) -> Option<(Vec<Candidate>, &Order)> {
         let (prefix, model) = requested.split_once('/')?;
-        let list = self.prefixes.get(prefix).filter(|_| !model.is_empty())?;
-        let order = self.prefix_orders.get(prefix)?;
+        let prefix = self.prefixes.get(prefix).filter(|_| !model.is_empty())?;
         let name: Arc<str> = Arc::from(model);
-        let c = list.iter().map(|&i| Candidate {
+        let c = prefix.instances.iter().map(|&i| Candidate {
             instance: i,
             model: name.clone(),
             slot: self.health.slot(i, model),
         });
-        Some((c.collect(), order))
+        Some((c.collect(), &prefix.order))
     }
 
     pub fn health(&self) -> &Health {

@@ -3,6 +3,10 @@
 
 use crate::support::*;
 
+/// The smallest valid gateway.yaml: one keyless instance.
+const MINIMAL: &str =
+    "providers:\n  - { id: a, type: openai-compatible, base_url: \"http://127.0.0.1:9\", models: [m] }\n";
+
 fn repo(path: &str) -> String {
     format!("{}/{path}", env!("CARGO_MANIFEST_DIR"))
 }
@@ -81,7 +85,7 @@ fn missing_files_and_bad_pingora_yaml_are_clear_errors() {
         "gateway.yaml: cannot read the file: No such file or directory (os error 2)\n"
     );
     let dir = tempfile::tempdir().expect("dir");
-    write_file(dir.path(), "gateway.yaml", "providers:\n  - { id: a, type: openai-compatible, base_url: \"http://127.0.0.1:9\", models: [m] }\n");
+    write_file(dir.path(), "gateway.yaml", MINIMAL);
     write_file(dir.path(), "p.yaml", "version: 1\nthreads: many\n");
     let (code, _, err) = run_modelgate_in(dir.path(), &["-t", "-c", "p.yaml"], &[]);
     assert_eq!(code, 1);
@@ -107,7 +111,7 @@ fn missing_files_and_bad_pingora_yaml_are_clear_errors() {
 #[test]
 fn unknown_pingora_yaml_keys_are_errors_with_their_lines() {
     let dir = tempfile::tempdir().expect("dir");
-    write_file(dir.path(), "gateway.yaml", "providers:\n  - { id: a, type: openai-compatible, base_url: \"http://127.0.0.1:9\", models: [m] }\n");
+    write_file(dir.path(), "gateway.yaml", MINIMAL);
     write_file(
         dir.path(),
         "p.yaml",
@@ -131,7 +135,11 @@ fn unknown_pingora_yaml_keys_are_errors_with_their_lines() {
 #[test]
 fn daemon_paths_are_checked_before_forking() {
     let dir = tempfile::tempdir().expect("dir");
-    write_file(dir.path(), "gateway.yaml", "listen: \"127.0.0.1:1\"\nproviders:\n  - { id: a, type: openai-compatible, base_url: \"http://127.0.0.1:9\", models: [m] }\n");
+    write_file(
+        dir.path(),
+        "gateway.yaml",
+        &format!("listen: \"127.0.0.1:1\"\n{MINIMAL}"),
+    );
     write_file(
         dir.path(),
         "p.yaml",
