@@ -4,9 +4,8 @@
 use crate::access_log::AccessLog;
 use crate::config::{self, Loaded};
 use crate::metrics::{InstanceGauge, InstanceStates};
-use crate::proxy::{Drain, Gateway, Prober, State};
+use crate::proxy::{Connector, Drain, Gateway, Prober, State};
 use crate::routing::Endpoints;
-use pingora::connectors::http::Connector;
 use pingora::connectors::ConnectorOptions;
 use pingora::server::configuration::{Opt, ServerConf};
 use pingora::server::Server;
@@ -261,9 +260,7 @@ pub fn build(opt: Opt, conf: ServerConf, loaded: &Loaded) -> Result<Server, Stri
     let bootstrap = server.bootstrap_as_a_service();
     let phases = server.watch_execution_phase();
     let (endpoints, of_instance) = Endpoints::new(config);
-    let connector = Connector::new(Some(ConnectorOptions::from_server_conf(
-        &server.configuration,
-    )));
+    let connector = Connector::new(ConnectorOptions::from_server_conf(&server.configuration));
     let access_log = AccessLog::open(&config.access_log)?;
     let state = State::new(config, &endpoints, &of_instance, connector, access_log)?;
     state

@@ -4,9 +4,9 @@
 //! instead of one write (and one allocation) per upstream chunk. Nothing is
 //! held back: batching stops at the first read that would wait.
 
+use super::conn::UpSession;
 use bytes::{Bytes, BytesMut};
 use futures::FutureExt;
-use pingora::protocols::http::client::HttpSession as UpSession;
 
 /// Largest batch handed on in one write.
 const BATCH_LIMIT: usize = 64 * 1024;
@@ -23,15 +23,12 @@ impl BodyBatches {
         if let Some(stashed) = self.stash.take() {
             return stashed;
         }
-        let UpSession::H1(h1) = conn else {
-            return conn.read_response_body().await;
-        };
-        let mut buf = match h1.read_body_ref().await? {
+        let mut buf = match conn.read_body_ref().await? {
             Some(first) => BytesMut::from(first),
             None => return Ok(None),
         };
         while buf.len() < BATCH_LIMIT {
-            match h1.read_body_ref().now_or_never() {
+            match conn.read_body_ref().now_or_never() {
                 None => break,
                 Some(Ok(Some(more))) => buf.extend_from_slice(more),
                 Some(Ok(None)) => {

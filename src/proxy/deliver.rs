@@ -4,13 +4,12 @@
 //! ends an SSE stream with an `event: error` and a clean end of body.
 
 use super::batch::BodyBatches;
+use super::conn::UpSession;
 use super::exchange::{client_gone, Attempt};
 use super::headers::{self, Routed};
-use super::upstream::POOL_IDLE;
 use super::usage::StreamTail;
 use super::{RequestCtx, State};
 use bytes::Bytes;
-use pingora::protocols::http::client::HttpSession as UpSession;
 use pingora::proxy::Session;
 use pingora::upstreams::peer::HttpPeer;
 use pingora::ErrorType;
@@ -28,7 +27,7 @@ pub struct Deliver<'s, 'a> {
 impl Deliver<'_, '_> {
     fn head(&mut self, conn: &UpSession) -> pingora::Result<pingora::http::ResponseHeader> {
         let upstream = conn
-            .response_header()
+            .resp_header()
             .ok_or_else(|| pingora::Error::explain(ErrorType::InternalError, "no response head"))?;
         let routed = Routed {
             request_id: &self.ctx.request_id,
@@ -41,7 +40,7 @@ impl Deliver<'_, '_> {
     }
 
     /// Send a fully read body with its exact length.
-    pub async fn whole(mut self, mut conn: UpSession, body: Bytes) {
+    pub async fn whole(mut self, conn: UpSession, body: Bytes) {
         let sent = async {
             let mut head = self.head(&conn)?;
             head.remove_header(&http::header::TRANSFER_ENCODING);
@@ -56,12 +55,7 @@ impl Deliver<'_, '_> {
         if sent.is_err() {
             self.ctx.note = Some("client went away while the response was written".into());
         }
-        if conn.response_done() {
-            self.state
-                .connector
-                .release_http_session(conn, self.peer, Some(POOL_IDLE))
-                .await;
-        }
+        self.state.connector.release(conn, self.peer).await;
     }
 
     /// Stream the body through chunk by chunk as it arrives; true when the
@@ -117,12 +111,7 @@ impl Deliver<'_, '_> {
                         .as_downstream_mut()
                         .write_response_body(Bytes::new(), true)
                         .await;
-                    if conn.response_done() {
-                        self.state
-                            .connector
-                            .release_http_session(conn, self.peer, Some(POOL_IDLE))
-                            .await;
-                    }
+                    self.state.connector.release(conn, self.peer).await;
                     return false;
                 }
                 Ok(Err(e)) => format!(

@@ -7,14 +7,14 @@
 
 use super::batch::BodyBatches;
 use super::classify::{classify, Failure, Served, Verdict};
+use super::conn::{self, UpSession, Wire};
 use super::deliver::Deliver;
 use super::headers;
-use super::upstream::{Upstream, POOL_IDLE};
+use super::upstream::Upstream;
 use super::usage::{self, Usage};
 use super::{RequestCtx, State};
 use crate::routing::{hints, Ticket};
 use bytes::{Bytes, BytesMut};
-use pingora::protocols::http::client::HttpSession as UpSession;
 use pingora::proxy::Session;
 use pingora::upstreams::peer::HttpPeer;
 use pingora::ErrorType;
@@ -63,8 +63,8 @@ pub async fn run(
             Err(f) => return Outcome::Failed(f),
         };
     let ttfb = started.elapsed();
-    let status = conn.response_header().map_or(0, |h| h.status.as_u16());
-    if let (Verdict::Deliver, Some(head)) = (verdict, conn.response_header()) {
+    let status = conn.resp_header().map_or(0, |h| h.status.as_u16());
+    if let (Verdict::Deliver, Some(head)) = (verdict, conn.resp_header()) {
         if let Some(d) = hints::exhausted_until(&head.headers, SystemTime::now()) {
             a.ticket.exhausted(d);
         }
@@ -137,26 +137,25 @@ async fn connect_and_send(
     a: &Attempt<'_>,
     request_id: &str,
 ) -> Result<Option<(UpSession, Verdict)>, Failure> {
+    let wire = headers::upstream_request(
+        session.req_header(),
+        a.up,
+        &a.path,
+        a.body.len(),
+        request_id,
+    )
+    .and_then(|header| Wire::new(&header, &a.body))
+    .map_err(|e| Failure::Connect(e.etype().as_str().to_string()))?;
     let mut stale = 0;
     loop {
-        // Built per try (not cloned): a second try happens only when a pooled
-        // connection turned out stale.
-        let header = headers::upstream_request(
-            session.req_header(),
-            a.up,
-            &a.path,
-            a.body.len(),
-            request_id,
-        )
-        .map_err(|e| Failure::Connect(e.etype().as_str().to_string()))?;
-        let (mut conn, reused) = state
+        let (stream, reused) = state
             .connector
-            .get_http_session(peer)
+            .connect(peer)
             .await
             .map_err(|e| connect_failure(&e))?;
         let exchange = tokio::time::timeout(
             state.timeouts.first_byte,
-            send_and_read_head(&mut conn, header, a.body.clone()),
+            send_and_read_head(stream, peer, &wire),
         );
         // `biased`: the client probe (a read on its socket) runs only while
         // the upstream has nothing yet.
@@ -166,7 +165,10 @@ async fn connect_and_send(
             () = client_gone(session) => return Ok(None),
         };
         match result {
-            Ok(Ok(status)) => return Ok(Some((conn, classify(status)))),
+            Ok(Ok(conn)) => {
+                let status = conn.resp_header().map_or(0, |h| h.status.as_u16());
+                return Ok(Some((conn, classify(status))));
+            }
             Ok(Err(e)) if reused && stale < STALE_RETRIES && is_stale_connection(&e) => stale += 1,
             Ok(Err(e)) => return Err(io_failure(&e)),
             Err(_) => return Err(Failure::Timeout),
@@ -175,19 +177,23 @@ async fn connect_and_send(
 }
 
 async fn send_and_read_head(
-    conn: &mut UpSession,
-    header: pingora::http::RequestHeader,
-    body: Bytes,
-) -> pingora::Result<u16> {
-    conn.write_request_header(Box::new(header)).await?;
-    conn.write_request_body(body, true).await?;
-    conn.finish_request_body().await?;
+    stream: pingora::protocols::Stream,
+    peer: &HttpPeer,
+    wire: &Wire,
+) -> pingora::Result<UpSession> {
+    let mut conn = conn::send(stream, peer, wire).await?;
+    read_final_head(&mut conn).await?;
+    Ok(conn)
+}
+
+/// The response head, skipping 1xx heads (e.g. an upstream `100 Continue`),
+/// which are never forwarded.
+pub(super) async fn read_final_head(conn: &mut UpSession) -> pingora::Result<()> {
     loop {
-        conn.read_response_header().await?;
-        let status = conn.response_header().map_or(0, |h| h.status.as_u16());
-        // 1xx (e.g. an upstream `100 Continue`) is never forwarded.
+        conn.read_response().await?;
+        let status = conn.resp_header().map_or(0, |h| h.status.as_u16());
         if !(100..200).contains(&status) {
-            return Ok(status);
+            return Ok(());
         }
     }
 }
@@ -231,16 +237,13 @@ fn io_failure(e: &pingora::Error) -> Failure {
 }
 
 fn header_bytes<'a>(conn: &'a UpSession, name: &str) -> Option<&'a [u8]> {
-    conn.response_header()?
-        .headers
-        .get(name)
-        .map(|v| v.as_bytes())
+    conn.resp_header()?.headers.get(name).map(|v| v.as_bytes())
 }
 
 fn retry_failure(conn: &UpSession) -> Failure {
-    let code = conn.response_header().map_or(0, |h| h.status.as_u16());
+    let code = conn.resp_header().map_or(0, |h| h.status.as_u16());
     let retry_after = conn
-        .response_header()
+        .resp_header()
         .and_then(|h| hints::after_rate_limit(&h.headers, SystemTime::now()));
     Failure::Status { code, retry_after }
 }
@@ -250,7 +253,7 @@ fn is_event_stream(conn: &UpSession) -> bool {
 }
 
 async fn read_chunk(conn: &mut UpSession, idle: Duration) -> Result<Option<Bytes>, Failure> {
-    match tokio::time::timeout(idle, conn.read_response_body()).await {
+    match tokio::time::timeout(idle, conn.read_body_bytes()).await {
         Ok(Ok(chunk)) => Ok(chunk),
         Ok(Err(e)) => Err(Failure::BadResponse(format!(
             "body: {}",
@@ -271,12 +274,7 @@ pub(super) async fn drain(state: &State, mut conn: UpSession, peer: &HttpPeer) {
             return;
         }
     }
-    if conn.response_done() {
-        state
-            .connector
-            .release_http_session(conn, peer, Some(POOL_IDLE))
-            .await;
-    }
+    state.connector.release(conn, peer).await;
 }
 
 /// A non-stream 2xx body, which must be JSON to count as a success, and

@@ -3,11 +3,12 @@
 //! Pingora's proxy loop replays at most 64 KiB of request body on retry, and
 //! LLM requests are routinely larger. Pingora still provides the server,
 //! the downstream HTTP sessions, pooled upstream connections (its
-//! `Connector`), TLS, and graceful restarts.
+//! transport connector and H1 client, see `conn`), TLS, and graceful restarts.
 
 mod batch;
 mod body;
 mod classify;
+mod conn;
 mod ctx;
 mod deliver;
 mod drain;
@@ -22,6 +23,7 @@ mod usage;
 
 pub use body::RequestBody;
 pub use classify::{classify, final_error, status_label, Failure, Served, Verdict};
+pub use conn::Connector;
 pub use ctx::RequestCtx;
 pub use drain::Drain;
 pub use probe::Prober;
@@ -36,7 +38,6 @@ use crate::metrics::Metrics;
 use crate::providers::ApiRoute;
 use crate::routing::{Endpoints, Health, Report, Router};
 use async_trait::async_trait;
-use pingora::connectors::http::Connector;
 use pingora::modules::http::HttpModules;
 use pingora::prelude::*;
 use pingora::proxy::{FailToProxy, ProxyHttp, Session};

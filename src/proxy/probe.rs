@@ -8,10 +8,12 @@
 //! The first check runs one interval after start: until then every
 //! instance counts as healthy (nothing is marked down before it is checked).
 
+use super::conn::{self, Wire};
 use super::{exchange, State};
 use crate::providers::WireFormat;
 use crate::routing::{probe_outcome, ProbeOutcome};
 use async_trait::async_trait;
+use bytes::Bytes;
 use pingora::http::RequestHeader;
 use pingora::server::ShutdownWatch;
 use pingora::services::background::BackgroundService;
@@ -62,8 +64,6 @@ impl Prober {
             return Ok(0);
         };
         let peer = up.peer(addr);
-        let connector = &self.state.connector;
-        let (mut conn, _) = connector.get_http_session(&peer).await?;
         let path = format!("{}/models", up.base.path_prefix);
         let mut req = RequestHeader::build("GET", path.as_bytes(), Some(4))?;
         req.insert_header(http::header::HOST, up.host_header.clone())?;
@@ -71,10 +71,11 @@ impl Prober {
         if let Some((name, value)) = &up.auth {
             req.insert_header(name.clone(), value.clone())?;
         }
-        conn.write_request_header(Box::new(req)).await?;
-        conn.finish_request_body().await?;
-        conn.read_response_header().await?;
-        let status = conn.response_header().map_or(0, |h| h.status.as_u16());
+        let wire = Wire::new(&req, &Bytes::new())?;
+        let (stream, _) = self.state.connector.connect(&peer).await?;
+        let mut conn = conn::send(stream, &peer, &wire).await?;
+        exchange::read_final_head(&mut conn).await?;
+        let status = conn.resp_header().map_or(0, |h| h.status.as_u16());
         exchange::drain(&self.state, conn, &peer).await;
         Ok(status)
     }

@@ -1,0 +1,110 @@
+//! Upstream HTTP/1 connections: Pingora's pooled transport connector and
+//! its H1 client, with one difference. Pingora's H1 client flushes the
+//! request head on its own, so head and body leave in two sends, and the
+//! provider is woken twice per request. Here the head (serialised by
+//! Pingora's own `http_req_header_to_wire`) and the body go out in one
+//! write; the response is then read by Pingora's H1 client as usual.
+
+use super::upstream::POOL_IDLE;
+use bytes::{Bytes, BytesMut};
+use pingora::connectors::{ConnectorOptions, TransportConnector};
+use pingora::http::RequestHeader;
+use pingora::protocols::http::v1::client::http_req_header_to_wire;
+use pingora::protocols::Stream;
+use pingora::upstreams::peer::{HttpPeer, Peer};
+use pingora::{Error, ErrorType, OrErr, Result};
+use tokio::io::AsyncWriteExt;
+
+/// Pingora's H1 client session, reading one response.
+pub type UpSession = pingora::protocols::http::v1::client::HttpSession;
+
+/// Bodies up to this size are copied behind the head and sent in one write;
+/// larger ones follow the head in a second write (a copy would cost more
+/// than the send it saves).
+const COALESCE_LIMIT: usize = 64 * 1024;
+
+pub struct Connector {
+    transport: TransportConnector,
+}
+
+impl Connector {
+    pub fn new(options: ConnectorOptions) -> Self {
+        Self {
+            transport: TransportConnector::new(Some(options)),
+        }
+    }
+
+    /// A pooled connection to `peer`, or a new one; `true` if pooled.
+    ///
+    /// A new connection's future (TCP connect and TLS handshake) is about
+    /// 7 KiB; boxed, it is allocated only when a connection is made, instead
+    /// of living inside every request's future, streams included.
+    pub async fn connect(&self, peer: &HttpPeer) -> Result<(Stream, bool)> {
+        if let Some(stream) = self.transport.reused_stream(peer).await {
+            return Ok((stream, true));
+        }
+        let stream = Box::pin(self.transport.new_stream(peer)).await?;
+        Ok((stream, false))
+    }
+
+    /// Give a connection whose response was read to the end back to the
+    /// pool (if the response allows keep-alive); any other is closed.
+    pub async fn release(&self, mut conn: UpSession, peer: &HttpPeer) {
+        if !conn.is_body_done() {
+            return;
+        }
+        conn.respect_keepalive();
+        if let Some(stream) = conn.reuse().await {
+            self.transport
+                .release_stream(stream, peer.reuse_hash(), Some(POOL_IDLE));
+        }
+    }
+}
+
+/// One request as it goes on the wire: the head, serialised by Pingora,
+/// with the body behind it when small, or after it in a second write.
+pub struct Wire {
+    head: BytesMut,
+    rest: Bytes,
+}
+
+impl Wire {
+    pub fn new(head: &RequestHeader, body: &Bytes) -> Result<Self> {
+        let mut wire = http_req_header_to_wire(head).ok_or_else(|| {
+            Error::explain(ErrorType::InvalidHTTPHeader, "request head cannot be sent")
+        })?;
+        if body.len() > COALESCE_LIMIT {
+            return Ok(Self {
+                head: wire,
+                rest: body.clone(),
+            });
+        }
+        wire.reserve(body.len());
+        wire.extend_from_slice(body);
+        Ok(Self {
+            head: wire,
+            rest: Bytes::new(),
+        })
+    }
+}
+
+/// Send `wire` on `stream` and hand the connection to Pingora's H1 client
+/// for the response.
+pub async fn send(mut stream: Stream, peer: &HttpPeer, wire: &Wire) -> Result<UpSession> {
+    write(&mut stream, &wire.head).await?;
+    if !wire.rest.is_empty() {
+        write(&mut stream, &wire.rest).await?;
+    }
+    stream
+        .flush()
+        .await
+        .or_err(ErrorType::WriteError, "flushing the request")?;
+    Ok(UpSession::new_with_options(stream, peer))
+}
+
+async fn write(stream: &mut Stream, bytes: &[u8]) -> Result<()> {
+    stream
+        .write_all(bytes)
+        .await
+        .or_err(ErrorType::WriteError, "writing the request")
+}
