@@ -8,6 +8,12 @@ use super::upstream::Upstream;
 use http::header::{self, HeaderName};
 use pingora::http::{RequestHeader, ResponseHeader};
 
+pub const X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+const X_UPSTREAM_REQUEST_ID: HeaderName = HeaderName::from_static("x-upstream-request-id");
+const X_PROVIDER: HeaderName = HeaderName::from_static("x-modelgate-provider");
+const X_MODEL: HeaderName = HeaderName::from_static("x-modelgate-model");
+const X_ATTEMPTS: HeaderName = HeaderName::from_static("x-modelgate-attempts");
+
 /// Never forwarded upstream, whatever the case: credentials of the gateway
 /// key, hop-by-hop headers (RFC 9110 §7.6.1), and what the gateway sets itself.
 const DROP_UPSTREAM: &[&str] = &[
@@ -66,7 +72,8 @@ pub fn upstream_request(
     body_len: usize,
     request_id: &str,
 ) -> pingora::Result<RequestHeader> {
-    let mut req = RequestHeader::build("POST", path.as_bytes(), Some(client.headers.len() + 4))?;
+    let mut req =
+        RequestHeader::build_no_case("POST", path.as_bytes(), Some(client.headers.len() + 4))?;
     let connection = client.headers.get(header::CONNECTION);
     for (name, value) in client.headers.iter() {
         if DROP_UPSTREAM.contains(&name.as_str()) || listed_in_connection(connection, name) {
@@ -82,7 +89,7 @@ pub fn upstream_request(
     if let Some((name, value)) = &up.auth {
         req.insert_header(name.clone(), value.clone())?;
     }
-    req.insert_header("x-request-id", request_id)?;
+    req.insert_header(X_REQUEST_ID, request_id)?;
     Ok(req)
 }
 
@@ -99,7 +106,8 @@ pub fn client_response(
     upstream: &ResponseHeader,
     routed: &Routed<'_>,
 ) -> pingora::Result<ResponseHeader> {
-    let mut resp = ResponseHeader::build(upstream.status, Some(upstream.headers.len() + 5))?;
+    let mut resp =
+        ResponseHeader::build_no_case(upstream.status, Some(upstream.headers.len() + 5))?;
     let connection = upstream.headers.get(header::CONNECTION);
     for (name, value) in upstream.headers.iter() {
         if DROP_DOWNSTREAM.contains(&name.as_str()) || listed_in_connection(connection, name) {
@@ -107,17 +115,17 @@ pub fn client_response(
         }
         resp.append_header(name.clone(), value.clone())?;
     }
-    if let Some(id) = upstream.headers.get("x-request-id") {
-        resp.insert_header("x-upstream-request-id", id.clone())?;
+    if let Some(id) = upstream.headers.get(X_REQUEST_ID) {
+        resp.insert_header(X_UPSTREAM_REQUEST_ID, id.clone())?;
     }
     add_routed(&mut resp, routed)?;
     Ok(resp)
 }
 
 pub fn add_routed(resp: &mut ResponseHeader, routed: &Routed<'_>) -> pingora::Result<()> {
-    resp.insert_header("x-request-id", routed.request_id)?;
-    resp.insert_header("x-modelgate-provider", routed.instance)?;
-    resp.insert_header("x-modelgate-model", routed.model)?;
-    resp.insert_header("x-modelgate-attempts", routed.attempts)?;
+    resp.insert_header(X_REQUEST_ID, routed.request_id)?;
+    resp.insert_header(X_PROVIDER, routed.instance)?;
+    resp.insert_header(X_MODEL, routed.model)?;
+    resp.insert_header(X_ATTEMPTS, routed.attempts)?;
     Ok(())
 }

@@ -65,7 +65,7 @@ impl Prober {
         };
         let peer = up.peer(addr);
         let path = format!("{}/models", up.base.path_prefix);
-        let mut req = RequestHeader::build("GET", path.as_bytes(), Some(4))?;
+        let mut req = RequestHeader::build_no_case("GET", path.as_bytes(), Some(4))?;
         req.insert_header(http::header::HOST, up.host_header.clone())?;
         req.insert_header(http::header::USER_AGENT, "modelgate-health-check")?;
         if let Some((name, value)) = &up.auth {
