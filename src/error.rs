@@ -8,6 +8,8 @@ use std::time::Duration;
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum GatewayError {
+    #[error("The request is not valid HTTP/1.1.")]
+    MalformedRequest,
     #[error("The request body is not valid JSON: {0}")]
     InvalidJson(String),
     #[error("The request body must be a JSON object with a string `model`.")]
@@ -57,7 +59,10 @@ pub enum GatewayError {
 impl GatewayError {
     pub fn status(&self) -> u16 {
         match self {
-            Self::InvalidJson(_) | Self::MissingModel | Self::InvalidField { .. } => 400,
+            Self::MalformedRequest
+            | Self::InvalidJson(_)
+            | Self::MissingModel
+            | Self::InvalidField { .. } => 400,
             Self::MissingKey | Self::UnknownKey => 401,
             Self::ModelNotAllowed { .. } => 403,
             Self::UnknownModel(_) | Self::UnknownPath(_) => 404,
@@ -74,6 +79,7 @@ impl GatewayError {
     /// `(type, code, param)` of the envelope.
     fn kind(&self) -> (&'static str, &'static str, Option<&'static str>) {
         match self {
+            Self::MalformedRequest => ("invalid_request_error", "malformed_request", None),
             Self::InvalidJson(_) => ("invalid_request_error", "invalid_json", None),
             Self::MissingModel => ("invalid_request_error", "missing_model", Some("model")),
             Self::InvalidField { field, .. } => {

@@ -13,7 +13,7 @@
 //!   each instance (cooldowns, circuit breakers, health checks); endpoint
 //!   pools with DNS re-resolution (pingora-load-balancing).
 //! - [`providers`]: provider types as a table (base URL, auth, wire format).
-//! - [`proxy`]: the `ProxyHttp` implementation, the upstream exchange, the
+//! - [`proxy`]: the Pingora HTTP application, the upstream exchange, the
 //!   failover classifier, header rewriting, local endpoints.
 //! - [`auth`], [`error`], [`secret`]: gateway keys; the one error enum and its
 //!   OpenAI envelope; secrets that never print.

@@ -11,6 +11,7 @@ use pingora::listeners::{L4BufferSettings, ListenerConfig};
 use pingora::server::configuration::{Opt, ServerConf};
 use pingora::server::Server;
 use pingora::services::background::background_service;
+use pingora::services::listening::Service;
 use std::fmt::Write as _;
 use std::path::Path;
 use std::sync::Arc;
@@ -289,7 +290,7 @@ pub fn build(opt: Opt, conf: ServerConf, loaded: &Loaded) -> Result<Server, Stri
     let state_for_metrics = state.clone();
     let hc = config.routing.health_check;
     let prober = Prober::new(state.clone(), hc.interval, hc.timeout);
-    let mut proxy = pingora::proxy::http_proxy_service(&server.configuration, Gateway::new(state));
+    let mut proxy = Service::new("modelgate".to_string(), Gateway::new(state));
     for addr in &config.listen {
         proxy.add_listener(ListenerConfig::tcp(addr.to_string()).l4_buffer(client_buffers()));
     }

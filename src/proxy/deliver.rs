@@ -10,7 +10,7 @@ use super::headers::{self, Routed};
 use super::usage::StreamTail;
 use super::{RequestCtx, State};
 use bytes::Bytes;
-use pingora::proxy::Session;
+use pingora::protocols::http::ServerSession;
 use pingora::upstreams::peer::HttpPeer;
 use pingora::ErrorType;
 use std::time::Instant;
@@ -18,7 +18,7 @@ use std::time::Instant;
 /// Writing a decided response to the client.
 pub struct Deliver<'s, 'a> {
     pub state: &'s State,
-    pub session: &'s mut Session,
+    pub session: &'s mut ServerSession,
     pub ctx: &'s mut RequestCtx,
     pub peer: &'s HttpPeer,
     pub a: &'s Attempt<'a>,
@@ -47,7 +47,7 @@ impl Deliver<'_, '_> {
             head.insert_header(http::header::CONTENT_LENGTH, body.len())?;
             self.ctx.first_byte = Some(Instant::now());
             self.ctx.bytes_out = body.len();
-            let down = self.session.as_downstream_mut();
+            let down = &mut *self.session;
             down.write_response_header(Box::new(head)).await?;
             down.write_response_body(body, true).await
         };
@@ -73,7 +73,6 @@ impl Deliver<'_, '_> {
         self.ctx.first_byte = Some(Instant::now());
         if self
             .session
-            .as_downstream_mut()
             .write_response_header(Box::new(head))
             .await
             .is_err()
@@ -106,11 +105,7 @@ impl Deliver<'_, '_> {
                 }
                 Ok(Ok(None)) => {
                     self.ctx.usage = tail.as_ref().and_then(StreamTail::usage);
-                    let _ = self
-                        .session
-                        .as_downstream_mut()
-                        .write_response_body(Bytes::new(), true)
-                        .await;
+                    let _ = self.session.write_response_body(Bytes::new(), true).await;
                     self.state.connector.release(conn, self.peer).await;
                     return false;
                 }
@@ -142,7 +137,7 @@ impl Deliver<'_, '_> {
         );
         self.ctx.note = Some(why.clone());
         let chunked = self.ctx.chunked;
-        let down = self.session.as_downstream_mut();
+        let down = &mut *self.session;
         if let (Some(tail), true) = (sse_tail, chunked) {
             let model = self.a.model.to_string();
             let err = crate::error::GatewayError::UpstreamFailed {
@@ -172,14 +167,14 @@ impl Deliver<'_, '_> {
             tail.push(&chunk);
         }
         self.ctx.bytes_out += chunk.len();
-        let down = self.session.as_downstream_mut();
+        let down = &mut *self.session;
         down.write_response_body(chunk, false).await.is_ok()
     }
 
     /// Not the upstream's fault: returns false (it did not break).
     fn client_went_away(self) -> bool {
         self.ctx.note = Some("client disconnected mid-response".into());
-        self.session.as_downstream_mut().set_keepalive(None);
+        self.session.set_keepalive(None);
         false
     }
 }

@@ -15,7 +15,7 @@ use super::usage::{self, Usage};
 use super::{RequestCtx, State};
 use crate::routing::{hints, Ticket};
 use bytes::{Bytes, BytesMut};
-use pingora::proxy::Session;
+use pingora::protocols::http::ServerSession;
 use pingora::upstreams::peer::HttpPeer;
 use pingora::ErrorType;
 use std::net::SocketAddr;
@@ -50,7 +50,7 @@ pub struct Attempt<'a> {
 
 pub async fn run(
     state: &State,
-    session: &mut Session,
+    session: &mut ServerSession,
     ctx: &mut RequestCtx,
     a: Attempt<'_>,
 ) -> Outcome {
@@ -132,7 +132,7 @@ fn client_left(ctx: &mut RequestCtx) -> Outcome {
 /// Connect, send, read the head. `Ok(None)`: the client left meanwhile.
 async fn connect_and_send(
     state: &State,
-    session: &mut Session,
+    session: &mut ServerSession,
     peer: &HttpPeer,
     a: &Attempt<'_>,
     request_id: &str,
@@ -199,9 +199,9 @@ pub(super) async fn read_final_head(conn: &mut UpSession) -> pingora::Result<()>
 }
 
 /// Resolves when the client closes its connection (never if it stays).
-pub async fn client_gone(session: &mut Session) {
+pub async fn client_gone(session: &mut ServerSession) {
     loop {
-        match session.as_downstream_mut().read_body_or_idle(true).await {
+        match session.read_body_or_idle(true).await {
             Err(_) => return,
             Ok(Some(_)) => continue,
             Ok(None) => std::future::pending::<()>().await,

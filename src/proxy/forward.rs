@@ -16,12 +16,12 @@ use crate::error::{truncate, GatewayError};
 use crate::providers::ApiRoute;
 use crate::routing::Skip;
 use bytes::BytesMut;
-use pingora::proxy::Session;
+use pingora::protocols::http::ServerSession;
 use std::time::Instant;
 
 pub async fn handle(
     state: &State,
-    session: &mut Session,
+    session: &mut ServerSession,
     ctx: &mut RequestCtx,
     route: ApiRoute,
     caller: &Caller,
@@ -122,7 +122,7 @@ pub async fn handle(
 
 /// The whole request body, or 413 past `limit` (checked against
 /// `Content-Length` before reading a byte, and again while reading chunked).
-async fn read_body(session: &mut Session, limit: u64) -> Result<bytes::Bytes, GatewayError> {
+async fn read_body(session: &mut ServerSession, limit: u64) -> Result<bytes::Bytes, GatewayError> {
     let too_large = GatewayError::BodyTooLarge { limit };
     let declared = session
         .req_header()
@@ -131,7 +131,7 @@ async fn read_body(session: &mut Session, limit: u64) -> Result<bytes::Bytes, Ga
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.trim().parse::<u64>().ok());
     if declared.is_some_and(|n| n > limit) {
-        session.as_downstream_mut().set_keepalive(None);
+        session.set_keepalive(None);
         return Err(too_large);
     }
     let expects_continue = session
@@ -141,24 +141,23 @@ async fn read_body(session: &mut Session, limit: u64) -> Result<bytes::Bytes, Ga
         .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"100-continue"));
     if expects_continue {
         session
-            .as_downstream_mut()
             .write_continue_response()
             .await
             .map_err(|_| GatewayError::Internal)?;
     }
     let mut buf = BytesMut::with_capacity(declared.map_or(16 * 1024, |n| n as usize));
     loop {
-        match session.as_downstream_mut().read_request_body().await {
+        match session.read_request_body().await {
             Ok(Some(chunk)) => {
                 if (buf.len() + chunk.len()) as u64 > limit {
-                    session.as_downstream_mut().set_keepalive(None);
+                    session.set_keepalive(None);
                     return Err(too_large);
                 }
                 buf.extend_from_slice(&chunk);
             }
             Ok(None) => return Ok(buf.freeze()),
             Err(_) => {
-                session.as_downstream_mut().set_keepalive(None);
+                session.set_keepalive(None);
                 return Err(GatewayError::InvalidJson(
                     "the request body could not be read completely".into(),
                 ));
@@ -168,7 +167,7 @@ async fn read_body(session: &mut Session, limit: u64) -> Result<bytes::Bytes, Ga
 }
 
 /// Write `err` for a request that could not be served.
-pub async fn fail(session: &mut Session, ctx: &mut RequestCtx, err: &GatewayError) {
+pub async fn fail(session: &mut ServerSession, ctx: &mut RequestCtx, err: &GatewayError) {
     if let Err(e) = respond::error(session, ctx, err).await {
         log::debug!(
             "request {}: error response not delivered: {}",

@@ -1,8 +1,11 @@
-//! The `ProxyHttp` implementation. modelgate answers every request inside
-//! `request_filter` and owns the upstream exchange itself (see `exchange`):
-//! Pingora's proxy loop replays at most 64 KiB of request body on retry, and
-//! LLM requests are routinely larger. Pingora still provides the server,
-//! the downstream HTTP sessions, pooled upstream connections (its
+//! The gateway as a Pingora HTTP application (`HttpServerApp`): Pingora
+//! accepts connections and parses each request head; the gateway answers
+//! and owns the upstream exchange itself (see `exchange`). It does not sit
+//! on Pingora's `ProxyHttp` loop: that loop replays at most 64 KiB of
+//! request body on retry (LLM requests are routinely larger), and its
+//! per-request state, which the gateway never used, was a 14 KiB future
+//! copied on every request. Pingora still provides the server, the
+//! downstream HTTP sessions and keep-alive, pooled upstream connections (its
 //! transport connector and H1 client, see `conn`), TLS, and graceful restarts.
 
 mod batch;
@@ -38,9 +41,10 @@ use crate::metrics::Metrics;
 use crate::providers::ApiRoute;
 use crate::routing::{Endpoints, Health, Report, Router};
 use async_trait::async_trait;
-use pingora::modules::http::HttpModules;
-use pingora::prelude::*;
-use pingora::proxy::{FailToProxy, ProxyHttp, Session};
+use pingora::apps::{HttpPersistentSettings, HttpServerApp, ReusedHttpStream};
+use pingora::protocols::http::ServerSession;
+use pingora::server::ShutdownWatch;
+use pingora::ErrorType;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -116,13 +120,40 @@ impl Gateway {
         Self { state }
     }
 
+    /// Answer one request whose head was read, then count and log it.
+    async fn answer(&self, session: &mut ServerSession, ctx: &mut RequestCtx) {
+        ctx.request_id = request_id(session);
+        self.state.metrics.request_started(ctx);
+        if self.state.draining.load(Ordering::Relaxed) {
+            session.set_keepalive(None);
+        }
+        if let Err(e) = self.serve(session, ctx).await {
+            forward::fail(session, ctx, &e).await;
+        }
+        self.state.metrics.request_finished(ctx);
+        self.state.access_log.write(ctx);
+    }
+
     /// Route one request to its handler; every branch writes a response.
-    async fn serve(&self, session: &mut Session, ctx: &mut RequestCtx) -> Result<(), GatewayError> {
+    async fn serve(
+        &self,
+        session: &mut ServerSession,
+        ctx: &mut RequestCtx,
+    ) -> Result<(), GatewayError> {
         let state = &self.state;
         let req = session.req_header();
         let method = req.method.clone();
         let path = req.uri.path().to_string();
         let is_get = method == http::Method::GET || method == http::Method::HEAD;
+        if method == http::Method::CONNECT {
+            // A tunnel request changes how the connection is framed: answer
+            // and close, as Pingora's own proxy does.
+            session.set_keepalive(None);
+            return Err(GatewayError::MethodNotAllowed {
+                method: method.to_string(),
+                path: truncate(&path, 200),
+            });
+        }
         match (path.as_str(), ApiRoute::from_path(&path)) {
             ("/health", _) if is_get => {
                 ctx.route = "health";
@@ -155,80 +186,61 @@ impl Gateway {
             _ => Err(GatewayError::UnknownPath(truncate(&path, 200))),
         }
     }
+
+    /// A request head Pingora could not parse: a 400 in OpenAI's envelope
+    /// (nothing else can be trusted on that connection), then close.
+    async fn malformed(&self, mut session: ServerSession, e: &pingora::Error) {
+        if e.etype() == &ErrorType::InvalidHTTPHeader {
+            let mut ctx = RequestCtx::new();
+            ctx.request_id = uuid::Uuid::new_v4().simple().to_string();
+            session.set_keepalive(None);
+            forward::fail(&mut session, &mut ctx, &GatewayError::MalformedRequest).await;
+        }
+        session.shutdown().await;
+    }
 }
 
-fn request_id(session: &Session) -> String {
+fn request_id(session: &ServerSession) -> String {
     session
         .req_header()
         .headers
-        .get("x-request-id")
+        .get(headers::X_REQUEST_ID)
         .and_then(|v| v.to_str().ok())
         .filter(|v| !v.is_empty() && v.len() <= 128 && v.bytes().all(|b| b.is_ascii_graphic()))
         .map_or_else(|| uuid::Uuid::new_v4().simple().to_string(), str::to_string)
 }
 
 #[async_trait]
-impl ProxyHttp for Gateway {
-    type CTX = RequestCtx;
-
-    fn new_ctx(&self) -> RequestCtx {
-        RequestCtx::new()
-    }
-
-    /// No downstream modules: the default installs a (disabled) compression
-    /// module whose filters would still run on every SSE chunk.
-    fn init_downstream_modules(&self, _modules: &mut HttpModules) {}
-
-    /// The whole request is served here, so this always returns `Ok(true)`:
-    /// local endpoints, auth, body, routing, and the upstream attempt loop.
-    async fn request_filter(&self, session: &mut Session, ctx: &mut RequestCtx) -> Result<bool> {
-        ctx.request_id = request_id(session);
-        self.state.metrics.request_started(ctx);
-        if self.state.draining.load(Ordering::Relaxed) {
-            session.as_downstream_mut().set_keepalive(None);
+impl HttpServerApp for Gateway {
+    /// One request on a connection: read its head (an idle keep-alive
+    /// connection is let go once the server shuts down), answer it, and hand
+    /// the connection back to Pingora for the next one.
+    async fn process_new_http(
+        self: &Arc<Self>,
+        mut session: ServerSession,
+        shutdown: &ShutdownWatch,
+    ) -> Option<ReusedHttpStream> {
+        let mut stopping = shutdown.clone();
+        let read = tokio::select! {
+            biased;
+            read = session.read_request() => read,
+            _ = stopping.wait_for(|&stop| stop) => return None,
+        };
+        match read {
+            Ok(true) => {}
+            Ok(false) => return None,
+            Err(e) => {
+                self.malformed(session, &e).await;
+                return None;
+            }
         }
-        if let Err(e) = self.serve(session, ctx).await {
-            forward::fail(session, ctx, &e).await;
+        if *shutdown.borrow() {
+            session.set_keepalive(None);
         }
-        Ok(true)
-    }
-
-    /// Never reached: `request_filter` always answers. Pingora requires it.
-    async fn upstream_peer(
-        &self,
-        _session: &mut Session,
-        _ctx: &mut RequestCtx,
-    ) -> Result<Box<HttpPeer>> {
-        Err(Error::explain(
-            ErrorType::InternalError,
-            "modelgate serves every request in request_filter",
-        ))
-    }
-
-    /// Only reached if Pingora itself fails before `request_filter` answers
-    /// (e.g. a malformed request head): answer in OpenAI's envelope.
-    async fn fail_to_proxy(
-        &self,
-        session: &mut Session,
-        e: &Error,
-        ctx: &mut RequestCtx,
-    ) -> FailToProxy {
-        log::debug!(
-            "request {}: pingora error {}",
-            ctx.request_id,
-            e.etype().as_str()
-        );
-        forward::fail(session, ctx, &GatewayError::Internal).await;
-        FailToProxy {
-            error_code: 500,
-            can_reuse_downstream: false,
-        }
-    }
-
-    /// Once per request, after the response: metrics and the JSON access
-    /// log line, both from the finished context.
-    async fn logging(&self, _session: &mut Session, _e: Option<&Error>, ctx: &mut RequestCtx) {
-        self.state.metrics.request_finished(ctx);
-        self.state.access_log.write(ctx);
+        let mut ctx = RequestCtx::new();
+        self.answer(&mut session, &mut ctx).await;
+        let settings = HttpPersistentSettings::for_session(&session);
+        let reusable = session.finish().await.ok().flatten()?;
+        Some(ReusedHttpStream::from_reusable_stream(reusable, settings))
     }
 }

@@ -1,16 +1,16 @@
 //! Responses the gateway writes itself: errors in OpenAI's envelope, and the
 //! local JSON endpoints. Every one carries `x-request-id`.
 
-use super::headers::{add_routed, Routed};
+use super::headers::{add_routed, Routed, X_REQUEST_ID};
 use super::RequestCtx;
 use crate::error::GatewayError;
 use bytes::Bytes;
 use pingora::http::ResponseHeader;
-use pingora::proxy::Session;
+use pingora::protocols::http::ServerSession;
 
 /// Write a complete JSON response.
 pub async fn json(
-    session: &mut Session,
+    session: &mut ServerSession,
     ctx: &mut RequestCtx,
     status: u16,
     body: Bytes,
@@ -19,27 +19,27 @@ pub async fn json(
 }
 
 async fn json_with(
-    session: &mut Session,
+    session: &mut ServerSession,
     ctx: &mut RequestCtx,
     status: u16,
     body: Bytes,
     extra: impl FnOnce(&mut ResponseHeader) -> pingora::Result<()>,
 ) -> pingora::Result<()> {
-    let mut h = ResponseHeader::build(status, Some(4))?;
+    let mut h = ResponseHeader::build_no_case(status, Some(4))?;
     h.insert_header(http::header::CONTENT_TYPE, "application/json")?;
     h.insert_header(http::header::CONTENT_LENGTH, body.len())?;
-    h.insert_header("x-request-id", ctx.request_id.as_str())?;
+    h.insert_header(X_REQUEST_ID, ctx.request_id.as_str())?;
     extra(&mut h)?;
     ctx.status = status;
     ctx.first_byte.get_or_insert_with(std::time::Instant::now);
-    let down = session.as_downstream_mut();
+    let down = &mut *session;
     down.write_response_header(Box::new(h)).await?;
     down.write_response_body(body, true).await
 }
 
 /// Write `err` as the response, unless a response already started.
 pub async fn error(
-    session: &mut Session,
+    session: &mut ServerSession,
     ctx: &mut RequestCtx,
     err: &GatewayError,
 ) -> pingora::Result<()> {

@@ -290,6 +290,72 @@ async fn expect_100_continue_is_answered_once_and_not_forwarded() {
 
 /// Every local-error row of CONTRACT's table: status, envelope code, no upstream call,
 /// and the gateway still serves afterwards.
+/// Writes `raw` on a fresh connection and reads until the gateway closes it.
+fn raw_exchange(addr: std::net::SocketAddr, raw: &[u8]) -> String {
+    let mut s = std::net::TcpStream::connect(addr).expect("connect");
+    s.set_read_timeout(Some(Duration::from_secs(10)))
+        .expect("timeout");
+    s.write_all(raw).expect("write");
+    let mut out = Vec::new();
+    s.read_to_end(&mut out)
+        .expect("the gateway answers, then closes");
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+#[tokio::test]
+async fn malformed_heads_and_connect_get_an_envelope_and_a_closed_connection() {
+    let (a, b) = (
+        MockUpstream::start(Behaviour::ok()),
+        MockUpstream::start(Behaviour::ok()),
+    );
+    let gw = start(&two_instances(&a, &b)).await;
+    let addr = gw.addr();
+    let cases: [(&str, &[u8], &str, &str); 3] = [
+        (
+            "not an HTTP request line",
+            b"GARBAGE\x01 / HTTP/1.1\r\n\r\n",
+            "400 Bad Request",
+            "malformed_request",
+        ),
+        (
+            "a header line without a colon",
+            b"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nno colon here\r\n\r\n",
+            "400 Bad Request",
+            "malformed_request",
+        ),
+        (
+            "CONNECT",
+            b"CONNECT api.openai.com:443 HTTP/1.1\r\nHost: api.openai.com:443\r\n\r\n",
+            "405 Method Not Allowed",
+            "method_not_allowed",
+        ),
+    ];
+    for (what, raw, status, code) in cases {
+        let reply = tokio::task::spawn_blocking(move || raw_exchange(addr, raw))
+            .await
+            .expect("join");
+        assert!(
+            reply.starts_with(&format!("HTTP/1.1 {status}\r\n")),
+            "{what}: {reply}"
+        );
+        let lower = reply.to_ascii_lowercase();
+        assert!(
+            lower.contains("\r\nconnection: close\r\n"),
+            "{what}: {reply}"
+        );
+        assert!(lower.contains("\r\nx-request-id: "), "{what}: {reply}");
+        let body = reply.split("\r\n\r\n").nth(1).unwrap_or_default();
+        let body: Value =
+            serde_json::from_str(body).unwrap_or_else(|e| panic!("{what}: {e}: {reply}"));
+        assert_eq!(assert_openai_error(&body)["code"], code, "{what}");
+    }
+    assert_eq!(a.hits() + b.hits(), 0, "nothing reached an upstream");
+    let resp = gw
+        .post_json_with_key("/v1/chat/completions", &chat_body("m1"), GW_KEY)
+        .await;
+    assert_eq!(resp.status(), 200, "still serving");
+}
+
 #[tokio::test]
 async fn local_errors_have_exact_statuses_and_envelopes() {
     let (a, b) = (
