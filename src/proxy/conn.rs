@@ -88,9 +88,10 @@ impl Wire {
     }
 }
 
-/// Send `wire` on `stream` and hand the connection to Pingora's H1 client
-/// for the response.
-pub async fn send(mut stream: Stream, peer: &HttpPeer, wire: &Wire) -> Result<UpSession> {
+/// Send `wire` on `stream`, then read the response head with Pingora's H1
+/// client, skipping 1xx heads (e.g. an upstream `100 Continue`), which are
+/// never forwarded.
+pub async fn exchange(mut stream: Stream, peer: &HttpPeer, wire: &Wire) -> Result<UpSession> {
     write(&mut stream, &wire.head).await?;
     if !wire.rest.is_empty() {
         write(&mut stream, &wire.rest).await?;
@@ -99,7 +100,18 @@ pub async fn send(mut stream: Stream, peer: &HttpPeer, wire: &Wire) -> Result<Up
         .flush()
         .await
         .or_err(ErrorType::WriteError, "flushing the request")?;
-    Ok(UpSession::new_with_options(stream, peer))
+    let mut conn = UpSession::new_with_options(stream, peer);
+    loop {
+        conn.read_response().await?;
+        if !(100..200).contains(&status(&conn)) {
+            return Ok(conn);
+        }
+    }
+}
+
+/// The response status, 0 before a head was read.
+pub fn status(conn: &UpSession) -> u16 {
+    conn.resp_header().map_or(0, |h| h.status.as_u16())
 }
 
 async fn write(stream: &mut Stream, bytes: &[u8]) -> Result<()> {

@@ -47,9 +47,8 @@ impl Deliver<'_, '_> {
             head.insert_header(http::header::CONTENT_LENGTH, body.len())?;
             self.ctx.first_byte = Some(Instant::now());
             self.ctx.bytes_out = body.len();
-            let down = &mut *self.session;
-            down.write_response_header(Box::new(head)).await?;
-            down.write_response_body(body, true).await
+            self.session.write_response_header(Box::new(head)).await?;
+            self.session.write_response_body(body, true).await
         };
         let sent: pingora::Result<()> = sent.await;
         if sent.is_err() {
@@ -137,7 +136,6 @@ impl Deliver<'_, '_> {
         );
         self.ctx.note = Some(why.clone());
         let chunked = self.ctx.chunked;
-        let down = &mut *self.session;
         if let (Some(tail), true) = (sse_tail, chunked) {
             let model = self.a.model.to_string();
             let err = crate::error::GatewayError::UpstreamFailed {
@@ -149,16 +147,21 @@ impl Deliver<'_, '_> {
             event.extend_from_slice(b"event: error\ndata: ");
             event.extend_from_slice(&err.envelope());
             event.extend_from_slice(b"\n\n");
-            let sent = down
+            let sent = self
+                .session
                 .write_response_body(Bytes::from(event), false)
                 .await
                 .is_ok()
-                && down.write_response_body(Bytes::new(), true).await.is_ok();
+                && self
+                    .session
+                    .write_response_body(Bytes::new(), true)
+                    .await
+                    .is_ok();
             if sent {
                 return;
             }
         }
-        down.set_keepalive(None);
+        self.session.set_keepalive(None);
     }
 
     /// Send one chunk on; `false` when the client is gone.
@@ -167,8 +170,7 @@ impl Deliver<'_, '_> {
             tail.push(&chunk);
         }
         self.ctx.bytes_out += chunk.len();
-        let down = &mut *self.session;
-        down.write_response_body(chunk, false).await.is_ok()
+        self.session.write_response_body(chunk, false).await.is_ok()
     }
 
     /// Not the upstream's fault: returns false (it did not break).

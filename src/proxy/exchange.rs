@@ -63,7 +63,7 @@ pub async fn run(
             Err(f) => return Outcome::Failed(f),
         };
     let ttfb = started.elapsed();
-    let status = conn.resp_header().map_or(0, |h| h.status.as_u16());
+    let status = conn::status(&conn);
     if let (Verdict::Deliver, Some(head)) = (verdict, conn.resp_header()) {
         if let Some(d) = hints::exhausted_until(&head.headers, SystemTime::now()) {
             a.ticket.exhausted(d);
@@ -155,7 +155,7 @@ async fn connect_and_send(
             .map_err(|e| connect_failure(&e))?;
         let exchange = tokio::time::timeout(
             state.timeouts.first_byte,
-            send_and_read_head(stream, peer, &wire),
+            conn::exchange(stream, peer, &wire),
         );
         // `biased`: the client probe (a read on its socket) runs only while
         // the upstream has nothing yet.
@@ -166,34 +166,12 @@ async fn connect_and_send(
         };
         match result {
             Ok(Ok(conn)) => {
-                let status = conn.resp_header().map_or(0, |h| h.status.as_u16());
-                return Ok(Some((conn, classify(status))));
+                let verdict = classify(conn::status(&conn));
+                return Ok(Some((conn, verdict)));
             }
             Ok(Err(e)) if reused && stale < STALE_RETRIES && is_stale_connection(&e) => stale += 1,
             Ok(Err(e)) => return Err(io_failure(&e)),
             Err(_) => return Err(Failure::Timeout),
-        }
-    }
-}
-
-async fn send_and_read_head(
-    stream: pingora::protocols::Stream,
-    peer: &HttpPeer,
-    wire: &Wire,
-) -> pingora::Result<UpSession> {
-    let mut conn = conn::send(stream, peer, wire).await?;
-    read_final_head(&mut conn).await?;
-    Ok(conn)
-}
-
-/// The response head, skipping 1xx heads (e.g. an upstream `100 Continue`),
-/// which are never forwarded.
-pub(super) async fn read_final_head(conn: &mut UpSession) -> pingora::Result<()> {
-    loop {
-        conn.read_response().await?;
-        let status = conn.resp_header().map_or(0, |h| h.status.as_u16());
-        if !(100..200).contains(&status) {
-            return Ok(());
         }
     }
 }
@@ -241,7 +219,7 @@ fn header_bytes<'a>(conn: &'a UpSession, name: &str) -> Option<&'a [u8]> {
 }
 
 fn retry_failure(conn: &UpSession) -> Failure {
-    let code = conn.resp_header().map_or(0, |h| h.status.as_u16());
+    let code = conn::status(conn);
     let retry_after = conn
         .resp_header()
         .and_then(|h| hints::after_rate_limit(&h.headers, SystemTime::now()));

@@ -192,7 +192,7 @@ impl Gateway {
     async fn malformed(&self, mut session: ServerSession, e: &pingora::Error) {
         if e.etype() == &ErrorType::InvalidHTTPHeader {
             let mut ctx = RequestCtx::new();
-            ctx.request_id = uuid::Uuid::new_v4().simple().to_string();
+            ctx.request_id = new_request_id();
             session.set_keepalive(None);
             forward::fail(&mut session, &mut ctx, &GatewayError::MalformedRequest).await;
         }
@@ -207,7 +207,11 @@ fn request_id(session: &ServerSession) -> String {
         .get(headers::X_REQUEST_ID)
         .and_then(|v| v.to_str().ok())
         .filter(|v| !v.is_empty() && v.len() <= 128 && v.bytes().all(|b| b.is_ascii_graphic()))
-        .map_or_else(|| uuid::Uuid::new_v4().simple().to_string(), str::to_string)
+        .map_or_else(new_request_id, str::to_string)
+}
+
+fn new_request_id() -> String {
+    uuid::Uuid::new_v4().simple().to_string()
 }
 
 #[async_trait]

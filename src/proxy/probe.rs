@@ -73,9 +73,8 @@ impl Prober {
         }
         let wire = Wire::new(&req, &Bytes::new())?;
         let (stream, _) = self.state.connector.connect(&peer).await?;
-        let mut conn = conn::send(stream, &peer, &wire).await?;
-        exchange::read_final_head(&mut conn).await?;
-        let status = conn.resp_header().map_or(0, |h| h.status.as_u16());
+        let conn = conn::exchange(stream, &peer, &wire).await?;
+        let status = conn::status(&conn);
         exchange::drain(&self.state, conn, &peer).await;
         Ok(status)
     }

@@ -32,9 +32,8 @@ async fn json_with(
     extra(&mut h)?;
     ctx.status = status;
     ctx.first_byte.get_or_insert_with(std::time::Instant::now);
-    let down = &mut *session;
-    down.write_response_header(Box::new(h)).await?;
-    down.write_response_body(body, true).await
+    session.write_response_header(Box::new(h)).await?;
+    session.write_response_body(body, true).await
 }
 
 /// Write `err` as the response, unless a response already started.
