@@ -22,8 +22,17 @@ pub fn free_port() -> u16 {
 }
 
 /// A base URL nothing listens on (connection refused), for connect-error tests.
+/// The port stays bound, without a listener, for the rest of the test run: a
+/// port merely let go can be handed to a mock of a test running alongside,
+/// which would then answer.
 pub fn closed_base_url() -> String {
-    format!("http://127.0.0.1:{}/v1", free_port())
+    let socket = tokio::net::TcpSocket::new_v4().expect("socket");
+    socket
+        .bind("127.0.0.1:0".parse().expect("addr"))
+        .expect("bind a port to keep closed");
+    let port = socket.local_addr().expect("local addr").port();
+    std::mem::forget(socket);
+    format!("http://127.0.0.1:{port}/v1")
 }
 
 /// Writes `dir/name` and returns its path.
