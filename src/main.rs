@@ -2,7 +2,7 @@
 //! then build and run the Pingora server. Only wiring lives here.
 
 use clap::Parser;
-use modelgate::server;
+use modelgate::{config, server};
 use pingora::server::configuration::Opt;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -50,12 +50,13 @@ struct Cli {
 fn main() -> ExitCode {
     env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();
     let cli = Cli::parse();
-    let conf = server::load_server_conf(cli.conf.as_deref());
-    let gateway = server::load_gateway(&cli.gateway);
+    let conf = config::load_server_conf(cli.conf.as_deref());
+    let gateway = config::load_file(&cli.gateway);
     let (conf, loaded) = match (conf, gateway) {
         (Ok(c), Ok(g)) => (c, g),
         (c, g) => {
-            for e in [c.err(), g.err()].into_iter().flatten() {
+            let c = c.err().map(|e| e.to_string());
+            for e in c.into_iter().chain(g.err().map(|e| e.to_string())) {
                 eprintln!("{e}");
             }
             return ExitCode::from(1);
@@ -67,7 +68,7 @@ fn main() -> ExitCode {
         return ExitCode::SUCCESS;
     }
     if cli.daemon || conf.daemon {
-        if let Err(e) = server::check_daemon_paths(&conf) {
+        if let Err(e) = config::check_daemon_paths(&conf) {
             eprintln!("{e}");
             return ExitCode::from(1);
         }

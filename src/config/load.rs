@@ -5,26 +5,14 @@
 
 use super::diagnostics::{redact_quoted, ConfigErrors, Problems};
 use super::interpolate::interpolate;
-use super::raw::{OneOrMany, RawAuth, RawModel, RawProvider, RawRouting, TOP_LEVEL_KEYS};
-use super::validate::{validate, Unset};
+use super::raw::{Sections, Unset, TOP_LEVEL_KEYS};
+use super::validate::validate;
 use super::Loaded;
 use marked_yaml::loader::{parse_yaml_with_options, LoaderOptions};
 use marked_yaml::types::MarkedScalarNode;
 use marked_yaml::{LoadError, Node};
 use serde::de::DeserializeOwned;
 use std::path::Path;
-
-/// The sections of the file, each as far as it could be read.
-#[derive(Default)]
-pub(super) struct Sections {
-    pub listen: Option<OneOrMany>,
-    pub admin_listen: Option<String>,
-    pub access_log: Option<String>,
-    pub auth: Option<RawAuth>,
-    pub routing: RawRouting,
-    pub providers: Option<Vec<Option<RawProvider>>>,
-    pub models: Vec<Option<RawModel>>,
-}
 
 /// Load and validate `path`, reading `${VAR}`s from the process environment.
 pub fn load_file(path: &Path) -> Result<Loaded, ConfigErrors> {
@@ -105,7 +93,7 @@ const OPEN: char = '\u{E000}';
 const CLOSE: char = '\u{E001}';
 
 /// Replace each `${...}` / `$${` token by a placeholder on the same line.
-/// `{` and `}` are flow indicators in YAML: unprotected, the CONTRACT's own
+/// `{` and `}` are flow indicators in YAML: unprotected, the documented
 /// `api_keys: [${K1}, ${K2}]` would not parse.
 fn protect_variables(text: &str) -> (String, Vec<String>) {
     let mut out = String::with_capacity(text.len());

@@ -1,5 +1,5 @@
 //! `gateway.yaml` → a validated [`Config`]: plain data, compared with `==`,
-//! holding no Pingora types. Two stages (STYLE habit 2): `raw` mirrors the
+//! holding no Pingora types. Two stages: `raw` mirrors the
 //! file with `deny_unknown_fields`; `validate` turns it into the truth and
 //! collects *every* problem with its key path and line, so one run of
 //! `modelgate -t` shows them all. Secrets stay in [`Secret`]; no message
@@ -8,7 +8,10 @@
 mod diagnostics;
 mod interpolate;
 mod load;
+mod pingora_yaml;
 mod raw;
+mod secret;
+mod strategy;
 mod units;
 mod validate;
 mod validate_providers;
@@ -16,11 +19,12 @@ mod validate_providers;
 pub use diagnostics::{ConfigError, ConfigErrors};
 pub use interpolate::{interpolate, InterpolateError, Interpolated};
 pub use load::{load_file, load_str};
+pub use pingora_yaml::{check_daemon_paths, load_server_conf, ServerConfError};
+pub use secret::Secret;
+pub use strategy::Strategy;
 pub use units::{parse_duration, parse_size};
 
 use crate::providers::{BaseUrl, ProviderType};
-use crate::routing::Strategy;
-use crate::secret::Secret;
 use std::net::SocketAddr;
 use std::time::Duration;
 
@@ -126,7 +130,7 @@ impl Default for Routing {
     }
 }
 
-/// One provider account = one key (STYLE: "Instance").
+/// One provider account = one key.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Instance {
     /// Unique; `<entry>#<n>` when an entry lists several `api_keys`.

@@ -3,8 +3,8 @@
 //! Nothing here is trusted yet; `validate` turns it into [`super::Config`].
 
 use super::units::{HumanDuration, HumanSize};
+use super::Strategy;
 use crate::providers::ProviderType;
-use crate::routing::Strategy;
 use serde::Deserialize;
 
 /// The top-level keys, in the order they are read.
@@ -112,4 +112,23 @@ pub struct RawTarget {
     pub provider: Option<String>,
     pub model: Option<String>,
     pub weight: Option<u32>,
+}
+
+/// The sections of the file, each as far as it could be read.
+#[derive(Default)]
+pub struct Sections {
+    pub listen: Option<OneOrMany>,
+    pub admin_listen: Option<String>,
+    pub access_log: Option<String>,
+    pub auth: Option<RawAuth>,
+    pub routing: RawRouting,
+    pub providers: Option<Vec<Option<RawProvider>>>,
+    pub models: Vec<Option<RawModel>>,
+}
+
+/// A `${VAR}` that was unset (and had no default), and where.
+#[derive(Debug, Clone)]
+pub struct Unset {
+    pub path: String,
+    pub var: String,
 }

@@ -82,7 +82,7 @@ fn routing_values_and_units_parse() {
     assert_eq!(l.config.listen.len(), 2);
     assert_eq!(
         (r.strategy, r.max_attempts, r.max_body),
-        (crate::routing::Strategy::RoundRobin, 2, 1 << 20)
+        (crate::config::Strategy::RoundRobin, 2, 1 << 20)
     );
     assert_eq!(r.cooldown, Duration::from_secs(90));
     assert_eq!(r.timeouts.connect, Duration::from_millis(250));

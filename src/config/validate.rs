@@ -3,8 +3,7 @@
 //! aliases that point somewhere, unset variables outside `api_key`.
 
 use super::diagnostics::Problems;
-use super::load::Sections;
-use super::raw::{RawAuth, RawRouting};
+use super::raw::{RawAuth, RawRouting, Sections, Unset};
 use super::units::HumanDuration;
 use super::validate_providers::{aliases, providers};
 use super::{AccessLog, CircuitBreakerConf, Config, GatewayKey, HealthCheckConf, Loaded};
@@ -13,13 +12,6 @@ use sha2::{Digest, Sha256};
 use std::collections::HashSet;
 use std::net::SocketAddr;
 use std::time::Duration;
-
-/// A `${VAR}` that was unset (and had no default), and where.
-#[derive(Debug, Clone)]
-pub(super) struct Unset {
-    pub path: String,
-    pub var: String,
-}
 
 /// `providers[3].api_key` or `providers[3].api_keys[1]`: an unset key there
 /// skips the instance; anywhere else it is an error.

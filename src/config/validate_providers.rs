@@ -3,11 +3,11 @@
 //! point at something that exists).
 
 use super::diagnostics::Problems;
-use super::raw::{RawModel, RawProvider, RawTarget};
-use super::validate::Unset;
+use super::raw::{RawModel, RawProvider, RawTarget, Unset};
+use super::Secret;
 use super::{Alias, Instance, Target};
-use crate::providers::{BaseUrl, ProviderType, WireFormat};
-use crate::secret::Secret;
+use crate::dialect::ApiRoute;
+use crate::providers::{BaseUrl, ProviderType};
 use std::collections::HashSet;
 
 /// One `providers:` entry as seen by alias validation (kept even when skipped).
@@ -110,7 +110,9 @@ fn provider(
             return Vec::new();
         }
     };
-    if spec.wire == WireFormat::Translated {
+    // Every client route speaks OpenAI's dialect today: a provider of
+    // another dialect could serve nothing until translation exists.
+    if !spec.dialect.serves(ApiRoute::ChatCompletions.dialect()) {
         warnings.push(format!(
             "provider `{}` skipped: type `{}` needs a wire-format translator this build does not have yet",
             raw.id,

@@ -1,6 +1,6 @@
 //! Provider types as data. Owns what differs between providers on the wire
-//! — default base URL, how the key is sent, how an API route maps onto the
-//! upstream path — and nothing about routing. The OpenAI-compatible family is
+//! — default base URL, how the key is sent, which dialect they speak, how an
+//! API route maps onto the upstream path — and nothing about routing. The OpenAI-compatible family is
 //! one table (`ProviderType::spec`); matches on the type are exhaustive, so a
 //! new type cannot be added without deciding each of these.
 
@@ -8,6 +8,7 @@ mod base_url;
 
 pub use base_url::{BaseUrl, BaseUrlError};
 
+use crate::dialect::{ApiRoute, Dialect};
 use serde::Deserialize;
 
 /// Every provider type a `providers:` entry can name.
@@ -38,18 +39,19 @@ pub enum AuthStyle {
     Bearer,
     /// `api-key: <key>` (Azure OpenAI)
     ApiKeyHeader,
+    /// `x-api-key: <key>` plus `anthropic-version: <version>` (Anthropic)
+    AnthropicKey { version: &'static str },
+    /// `x-goog-api-key: <key>` (Gemini)
+    GoogApiKey,
 }
 
-/// How requests are shaped for this type.
+/// How an API route becomes an upstream path.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum WireFormat {
-    /// OpenAI's own format: the body passes through untouched (bar the model).
-    OpenAi,
-    /// OpenAI's body, but Azure's deployment URLs and `api-version` query.
-    AzureOpenAi,
-    /// Needs a translator that this build does not have yet (issue: translated
-    /// provider types); such instances are skipped at load with a warning.
-    Translated,
+pub enum UrlStyle {
+    /// The route's path appended to the base URL's path.
+    Append,
+    /// Azure's deployment URLs with an `api-version` query.
+    AzureDeployment,
 }
 
 /// The static facts about a provider type.
@@ -58,14 +60,20 @@ pub struct ProviderSpec {
     /// `None`: the user must give `base_url`.
     pub default_base_url: Option<&'static str>,
     pub auth: AuthStyle,
-    pub wire: WireFormat,
+    /// The wire format the provider speaks.
+    pub dialect: Dialect,
+    pub urls: UrlStyle,
 }
+
+/// The `anthropic-version` header every Anthropic request carries.
+pub const ANTHROPIC_VERSION: &str = "2023-06-01";
 
 const fn openai_like(url: &'static str) -> ProviderSpec {
     ProviderSpec {
         default_base_url: Some(url),
         auth: AuthStyle::Bearer,
-        wire: WireFormat::OpenAi,
+        dialect: Dialect::OpenAi,
+        urls: UrlStyle::Append,
     }
 }
 
@@ -87,22 +95,28 @@ impl ProviderType {
             Self::OpenaiCompatible => ProviderSpec {
                 default_base_url: None,
                 auth: AuthStyle::Bearer,
-                wire: WireFormat::OpenAi,
+                dialect: Dialect::OpenAi,
+                urls: UrlStyle::Append,
             },
             Self::Azure => ProviderSpec {
                 default_base_url: None,
                 auth: AuthStyle::ApiKeyHeader,
-                wire: WireFormat::AzureOpenAi,
+                dialect: Dialect::OpenAi,
+                urls: UrlStyle::AzureDeployment,
             },
             Self::Anthropic => ProviderSpec {
                 default_base_url: Some("https://api.anthropic.com/v1"),
-                auth: AuthStyle::Bearer,
-                wire: WireFormat::Translated,
+                auth: AuthStyle::AnthropicKey {
+                    version: ANTHROPIC_VERSION,
+                },
+                dialect: Dialect::Anthropic,
+                urls: UrlStyle::Append,
             },
             Self::Gemini => ProviderSpec {
                 default_base_url: Some("https://generativelanguage.googleapis.com/v1beta"),
-                auth: AuthStyle::Bearer,
-                wire: WireFormat::Translated,
+                auth: AuthStyle::GoogApiKey,
+                dialect: Dialect::Gemini,
+                urls: UrlStyle::Append,
             },
         }
     }
@@ -151,59 +165,20 @@ impl ProviderType {
     }
 }
 
-/// The API routes the gateway proxies, as the client names them.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ApiRoute {
-    ChatCompletions,
-    Completions,
-    Embeddings,
-}
-
-impl ApiRoute {
-    pub fn from_path(path: &str) -> Option<Self> {
-        match path {
-            "/v1/chat/completions" | "/chat/completions" => Some(Self::ChatCompletions),
-            "/v1/completions" | "/completions" => Some(Self::Completions),
-            "/v1/embeddings" | "/embeddings" => Some(Self::Embeddings),
-            _ => None,
-        }
-    }
-
-    /// The path below the provider's base URL.
-    pub const fn suffix(self) -> &'static str {
-        match self {
-            Self::ChatCompletions => "/chat/completions",
-            Self::Completions => "/completions",
-            Self::Embeddings => "/embeddings",
-        }
-    }
-
-    /// A short, bounded label (logs, later metrics).
-    pub const fn label(self) -> &'static str {
-        match self {
-            Self::ChatCompletions => "chat",
-            Self::Completions => "completions",
-            Self::Embeddings => "embeddings",
-        }
-    }
-}
-
 /// The upstream request path (with query) for `route` on an instance.
 ///
 /// Azure addresses a deployment (the model name) and pins the API version in
 /// the query; everyone else appends the route to the base URL's path.
 pub fn upstream_path(
-    wire: WireFormat,
+    urls: UrlStyle,
     base: &BaseUrl,
     route: ApiRoute,
     model: &str,
     api_version: Option<&str>,
 ) -> String {
-    match wire {
-        WireFormat::OpenAi | WireFormat::Translated => {
-            format!("{}{}", base.path_prefix, route.suffix())
-        }
-        WireFormat::AzureOpenAi => format!(
+    match urls {
+        UrlStyle::Append => format!("{}{}", base.path_prefix, route.suffix()),
+        UrlStyle::AzureDeployment => format!(
             "{}/openai/deployments/{}{}?api-version={}",
             base.path_prefix,
             percent_encode_segment(model),
@@ -244,7 +219,7 @@ mod tests {
     fn openai_family_appends_route_to_base_path() {
         let base = BaseUrl::parse("https://api.groq.com/openai/v1").expect("valid");
         let p = upstream_path(
-            WireFormat::OpenAi,
+            UrlStyle::Append,
             &base,
             ApiRoute::ChatCompletions,
             "m",
@@ -257,7 +232,7 @@ mod tests {
     fn azure_uses_deployment_and_api_version() {
         let base = BaseUrl::parse("https://res.openai.azure.com").expect("valid");
         let p = upstream_path(
-            WireFormat::AzureOpenAi,
+            UrlStyle::AzureDeployment,
             &base,
             ApiRoute::Embeddings,
             "my dep",
@@ -267,18 +242,5 @@ mod tests {
             p,
             "/openai/deployments/my%20dep/embeddings?api-version=2024-06-01"
         );
-    }
-
-    #[test]
-    fn routes_accept_with_and_without_v1() {
-        assert_eq!(
-            ApiRoute::from_path("/v1/embeddings"),
-            Some(ApiRoute::Embeddings)
-        );
-        assert_eq!(
-            ApiRoute::from_path("/chat/completions"),
-            Some(ApiRoute::ChatCompletions)
-        );
-        assert_eq!(ApiRoute::from_path("/v1/chat"), None);
     }
 }

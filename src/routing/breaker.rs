@@ -31,7 +31,7 @@ pub enum Rejected {
     /// Open until this instant.
     Open(Millis),
     /// Half-open, and every trial slot is taken.
-    Probing,
+    TrialInFlight,
 }
 
 pub struct CircuitBreaker {
@@ -52,8 +52,8 @@ pub type Trial = Option<u64>;
 #[derive(Default)]
 struct Inner {
     cycle: u64,
-    probes_out: u32,
-    probes_ok: u32,
+    trials_out: u32,
+    trials_ok: u32,
 }
 
 impl CircuitBreaker {
@@ -88,16 +88,16 @@ impl CircuitBreaker {
                 }
                 self.state.store(HALF_OPEN, Relaxed);
                 inner.cycle += 1;
-                inner.probes_out = 0;
-                inner.probes_ok = 0;
+                inner.trials_out = 0;
+                inner.trials_ok = 0;
             }
             _ => {}
         }
-        if inner.probes_out < self.conf.half_open_probes.max(1) {
-            inner.probes_out += 1;
+        if inner.trials_out < self.conf.half_open_probes.max(1) {
+            inner.trials_out += 1;
             Ok(Some(inner.cycle))
         } else {
-            Err(Rejected::Probing)
+            Err(Rejected::TrialInFlight)
         }
     }
 
@@ -122,9 +122,9 @@ impl CircuitBreaker {
 
     pub fn success(&self, trial: Trial) {
         if let Some(mut inner) = self.current(trial) {
-            inner.probes_out = inner.probes_out.saturating_sub(1);
-            inner.probes_ok += 1;
-            if inner.probes_ok >= self.conf.half_open_probes.max(1) {
+            inner.trials_out = inner.trials_out.saturating_sub(1);
+            inner.trials_ok += 1;
+            if inner.trials_ok >= self.conf.half_open_probes.max(1) {
                 inner.cycle += 1;
                 self.consecutive.store(0, Relaxed);
                 self.state.store(CLOSED, Relaxed);
@@ -156,7 +156,7 @@ impl CircuitBreaker {
 
     fn open(&self, mut inner: std::sync::MutexGuard<'_, Inner>, now: Millis) {
         inner.cycle += 1;
-        inner.probes_out = 0;
+        inner.trials_out = 0;
         self.open_until
             .store(clock::after(now, self.conf.open_for), Relaxed);
         self.state.store(OPEN, Relaxed);
@@ -166,7 +166,7 @@ impl CircuitBreaker {
     /// give its slot to the next request.
     pub fn release(&self, trial: Trial) {
         if let Some(mut inner) = self.current(trial) {
-            inner.probes_out = inner.probes_out.saturating_sub(1);
+            inner.trials_out = inner.trials_out.saturating_sub(1);
         }
     }
 
@@ -214,13 +214,13 @@ mod tests {
     }
 
     #[test]
-    fn half_open_admits_the_probes_then_closes_on_success() {
+    fn half_open_admits_the_trials_then_closes_on_success() {
         let b = breaker(1, 2);
         assert!(b.failure(None, 0));
         assert_eq!(b.state(1000), BreakerState::HalfOpen);
         let (t1, t2) = (b.admit(1000).unwrap(), b.admit(1000).unwrap());
         assert!(t1.is_some() && t2.is_some());
-        assert_eq!(b.admit(1000), Err(Rejected::Probing));
+        assert_eq!(b.admit(1000), Err(Rejected::TrialInFlight));
         b.success(t1);
         assert_eq!(b.state(1001), BreakerState::HalfOpen);
         b.success(t2);
@@ -229,11 +229,11 @@ mod tests {
     }
 
     #[test]
-    fn a_failed_probe_opens_again_and_a_released_one_frees_its_slot() {
+    fn a_failed_trial_opens_again_and_a_released_one_frees_its_slot() {
         let b = breaker(1, 1);
         b.failure(None, 0);
         let t = b.admit(1000).unwrap();
-        assert_eq!(b.admit(1000), Err(Rejected::Probing));
+        assert_eq!(b.admit(1000), Err(Rejected::TrialInFlight));
         b.release(t);
         let t = b.admit(1000).unwrap();
         assert!(b.failure(t, 1500));

@@ -1,5 +1,5 @@
 //! What the gateway knows about each instance right now, and the one place
-//! that turns an attempt's outcome into that knowledge (STYLE habit 8):
+//! that turns an attempt's outcome into that knowledge:
 //! per-model cooldowns (429s and emptied rate-limit windows), keys taken out
 //! of rotation (401/403/402), the circuit breaker, active-probe health, the
 //! requests in flight (least-busy) and time to first byte (latency).
@@ -30,7 +30,7 @@ pub enum Skip {
     /// Circuit breaker open; half-opens after the duration.
     Open(Duration),
     /// Half-open and its trial requests are all out.
-    Probing,
+    TrialInFlight,
     /// The provider rejected the key (its status); back after the duration.
     Disabled(u16, Duration),
     /// Failed its health checks, or no address of its endpoint is up.
@@ -42,7 +42,7 @@ impl Skip {
     pub fn retry_in(&self) -> Option<Duration> {
         match self {
             Self::CoolingDown(d) | Self::Open(d) | Self::Disabled(_, d) => Some(*d),
-            Self::Probing | Self::Unhealthy => None,
+            Self::TrialInFlight | Self::Unhealthy => None,
         }
     }
 }
@@ -169,18 +169,18 @@ impl Health {
         let now = clock::now();
         // The plan may be minutes old by now (earlier attempts timing out).
         self.available(c, now)?;
-        let probe = h.breaker.admit(now).map_err(|r| rejected(r, now))?;
+        let trial = h.breaker.admit(now).map_err(|r| rejected(r, now))?;
         h.in_flight.fetch_add(1, Relaxed);
         Ok(Ticket {
             health: self,
             instance: c.instance,
             slot: c.slot,
-            probe,
+            trial,
             done: false,
         })
     }
 
-    fn apply(&self, instance: usize, slot: usize, probe: Trial, signal: Signal) {
+    fn apply(&self, instance: usize, slot: usize, trial: Trial, signal: Signal) {
         let (Some(h), Some(s)) = (self.instances.get(instance), self.slots.get(slot)) else {
             return;
         };
@@ -189,22 +189,22 @@ impl Health {
             Signal::Served { ttfb, broke } => {
                 s.observe(ttfb, now);
                 if broke {
-                    h.failure(probe, now);
+                    h.failure(trial, now);
                 } else {
-                    h.success(probe, now);
+                    h.success(trial, now);
                 }
             }
-            Signal::PassedThrough => h.success(probe, now),
+            Signal::PassedThrough => h.success(trial, now),
             Signal::RateLimited(hint) => {
                 let d = hint.map_or(self.penalties.cooldown, |d| d.max(MIN_COOLDOWN));
                 s.cool(now, d);
-                h.breaker.release(probe);
+                h.breaker.release(trial);
             }
             Signal::KeyRejected(status) => {
                 h.disable(status, now, self.penalties.bad_key);
-                h.breaker.release(probe);
+                h.breaker.release(trial);
             }
-            Signal::Failed => h.failure(probe, now),
+            Signal::Failed => h.failure(trial, now),
         }
     }
 
@@ -338,7 +338,7 @@ pub struct Report {
 fn rejected(r: Rejected, now: Millis) -> Skip {
     match r {
         Rejected::Open(until) => Skip::Open(clock::until(now, until)),
-        Rejected::Probing => Skip::Probing,
+        Rejected::TrialInFlight => Skip::TrialInFlight,
     }
 }
 
@@ -370,8 +370,8 @@ impl InstanceHealth {
         Ok(())
     }
 
-    fn success(&self, probe: Trial, now: Millis) {
-        self.breaker.success(probe);
+    fn success(&self, trial: Trial, now: Millis) {
+        self.breaker.success(trial);
         // At most one store per millisecond-ish: skip when already current.
         if self.passive_ok.load(Relaxed) != now + 1 {
             self.passive_ok.store(now + 1, Relaxed);
@@ -382,8 +382,8 @@ impl InstanceHealth {
         }
     }
 
-    fn failure(&self, probe: Trial, now: Millis) {
-        if self.breaker.failure(probe, now) {
+    fn failure(&self, trial: Trial, now: Millis) {
+        if self.breaker.failure(trial, now) {
             log::warn!("instance {}: circuit breaker opened", self.id);
         }
     }
@@ -431,7 +431,7 @@ pub struct Ticket<'h> {
     health: &'h Health,
     instance: usize,
     slot: usize,
-    probe: Trial,
+    trial: Trial,
     done: bool,
 }
 
@@ -454,7 +454,7 @@ impl Ticket<'_> {
     pub fn finish(mut self, signal: Signal) {
         self.done = true;
         self.health
-            .apply(self.instance, self.slot, self.probe, signal);
+            .apply(self.instance, self.slot, self.trial, signal);
     }
 }
 
@@ -463,7 +463,7 @@ impl Drop for Ticket<'_> {
         if let Some(h) = self.health.instances.get(self.instance) {
             h.in_flight.fetch_sub(1, Relaxed);
             if !self.done {
-                h.breaker.release(self.probe);
+                h.breaker.release(self.trial);
             }
         }
     }

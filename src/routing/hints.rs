@@ -1,5 +1,5 @@
 //! What a provider's response headers say about its rate limits, read by
-//! pure functions (STYLE habit 3; linkerd's `retry_after.rs` is the model):
+//! pure functions (linkerd's `retry_after.rs` is the model):
 //! `Retry-After` (seconds or an HTTP date), `retry-after-ms`, and the reset
 //! headers of each limit window — Go-style durations on OpenAI and Groq
 //! (`x-ratelimit-reset-requests: 2m59.56s`), seconds on Cerebras

@@ -1,27 +1,26 @@
-//! Model name → ordered candidates (CONTRACT "How a request's `model`
-//! resolves"), the strategies that order them, what is known about each
-//! instance's health (`health`: cooldowns, breakers, probes), and the
-//! endpoint pools that give each candidate an address. Everything a request
-//! needs is built once at load; planning a request does no I/O and takes no
-//! lock.
+//! Model name → ordered candidates (see "How a request's `model` resolves"
+//! in the docs), the strategies that order them, and what is known about
+//! each instance's health (`health`: cooldowns, breakers, health-check
+//! verdicts). Everything a request needs is built once at load; planning a
+//! request does no I/O and takes no lock.
+//!
+//! Must not: do I/O, take a lock on the request path, or know how an
+//! instance is reached (that is `upstream`).
 
 mod breaker;
 pub mod clock;
-mod endpoints;
 mod health;
 pub mod hints;
 mod order;
-mod strategy;
 
 pub use breaker::{BreakerState, CircuitBreaker};
-pub use endpoints::{DnsDiscovery, EndpointPool, Endpoints};
 pub use health::{
     probe_outcome, Health, InstanceState, ProbeOutcome, Report, Signal, Skip, Ticket,
 };
 pub use order::Order;
-pub use strategy::Strategy;
 
-use crate::config::{Alias, Config, Instance};
+use crate::config::{Alias, Config, Instance, Strategy};
+use crate::dialect::Dialect;
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -32,6 +31,8 @@ pub struct Candidate {
     pub model: Arc<str>,
     /// Its (instance, model) state in [`Health`].
     pub slot: usize,
+    /// The wire format the instance speaks: the request is sent in it.
+    pub dialect: Dialect,
 }
 
 /// A request's candidates: the ones to try, in order, and the ones left
@@ -62,6 +63,8 @@ struct Route {
 pub struct UnknownModel(pub String);
 
 pub struct Router {
+    /// Each instance's dialect, by instance index.
+    dialects: Vec<Dialect>,
     aliases: HashMap<String, Route>,
     models: HashMap<String, Route>,
     /// `<entry id>` or `<provider type>` → its instances.
@@ -78,74 +81,78 @@ pub struct ModelName {
     pub owned_by: String,
 }
 
+/// Every instance indexed by the names that reach it.
+#[derive(Default)]
+struct Index {
+    /// `<entry id>` or `<provider type>` → its instances.
+    prefixes: HashMap<String, Vec<usize>>,
+    /// Model name → the instances serving it, in config order.
+    by_model: HashMap<String, Vec<usize>>,
+    names: Vec<ModelName>,
+}
+
+impl Index {
+    fn new(instances: &[Instance]) -> Self {
+        let mut index = Self::default();
+        index.names.push(ModelName {
+            id: "auto".into(),
+            owned_by: "modelgate".into(),
+        });
+        for (i, inst) in instances.iter().enumerate() {
+            push_unique(index.prefixes.entry(inst.entry.clone()).or_default(), i);
+            let kind = inst.kind.name();
+            push_unique(index.prefixes.entry(kind.to_string()).or_default(), i);
+            for m in &inst.models {
+                let list = index.by_model.entry(m.clone()).or_default();
+                list.push(i);
+                if list.len() == 1 {
+                    index.name(m.clone(), kind);
+                }
+                let pinned = format!("{}/{m}", inst.entry);
+                if !index.names.iter().any(|n| n.id == pinned) {
+                    index.name(pinned, kind);
+                }
+            }
+        }
+        index
+    }
+
+    fn name(&mut self, id: String, owned_by: &str) {
+        let owned_by = owned_by.to_string();
+        self.names.push(ModelName { id, owned_by });
+    }
+}
+
 impl Router {
     pub fn new(config: &Config, health: Arc<Health>) -> Self {
         let strategy = config.routing.strategy;
         let instances = &config.instances;
-        let mut prefixes: HashMap<String, Vec<usize>> = HashMap::new();
-        let mut by_model: HashMap<String, Vec<usize>> = HashMap::new();
-        let mut names = vec![ModelName {
-            id: "auto".into(),
-            owned_by: "modelgate".into(),
-        }];
-        for (i, inst) in instances.iter().enumerate() {
-            push_unique(prefixes.entry(inst.entry.clone()).or_default(), i);
-            push_unique(prefixes.entry(inst.kind.name().to_string()).or_default(), i);
-            for m in &inst.models {
-                let list = by_model.entry(m.clone()).or_default();
-                if list.is_empty() {
-                    names.push(ModelName {
-                        id: m.clone(),
-                        owned_by: inst.kind.name().into(),
-                    });
-                }
-                list.push(i);
-                let pinned = format!("{}/{m}", inst.entry);
-                if !names.iter().any(|n| n.id == pinned) {
-                    names.push(ModelName {
-                        id: pinned,
-                        owned_by: inst.kind.name().into(),
-                    });
-                }
-            }
-        }
-        let models = by_model
-            .iter()
-            .map(|(m, list)| {
-                let model: Arc<str> = Arc::from(m.as_str());
-                let c = list.iter().map(|&i| Candidate {
-                    instance: i,
-                    model: model.clone(),
-                    slot: health.slot(i, m),
-                });
-                (m.clone(), Route::new(c.collect(), None, strategy))
+        let index = Index::new(instances);
+        let prefixes = (index.prefixes.into_iter())
+            .map(|(p, instances)| {
+                let order = Order::new(strategy, &vec![1; instances.len()]);
+                (p, Prefix { instances, order })
             })
             .collect();
-        let auto_candidates = instances
-            .iter()
-            .enumerate()
-            .filter_map(|(i, inst)| {
-                inst.models.first().map(|m| Candidate {
-                    instance: i,
-                    model: Arc::from(m.as_str()),
-                    slot: health.slot(i, m),
-                })
-            })
-            .collect();
-        let auto = Route::new(auto_candidates, None, Strategy::RoundRobin);
         let mut router = Self {
+            dialects: instances.iter().map(|i| i.kind.spec().dialect).collect(),
             aliases: HashMap::new(),
-            models,
-            prefixes: (prefixes.into_iter())
-                .map(|(p, instances)| {
-                    let order = Order::new(strategy, &vec![1; instances.len()]);
-                    (p, Prefix { instances, order })
-                })
-                .collect(),
-            auto,
-            names,
+            models: HashMap::new(),
+            prefixes,
+            auto: Route::new(Vec::new(), None, Strategy::RoundRobin),
+            names: index.names,
             health,
         };
+        for (m, list) in &index.by_model {
+            let model: Arc<str> = Arc::from(m.as_str());
+            let c = list.iter().map(|&i| router.candidate(i, model.clone()));
+            let route = Route::new(c.collect(), None, strategy);
+            router.models.insert(m.clone(), route);
+        }
+        let auto = (instances.iter().enumerate()).filter_map(|(i, inst)| {
+            Some(router.candidate(i, Arc::from(inst.models.first()?.as_str())))
+        });
+        router.auto = Route::new(auto.collect(), None, Strategy::RoundRobin);
         for alias in &config.aliases {
             let route = router.alias_route(alias, instances);
             router.names.push(ModelName {
@@ -155,6 +162,15 @@ impl Router {
             router.aliases.insert(alias.name.clone(), route);
         }
         router
+    }
+
+    fn candidate(&self, instance: usize, model: Arc<str>) -> Candidate {
+        Candidate {
+            instance,
+            slot: self.health.slot(instance, &model),
+            dialect: (self.dialects.get(instance).copied()).unwrap_or(Dialect::OpenAi),
+            model,
+        }
     }
 
     fn alias_route(&self, alias: &Alias, instances: &[Instance]) -> Route {
@@ -168,11 +184,7 @@ impl Router {
                         let m = model
                             .as_deref()
                             .or(instances[i].models.first().map(String::as_str))?;
-                        Some(Candidate {
-                            instance: i,
-                            model: Arc::from(m),
-                            slot: self.health.slot(i, m),
-                        })
+                        Some(self.candidate(i, Arc::from(m)))
                     })
                     .collect(),
                 (None, Some(m)) => self
@@ -249,11 +261,7 @@ impl Router {
         let (prefix, model) = requested.split_once('/')?;
         let prefix = self.prefixes.get(prefix).filter(|_| !model.is_empty())?;
         let name: Arc<str> = Arc::from(model);
-        let c = prefix.instances.iter().map(|&i| Candidate {
-            instance: i,
-            model: name.clone(),
-            slot: self.health.slot(i, model),
-        });
+        let c = (prefix.instances.iter()).map(|&i| self.candidate(i, name.clone()));
         Some((c.collect(), &prefix.order))
     }
 

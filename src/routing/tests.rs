@@ -1,4 +1,4 @@
-//! Model resolution per CONTRACT, on configs parsed from literal YAML.
+//! Model resolution as documented, on configs parsed from literal YAML.
 
 use super::*;
 use crate::config::load_str;

@@ -21,16 +21,20 @@ struct WithUsage {
     usage: Option<Usage>,
 }
 
+/// A reply body that is not JSON at all.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NotJson;
+
 /// Whether `body` is JSON, and its usage if it reports one. One parse: the
 /// rest of the object is skipped, not built.
-pub fn from_json(body: &[u8]) -> Result<Option<Usage>, ()> {
+pub fn usage_from_json(body: &[u8]) -> Result<Option<Usage>, NotJson> {
     match serde_json::from_slice::<WithUsage>(body) {
         Ok(w) => Ok(w.usage.map(Usage::totalled)),
         // Valid JSON that is not an object (or has an odd `usage`) is
         // still a JSON reply; it just reports nothing we can count.
         Err(_) => serde_json::from_slice::<serde::de::IgnoredAny>(body)
             .map(|_| None)
-            .map_err(|_| ()),
+            .map_err(|_| NotJson),
     }
 }
 
@@ -93,7 +97,7 @@ impl StreamTail {
             .filter_map(|line| line.strip_prefix("data:"))
             .map(str::trim_start)
             .filter(|data| data.starts_with('{') && data.contains("\"usage\""))
-            .find_map(|data| from_json(data.as_bytes()).ok().flatten())
+            .find_map(|data| usage_from_json(data.as_bytes()).ok().flatten())
     }
 }
 
@@ -105,7 +109,7 @@ mod tests {
     fn usage_from_whole_replies() {
         let chat = br#"{"id":"x","choices":[],"usage":{"prompt_tokens":12,"completion_tokens":5,"total_tokens":17}}"#;
         assert_eq!(
-            from_json(chat),
+            usage_from_json(chat),
             Ok(Some(Usage {
                 prompt_tokens: 12,
                 completion_tokens: 5,
@@ -113,12 +117,12 @@ mod tests {
             }))
         );
         let emb = br#"{"object":"list","data":[],"usage":{"prompt_tokens":8,"total_tokens":8}}"#;
-        assert_eq!(from_json(emb).unwrap().unwrap().total_tokens, 8);
+        assert_eq!(usage_from_json(emb).unwrap().unwrap().total_tokens, 8);
         let anthropic = br#"{"usage":{"input_tokens":3,"output_tokens":4}}"#;
-        assert_eq!(from_json(anthropic).unwrap().unwrap().total_tokens, 7);
-        assert_eq!(from_json(br#"{"usage":null}"#), Ok(None));
-        assert_eq!(from_json(b"[1,2]"), Ok(None));
-        assert_eq!(from_json(b"<html>"), Err(()));
+        assert_eq!(usage_from_json(anthropic).unwrap().unwrap().total_tokens, 7);
+        assert_eq!(usage_from_json(br#"{"usage":null}"#), Ok(None));
+        assert_eq!(usage_from_json(b"[1,2]"), Ok(None));
+        assert_eq!(usage_from_json(b"<html>"), Err(NotJson));
     }
 
     #[test]

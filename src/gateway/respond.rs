@@ -1,9 +1,9 @@
-//! Responses the gateway writes itself: errors in OpenAI's envelope, and the
-//! local JSON endpoints. Every one carries `x-request-id`.
+//! Responses the gateway writes itself: errors in the client's dialect, and
+//! the local JSON endpoints. Every one carries `x-request-id`.
 
 use super::headers::{add_routed, Routed, X_REQUEST_ID};
-use super::RequestCtx;
-use crate::error::GatewayError;
+use super::GatewayError;
+use crate::observe::RequestCtx;
 use bytes::Bytes;
 use pingora::http::ResponseHeader;
 use pingora::protocols::http::ServerSession;
@@ -54,7 +54,8 @@ pub async fn error(
         .zip(ctx.upstream_model.clone())
         .filter(|_| ctx.attempts > 0);
     let (request_id, attempts) = (ctx.request_id.clone(), ctx.attempts);
-    json_with(session, ctx, err.status(), err.envelope(), |h| {
+    let body = err.envelope(ctx.dialect);
+    json_with(session, ctx, err.status(), body, |h| {
         if let Some(secs) = retry_after {
             h.insert_header(http::header::RETRY_AFTER, secs)?;
         }
@@ -70,4 +71,16 @@ pub async fn error(
         Ok(())
     })
     .await
+}
+
+/// Write `err` for a request that could not be served; a client that is
+/// gone by then is only logged.
+pub async fn fail(session: &mut ServerSession, ctx: &mut RequestCtx, err: &GatewayError) {
+    if let Err(e) = error(session, ctx, err).await {
+        log::debug!(
+            "request {}: error response not delivered: {}",
+            ctx.request_id,
+            e.etype().as_str()
+        );
+    }
 }

@@ -2,13 +2,13 @@
 //! a secret) and `/v1/models` (every routable name, OpenAI's list format).
 
 use super::State;
-use crate::auth::Caller;
 use crate::routing::clock::ceil_secs;
 use crate::routing::InstanceState;
+use crate::teams::Caller;
 use bytes::Bytes;
 use serde_json::json;
 
-/// Each instance's state (CONTRACT "GET /health"), plus the models it has
+/// Each instance's state (see `GET /health` in the docs), plus the models it has
 /// cooling down. `ok`: every instance healthy; `down` (503): every instance
 /// is open, unhealthy or disabled (rate limits pass; broken keys do not);
 /// else `degraded`.

@@ -1,15 +1,29 @@
-//! The request body: what the gateway needs from it (`model`, `stream`) and
-//! the alias rewrite. The body is parsed once, borrowing from the bytes (no
+//! An OpenAI-dialect request body: what the gateway needs from it (`model`,
+//! `stream`) and the alias rewrite. The body is parsed once, borrowing from the bytes (no
 //! copy of the prompt, no tree of values); the `model` value's byte span is
 //! kept so an alias rewrite splices the new name in and leaves every other
 //! byte of the body exactly as the client sent it.
 
-use crate::error::{truncate, GatewayError};
 use bytes::{Bytes, BytesMut};
 use serde::Deserialize;
 use serde_json::value::RawValue;
 use std::borrow::Cow;
 use std::ops::Range;
+
+/// Why a request body cannot be routed (the gateway answers 400).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum BodyError {
+    /// Not JSON, or not a JSON object; the reason, as serde_json words it.
+    #[error("the request body is not valid JSON: {0}")]
+    NotJson(String),
+    #[error("the request body has no `model`")]
+    MissingModel,
+    #[error("`{field}` must be {expected}")]
+    InvalidField {
+        field: &'static str,
+        expected: &'static str,
+    },
+}
 
 /// The parts of a request body the gateway reads.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -22,7 +36,7 @@ pub struct RequestBody {
 }
 
 #[derive(Deserialize)]
-struct Probe<'a> {
+struct Fields<'a> {
     #[serde(borrow)]
     model: Option<&'a RawValue>,
     #[serde(borrow)]
@@ -30,7 +44,7 @@ struct Probe<'a> {
 }
 
 impl RequestBody {
-    pub fn parse(bytes: Bytes) -> Result<Self, GatewayError> {
+    pub fn parse(bytes: Bytes) -> Result<Self, BodyError> {
         // serde would also read a struct from a JSON array; a request is an object.
         if bytes.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
             let what = if bytes.trim_ascii().is_empty() {
@@ -38,29 +52,29 @@ impl RequestBody {
             } else {
                 "expected a JSON object"
             };
-            return Err(GatewayError::InvalidJson(what.into()));
+            return Err(BodyError::NotJson(what.into()));
         }
-        let probe: Probe<'_> = serde_json::from_slice(&bytes).map_err(|e| {
+        let fields: Fields<'_> = serde_json::from_slice(&bytes).map_err(|e| {
             if e.is_data() {
-                GatewayError::InvalidJson("expected a JSON object".into())
+                BodyError::NotJson("expected a JSON object".into())
             } else {
-                GatewayError::InvalidJson(truncate(&e.to_string(), 200))
+                BodyError::NotJson(e.to_string())
             }
         })?;
-        let raw = probe.model.ok_or(GatewayError::MissingModel)?;
+        let raw = fields.model.ok_or(BodyError::MissingModel)?;
         let model: Cow<'_, str> =
-            serde_json::from_str(raw.get()).map_err(|_| GatewayError::InvalidField {
+            serde_json::from_str(raw.get()).map_err(|_| BodyError::InvalidField {
                 field: "model",
                 expected: "a string",
             })?;
         if model.is_empty() {
-            return Err(GatewayError::MissingModel);
+            return Err(BodyError::MissingModel);
         }
-        let stream = match probe.stream.map(|r| r.get()) {
+        let stream = match fields.stream.map(|r| r.get()) {
             None | Some("null") | Some("false") => false,
             Some("true") => true,
             Some(_) => {
-                return Err(GatewayError::InvalidField {
+                return Err(BodyError::InvalidField {
                     field: "stream",
                     expected: "a boolean",
                 })
@@ -96,7 +110,7 @@ impl RequestBody {
 mod tests {
     use super::*;
 
-    fn parse(s: &str) -> Result<RequestBody, GatewayError> {
+    fn parse(s: &str) -> Result<RequestBody, BodyError> {
         RequestBody::parse(Bytes::from(s.to_string()))
     }
 
@@ -125,30 +139,24 @@ mod tests {
 
     #[test]
     fn rejects_bad_bodies_with_the_right_error() {
-        assert!(matches!(
-            parse("not json"),
-            Err(GatewayError::InvalidJson(_))
-        ));
-        assert!(matches!(parse("[1,2]"), Err(GatewayError::InvalidJson(_))));
+        assert!(matches!(parse("not json"), Err(BodyError::NotJson(_))));
+        assert!(matches!(parse("[1,2]"), Err(BodyError::NotJson(_))));
         assert!(matches!(
             parse(r#"{"model": "a""#),
-            Err(GatewayError::InvalidJson(_))
+            Err(BodyError::NotJson(_))
         ));
-        assert_eq!(
-            parse(r#"{"messages": []}"#),
-            Err(GatewayError::MissingModel)
-        );
-        assert_eq!(parse(r#"{"model": ""}"#), Err(GatewayError::MissingModel));
+        assert_eq!(parse(r#"{"messages": []}"#), Err(BodyError::MissingModel));
+        assert_eq!(parse(r#"{"model": ""}"#), Err(BodyError::MissingModel));
         assert_eq!(
             parse(r#"{"model": 42}"#),
-            Err(GatewayError::InvalidField {
+            Err(BodyError::InvalidField {
                 field: "model",
                 expected: "a string"
             })
         );
         assert_eq!(
             parse(r#"{"model": "m", "stream": "yes"}"#),
-            Err(GatewayError::InvalidField {
+            Err(BodyError::InvalidField {
                 field: "stream",
                 expected: "a boolean"
             })

@@ -3,12 +3,11 @@
 //! arrives (SSE). After the first byte there is no retry: a broken upstream
 //! ends an SSE stream with an `event: error` and a clean end of body.
 
-use super::batch::BodyBatches;
-use super::conn::UpSession;
-use super::exchange::{client_gone, Attempt};
 use super::headers::{self, Routed};
-use super::usage::StreamTail;
-use super::{RequestCtx, State};
+use super::{client, GatewayError, State};
+use crate::dialect::StreamTail;
+use crate::observe::RequestCtx;
+use crate::upstream::{BodyBatches, UpSession};
 use bytes::Bytes;
 use pingora::protocols::http::ServerSession;
 use pingora::upstreams::peer::HttpPeer;
@@ -16,23 +15,36 @@ use pingora::ErrorType;
 use std::time::Instant;
 
 /// Writing a decided response to the client.
-pub struct Deliver<'s, 'a> {
+pub struct Deliver<'s> {
     pub state: &'s State,
     pub session: &'s mut ServerSession,
     pub ctx: &'s mut RequestCtx,
     pub peer: &'s HttpPeer,
-    pub a: &'s Attempt<'a>,
+    /// The instance that answered, and the model it was sent.
+    pub instance: &'s str,
+    pub model: &'s str,
 }
 
-impl Deliver<'_, '_> {
+/// How a streamed body ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StreamEnd {
+    /// Whole, to the upstream's end of body.
+    Complete,
+    /// The upstream failed mid-body (the client got a clean end).
+    UpstreamBroke,
+    /// The client went away: not the upstream's fault.
+    ClientLeft,
+}
+
+impl Deliver<'_> {
     fn head(&mut self, conn: &UpSession) -> pingora::Result<pingora::http::ResponseHeader> {
         let upstream = conn
             .resp_header()
             .ok_or_else(|| pingora::Error::explain(ErrorType::InternalError, "no response head"))?;
         let routed = Routed {
             request_id: &self.ctx.request_id,
-            instance: &self.a.up.id,
-            model: self.a.model,
+            instance: self.instance,
+            model: self.model,
             attempts: self.ctx.attempts,
         };
         self.ctx.status = upstream.status.as_u16();
@@ -57,12 +69,11 @@ impl Deliver<'_, '_> {
         self.state.connector.release(conn, self.peer).await;
     }
 
-    /// Stream the body through chunk by chunk as it arrives; true when the
-    /// upstream broke off mid-body.
-    pub async fn pump(mut self, mut conn: UpSession, first: Option<Bytes>) -> bool {
+    /// Stream the body through chunk by chunk as it arrives.
+    pub async fn pump(mut self, mut conn: UpSession, first: Option<Bytes>) -> StreamEnd {
         let head = match self.head(&conn) {
             Ok(h) => h,
-            Err(_) => return false,
+            Err(_) => return StreamEnd::Complete,
         };
         self.ctx.chunked = head.headers.get(http::header::CONTENT_LENGTH).is_none();
         let sse = head
@@ -83,7 +94,7 @@ impl Deliver<'_, '_> {
         // half-written event before an error event of ours.
         let mut tail = sse.then(StreamTail::default);
         if let Some(chunk) = first {
-            if !self.forward(chunk, &mut tail).await {
+            if !self.send_chunk(chunk, &mut tail).await {
                 return self.client_went_away();
             }
         }
@@ -93,11 +104,11 @@ impl Deliver<'_, '_> {
             let next = tokio::select! {
                 biased;
                 r = tokio::time::timeout(idle, batches.next(&mut conn)) => r,
-                () = client_gone(self.session) => return self.client_went_away(),
+                () = client::gone(self.session) => return self.client_went_away(),
             };
             let why = match next {
                 Ok(Ok(Some(chunk))) => {
-                    if !self.forward(chunk, &mut tail).await {
+                    if !self.send_chunk(chunk, &mut tail).await {
                         return self.client_went_away();
                     }
                     continue;
@@ -106,7 +117,7 @@ impl Deliver<'_, '_> {
                     self.ctx.usage = tail.as_ref().and_then(StreamTail::usage);
                     let _ = self.session.write_response_body(Bytes::new(), true).await;
                     self.state.connector.release(conn, self.peer).await;
-                    return false;
+                    return StreamEnd::Complete;
                 }
                 Ok(Err(e)) => format!(
                     "the upstream connection failed mid-stream ({})",
@@ -118,7 +129,7 @@ impl Deliver<'_, '_> {
                 ),
             };
             self.cut(tail.as_ref(), why).await;
-            return true;
+            return StreamEnd::UpstreamBroke;
         }
     }
 
@@ -132,20 +143,20 @@ impl Deliver<'_, '_> {
         log::warn!(
             "request {}: instance {}: {why}",
             self.ctx.request_id,
-            self.a.up.id
+            self.instance
         );
         self.ctx.note = Some(why.clone());
         let chunked = self.ctx.chunked;
         if let (Some(tail), true) = (sse_tail, chunked) {
-            let model = self.a.model.to_string();
-            let err = crate::error::GatewayError::UpstreamFailed {
+            let model = self.model.to_string();
+            let err = GatewayError::UpstreamFailed {
                 model,
                 summary: why,
             };
             let mut event = Vec::with_capacity(256);
             event.extend_from_slice(tail.separator());
             event.extend_from_slice(b"event: error\ndata: ");
-            event.extend_from_slice(&err.envelope());
+            event.extend_from_slice(&err.envelope(self.ctx.dialect));
             event.extend_from_slice(b"\n\n");
             let sent = self
                 .session
@@ -165,7 +176,7 @@ impl Deliver<'_, '_> {
     }
 
     /// Send one chunk on; `false` when the client is gone.
-    async fn forward(&mut self, chunk: Bytes, tail: &mut Option<StreamTail>) -> bool {
+    async fn send_chunk(&mut self, chunk: Bytes, tail: &mut Option<StreamTail>) -> bool {
         if let Some(tail) = tail {
             tail.push(&chunk);
         }
@@ -173,10 +184,10 @@ impl Deliver<'_, '_> {
         self.session.write_response_body(chunk, false).await.is_ok()
     }
 
-    /// Not the upstream's fault: returns false (it did not break).
-    fn client_went_away(self) -> bool {
+    /// Not the upstream's fault: it did not break.
+    fn client_went_away(self) -> StreamEnd {
         self.ctx.note = Some("client disconnected mid-response".into());
         self.session.set_keepalive(None);
-        false
+        StreamEnd::ClientLeft
     }
 }

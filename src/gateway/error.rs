@@ -1,8 +1,12 @@
 //! The one error enum of the request path and its single mapping to the wire:
-//! status + OpenAI's envelope `{"error": {"message", "type", "code", "param"}}`.
+//! a status, and an envelope in the client's dialect (OpenAI's
+//! `{"error": {"message", "type", "code", "param"}}` for every route today).
 //! Messages name instances and models, never keys; a client-supplied value is
 //! echoed only after truncation, inside JSON (escaped by serde_json).
 
+use crate::dialect::{BodyError, Dialect, ErrorReply};
+use crate::routing::clock::ceil_secs;
+use crate::teams::AuthError;
 use bytes::Bytes;
 use std::time::Duration;
 
@@ -109,18 +113,41 @@ impl GatewayError {
             | Self::NoCandidate {
                 retry_after: Some(retry_after),
                 ..
-            } => Some(crate::routing::clock::ceil_secs(*retry_after)),
+            } => Some(ceil_secs(*retry_after)),
             _ => None,
         }
     }
 
-    /// The JSON body.
-    pub fn envelope(&self) -> Bytes {
+    /// The JSON body for a client of `dialect`.
+    pub fn envelope(&self, dialect: Dialect) -> Bytes {
         let (kind, code, param) = self.kind();
-        let body = serde_json::json!({
-            "error": { "message": self.to_string(), "type": kind, "code": code, "param": param }
-        });
-        Bytes::from(body.to_string())
+        let message = self.to_string();
+        dialect.error_body(&ErrorReply {
+            status: self.status(),
+            kind,
+            code,
+            param,
+            message: &message,
+        })
+    }
+}
+
+impl From<AuthError> for GatewayError {
+    fn from(e: AuthError) -> Self {
+        match e {
+            AuthError::MissingKey => Self::MissingKey,
+            AuthError::UnknownKey => Self::UnknownKey,
+        }
+    }
+}
+
+impl From<BodyError> for GatewayError {
+    fn from(e: BodyError) -> Self {
+        match e {
+            BodyError::NotJson(why) => Self::InvalidJson(truncate(&why, 200)),
+            BodyError::MissingModel => Self::MissingModel,
+            BodyError::InvalidField { field, expected } => Self::InvalidField { field, expected },
+        }
     }
 }
 
@@ -139,7 +166,8 @@ mod tests {
     #[test]
     fn envelope_has_openai_shape() {
         let e = GatewayError::UnknownModel("gpt-9".into());
-        let v: serde_json::Value = serde_json::from_slice(&e.envelope()).expect("json");
+        let v: serde_json::Value =
+            serde_json::from_slice(&e.envelope(Dialect::OpenAi)).expect("json");
         assert_eq!(e.status(), 404);
         assert_eq!(v["error"]["code"], "model_not_found");
         assert_eq!(v["error"]["param"], "model");

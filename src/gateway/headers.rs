@@ -4,7 +4,7 @@
 //! Downstream: the provider's headers minus hop-by-hop ones and cookies,
 //! plus `x-request-id` and the `x-modelgate-*` routing headers.
 
-use super::upstream::Upstream;
+use crate::upstream::Upstream;
 use http::header::{self, HeaderName};
 use pingora::http::{RequestHeader, ResponseHeader};
 
@@ -86,7 +86,7 @@ pub fn upstream_request(
     if !client.headers.contains_key(header::CONTENT_TYPE) {
         req.insert_header(header::CONTENT_TYPE, "application/json")?;
     }
-    if let Some((name, value)) = &up.auth {
+    for (name, value) in &up.auth {
         req.insert_header(name.clone(), value.clone())?;
     }
     req.insert_header(X_REQUEST_ID, request_id)?;

@@ -3,15 +3,23 @@
 //! digests are kept; the presented key is hashed once and compared with every
 //! configured digest in constant time, without an early exit, so timing does
 //! not reveal which key (or how much of one) matched. Neither header is ever
-//! forwarded upstream (see `proxy::headers`).
+//! forwarded upstream (the gateway's header rewrite drops both).
 
 use crate::config::GatewayKey;
-use crate::error::GatewayError;
 use http::HeaderMap;
 use sha2::{Digest, Sha256};
 use std::sync::Arc;
 use subtle::ConstantTimeEq;
 use wildmatch::WildMatch;
+
+/// Why a request is not let in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum AuthError {
+    #[error("no gateway key was presented")]
+    MissingKey,
+    #[error("the gateway key presented is not known")]
+    UnknownKey,
+}
 
 /// The caller, once authenticated.
 #[derive(Debug, Clone)]
@@ -49,14 +57,14 @@ impl Auth {
     }
 
     /// Who is calling, from the request headers.
-    pub fn authenticate(&self, headers: &HeaderMap) -> Result<Caller, GatewayError> {
+    pub fn authenticate(&self, headers: &HeaderMap) -> Result<Caller, AuthError> {
         if self.is_open() {
             return Ok(Caller {
                 name: None,
                 index: None,
             });
         }
-        let presented = presented_key(headers).ok_or(GatewayError::MissingKey)?;
+        let presented = presented_key(headers).ok_or(AuthError::MissingKey)?;
         let digest: [u8; 32] = Sha256::digest(presented).into();
         let mut found: Option<usize> = None;
         for (i, k) in self.keys.iter().enumerate() {
@@ -64,7 +72,7 @@ impl Auth {
                 found = Some(i);
             }
         }
-        let i = found.ok_or(GatewayError::UnknownKey)?;
+        let i = found.ok_or(AuthError::UnknownKey)?;
         Ok(Caller {
             name: Some(self.keys[i].name.clone()),
             index: Some(i),
@@ -144,16 +152,16 @@ mod tests {
         let a = auth();
         assert_eq!(
             a.authenticate(&HeaderMap::new()).err(),
-            Some(GatewayError::MissingKey)
+            Some(AuthError::MissingKey)
         );
         assert_eq!(
             a.authenticate(&headers("authorization", "Bearer ")).err(),
-            Some(GatewayError::MissingKey)
+            Some(AuthError::MissingKey)
         );
         assert_eq!(
             a.authenticate(&headers("authorization", "Bearer k-alic"))
                 .err(),
-            Some(GatewayError::UnknownKey)
+            Some(AuthError::UnknownKey)
         );
     }
 

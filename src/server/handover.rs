@@ -17,7 +17,7 @@
 //! (`dup2`): its accept loop then sees nothing but `EAGAIN`, while the
 //! shared socket, still open in the new process, keeps its queue there.
 
-use super::State;
+use crate::gateway::State;
 use async_trait::async_trait;
 use pingora::server::{ExecutionPhase, ShutdownWatch};
 use pingora::services::background::BackgroundService;
@@ -32,14 +32,14 @@ use tokio::sync::broadcast::{self, error::RecvError};
 /// old one stops (Pingora shuts it down 5 s after sending).
 const HANDOVER: Duration = Duration::from_secs(3);
 
-pub struct Drain {
+pub struct Handover {
     state: Arc<State>,
     phases: Mutex<Option<broadcast::Receiver<ExecutionPhase>>>,
     /// The listeners this process serves (API and admin).
     listeners: Vec<SocketAddr>,
 }
 
-impl Drain {
+impl Handover {
     pub fn new(
         state: Arc<State>,
         phases: broadcast::Receiver<ExecutionPhase>,
@@ -60,7 +60,7 @@ impl Drain {
 }
 
 #[async_trait]
-impl BackgroundService for Drain {
+impl BackgroundService for Handover {
     async fn start(&self, mut shutdown: ShutdownWatch) {
         let taken = self.phases.lock().map(|mut p| p.take()).ok().flatten();
         let Some(mut phases) = taken else {

@@ -5,7 +5,7 @@
 //! Pingora's own `http_req_header_to_wire`) and the body go out in one
 //! write; the response is then read by Pingora's H1 client as usual.
 
-use super::upstream::POOL_IDLE;
+use super::instance::POOL_IDLE;
 use bytes::{Bytes, BytesMut};
 use pingora::connectors::{ConnectorOptions, TransportConnector};
 use pingora::http::RequestHeader;
@@ -13,6 +13,7 @@ use pingora::protocols::http::v1::client::http_req_header_to_wire;
 use pingora::protocols::Stream;
 use pingora::upstreams::peer::{HttpPeer, Peer};
 use pingora::{Error, ErrorType, OrErr, Result};
+use std::time::Duration;
 use tokio::io::AsyncWriteExt;
 
 /// Pingora's H1 client session, reading one response.
@@ -22,6 +23,8 @@ pub type UpSession = pingora::protocols::http::v1::client::HttpSession;
 /// larger ones follow the head in a second write (a copy would cost more
 /// than the send it saves).
 const COALESCE_LIMIT: usize = 64 * 1024;
+/// Bodies nobody needs are read (to keep the connection) up to this.
+const DISCARD_LIMIT: usize = 256 * 1024;
 
 pub struct Connector {
     transport: TransportConnector,
@@ -45,6 +48,20 @@ impl Connector {
         }
         let stream = Box::pin(self.transport.new_stream(peer)).await?;
         Ok((stream, false))
+    }
+
+    /// Read a body nobody needs (a failed attempt's error, a health check's
+    /// model list), within `wait` per read and up to `DISCARD_LIMIT` bytes,
+    /// so that the connection can go back to the pool.
+    pub async fn discard(&self, mut conn: UpSession, peer: &HttpPeer, wait: Duration) {
+        let mut read = 0;
+        while let Ok(Some(chunk)) = read_chunk(&mut conn, wait).await {
+            read += chunk.len();
+            if read > DISCARD_LIMIT {
+                return;
+            }
+        }
+        self.release(conn, peer).await;
     }
 
     /// Give a connection whose response was read to the end back to the
@@ -119,4 +136,22 @@ async fn write(stream: &mut Stream, bytes: &[u8]) -> Result<()> {
         .write_all(bytes)
         .await
         .or_err(ErrorType::WriteError, "writing the request")
+}
+
+/// Why reading an upstream body stopped short.
+#[derive(Debug)]
+pub enum ReadError {
+    /// The connection failed (the Pingora error kind).
+    Broken(&'static str),
+    /// Nothing arrived within the wait.
+    Timeout,
+}
+
+/// The next body chunk within `wait`; `None` at the end of the body.
+pub async fn read_chunk(conn: &mut UpSession, wait: Duration) -> Result<Option<Bytes>, ReadError> {
+    match tokio::time::timeout(wait, conn.read_body_bytes()).await {
+        Ok(Ok(chunk)) => Ok(chunk),
+        Ok(Err(e)) => Err(ReadError::Broken(e.etype().as_str())),
+        Err(_) => Err(ReadError::Timeout),
+    }
 }

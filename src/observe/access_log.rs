@@ -3,13 +3,22 @@
 //! the gateway key by its *name*, instances by id, and never holds a key or a
 //! body. The process log (`log` + `env_logger`, `RUST_LOG`) goes to stderr.
 
+use super::RequestCtx;
 use crate::config;
-use crate::proxy::{RequestCtx, Usage};
+use crate::dialect::Usage;
 use serde::Serialize;
 use std::fs::File;
 use std::io::{LineWriter, Write};
 use std::sync::Mutex;
 use std::time::SystemTime;
+
+/// The access log's file cannot be opened for appending.
+#[derive(Debug, thiserror::Error)]
+#[error("access_log `{}`: cannot open it: {source}", path.display())]
+pub struct AccessLogError {
+    pub path: std::path::PathBuf,
+    pub source: std::io::Error,
+}
 
 pub enum AccessLog {
     Stdout,
@@ -50,7 +59,7 @@ fn ms(d: std::time::Duration) -> f64 {
 }
 
 impl AccessLog {
-    pub fn open(conf: &config::AccessLog) -> Result<Self, String> {
+    pub fn open(conf: &config::AccessLog) -> Result<Self, AccessLogError> {
         Ok(match conf {
             config::AccessLog::Stdout => Self::Stdout,
             config::AccessLog::Stderr => Self::Stderr,
@@ -60,7 +69,10 @@ impl AccessLog {
                     .append(true)
                     .create(true)
                     .open(path)
-                    .map_err(|e| format!("access_log `{}`: cannot open it: {e}", path.display()))?;
+                    .map_err(|source| AccessLogError {
+                        path: path.clone(),
+                        source,
+                    })?;
                 Self::File(Mutex::new(LineWriter::new(file)))
             }
         })

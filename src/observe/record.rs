@@ -1,7 +1,7 @@
-//! Per-request state, filled in as the request moves along; `logging` reads
-//! it for the access-log line.
+//! The request record: per-request state, filled in as the request moves
+//! along; metrics and the access log read it once the request is over.
 
-use super::usage::Usage;
+use crate::dialect::{Dialect, Usage};
 use std::borrow::Cow;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -23,6 +23,8 @@ pub struct RequestCtx {
     /// The gateway key's name, once authenticated.
     pub key_name: Option<Arc<str>>,
     pub route: &'static str,
+    /// The client's dialect: errors are answered in it.
+    pub dialect: Dialect,
     pub requested_model: Option<String>,
     pub stream: bool,
     /// Whether the response body went out without a `Content-Length` (so
@@ -44,7 +46,7 @@ pub struct RequestCtx {
     pub bytes_in: usize,
     pub bytes_out: usize,
     pub usage: Option<Usage>,
-    /// Counted in the in-flight gauge (so `logging` takes it out once).
+    /// Counted in the in-flight gauge (so the metrics take it out once).
     pub in_flight: bool,
 }
 
@@ -55,6 +57,7 @@ impl RequestCtx {
             request_id: String::new(),
             key_name: None,
             route: "-",
+            dialect: Dialect::OpenAi,
             requested_model: None,
             stream: false,
             chunked: false,
@@ -77,5 +80,22 @@ impl RequestCtx {
 impl Default for RequestCtx {
     fn default() -> Self {
         Self::new()
+    }
+}
+
+/// A status code as a label, without allocating for the common ones.
+pub fn status_label(status: u16) -> Cow<'static, str> {
+    match status {
+        200 => "200".into(),
+        400 => "400".into(),
+        401 => "401".into(),
+        403 => "403".into(),
+        404 => "404".into(),
+        429 => "429".into(),
+        500 => "500".into(),
+        502 => "502".into(),
+        503 => "503".into(),
+        504 => "504".into(),
+        other => other.to_string().into(),
     }
 }

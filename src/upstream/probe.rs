@@ -1,5 +1,5 @@
 //! Active health checks that cost nothing: every `health_check.interval`,
-//! `GET {base_url}/models` with each OpenAI-wire instance's own key (free on
+//! `GET {base_url}/models` with each OpenAI-style instance's own key (free on
 //! every provider, and it proves the key as well as the server), over the
 //! same pooled connector as real traffic. Instances of other wire formats
 //! rely on their endpoint pool's TCP check. The verdict goes to
@@ -8,10 +8,10 @@
 //! The first check runs one interval after start: until then every
 //! instance counts as healthy (nothing is marked down before it is checked).
 
-use super::conn::{self, Wire};
-use super::{exchange, State};
-use crate::providers::WireFormat;
-use crate::routing::{probe_outcome, ProbeOutcome};
+use super::connector::{self, Connector, Wire};
+use super::Upstream;
+use crate::config::HealthCheckConf;
+use crate::routing::{probe_outcome, Health, ProbeOutcome};
 use async_trait::async_trait;
 use bytes::Bytes;
 use pingora::http::RequestHeader;
@@ -21,30 +21,46 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::time::Instant;
 
+/// The longest wait per read of a reply body the prober discards.
+const DISCARD_WAIT: Duration = Duration::from_secs(2);
+
 pub struct Prober {
-    state: Arc<State>,
+    upstreams: Arc<[Upstream]>,
+    connector: Arc<Connector>,
+    health: Arc<Health>,
     interval: Duration,
     timeout: Duration,
+    /// `timeouts.idle`, capped at `DISCARD_WAIT`.
+    discard_wait: Duration,
 }
 
 impl Prober {
-    pub fn new(state: Arc<State>, interval: Duration, timeout: Duration) -> Self {
+    pub fn new(
+        upstreams: Arc<[Upstream]>,
+        connector: Arc<Connector>,
+        health: Arc<Health>,
+        checks: HealthCheckConf,
+        idle: Duration,
+    ) -> Self {
         Self {
-            state,
-            interval,
-            timeout,
+            upstreams,
+            connector,
+            health,
+            interval: checks.interval,
+            timeout: checks.timeout,
+            discard_wait: idle.min(DISCARD_WAIT),
         }
     }
 
     async fn check(&self, i: usize) {
-        let Some(up) = self.state.upstreams.get(i) else {
+        let Some(up) = self.upstreams.get(i) else {
             return;
         };
         // No address up: the endpoint's own check already shows it unhealthy.
         let Some(addr) = up.endpoint.address().await else {
             return;
         };
-        let outcome = match tokio::time::timeout(self.timeout, self.get_models(i, addr)).await {
+        let outcome = match tokio::time::timeout(self.timeout, self.get_models(up, addr)).await {
             Ok(Ok(status)) => probe_outcome(status),
             Ok(Err(e)) => {
                 log::debug!(
@@ -56,26 +72,23 @@ impl Prober {
             }
             Err(_) => ProbeOutcome::Down,
         };
-        self.state.router.health().probed(i, outcome, self.interval);
+        self.health.probed(i, outcome, self.interval);
     }
 
-    async fn get_models(&self, i: usize, addr: std::net::SocketAddr) -> pingora::Result<u16> {
-        let Some(up) = self.state.upstreams.get(i) else {
-            return Ok(0);
-        };
+    async fn get_models(&self, up: &Upstream, addr: std::net::SocketAddr) -> pingora::Result<u16> {
         let peer = up.peer(addr);
         let path = format!("{}/models", up.base.path_prefix);
         let mut req = RequestHeader::build_no_case("GET", path.as_bytes(), Some(4))?;
         req.insert_header(http::header::HOST, up.host_header.clone())?;
         req.insert_header(http::header::USER_AGENT, "modelgate-health-check")?;
-        if let Some((name, value)) = &up.auth {
+        for (name, value) in &up.auth {
             req.insert_header(name.clone(), value.clone())?;
         }
         let wire = Wire::new(&req, &Bytes::new())?;
-        let (stream, _) = self.state.connector.connect(&peer).await?;
-        let conn = conn::exchange(stream, &peer, &wire).await?;
-        let status = conn::status(&conn);
-        exchange::drain(&self.state, conn, &peer).await;
+        let (stream, _) = self.connector.connect(&peer).await?;
+        let conn = connector::exchange(stream, &peer, &wire).await?;
+        let status = connector::status(&conn);
+        self.connector.discard(conn, &peer, self.discard_wait).await;
         Ok(status)
     }
 }
@@ -83,8 +96,8 @@ impl Prober {
 #[async_trait]
 impl BackgroundService for Prober {
     async fn start(&self, mut shutdown: ShutdownWatch) {
-        let probed: Vec<usize> = (self.state.upstreams.iter().enumerate())
-            .filter(|(_, up)| up.wire == WireFormat::OpenAi)
+        let probed: Vec<usize> = (self.upstreams.iter().enumerate())
+            .filter(|(_, up)| up.health_checked())
             .map(|(i, _)| i)
             .collect();
         if probed.is_empty() {

@@ -1,8 +1,9 @@
-//! Retry logic in one place (STYLE habit 8). Pure functions: what a response
+//! Retry logic in one place. Pure functions: what a response
 //! head means for failover, how `Retry-After` reads, and which error the
 //! client gets when every attempt failed. Nothing else decides to retry.
 
-use crate::error::GatewayError;
+use super::GatewayError;
+use crate::observe::status_label;
 use crate::routing::clock::ceil_secs;
 use crate::routing::{Signal, Skip};
 use std::borrow::Cow;
@@ -19,7 +20,7 @@ pub enum Verdict {
     Retry,
 }
 
-/// CONTRACT "Failover rules": 429, 402, 408, 5xx and 401/403 (a bad key) are
+/// The failover rules: 429, 402, 408, 5xx and 401/403 (a bad key) are
 /// retried; other 4xx are the request's fault. 1xx never reaches here.
 pub fn classify(status: u16) -> Verdict {
     match status {
@@ -92,23 +93,6 @@ pub enum Failure {
     BadResponse(String),
     /// Not tried: cooling down, breaker open, key disabled, unhealthy.
     Skipped(Skip),
-}
-
-/// A status code as a label, without allocating for the common ones.
-pub fn status_label(status: u16) -> Cow<'static, str> {
-    match status {
-        200 => "200".into(),
-        400 => "400".into(),
-        401 => "401".into(),
-        403 => "403".into(),
-        404 => "404".into(),
-        429 => "429".into(),
-        500 => "500".into(),
-        502 => "502".into(),
-        503 => "503".into(),
-        504 => "504".into(),
-        other => other.to_string().into(),
-    }
 }
 
 impl Failure {
@@ -189,7 +173,7 @@ impl Failure {
                 format!("rate limited, cooling down (retry in {}s)", ceil_secs(*d))
             }
             Self::Skipped(Skip::Open(d)) => format!("circuit open (retry in {}s)", ceil_secs(*d)),
-            Self::Skipped(Skip::Probing) => "circuit half-open, trial in progress".into(),
+            Self::Skipped(Skip::TrialInFlight) => "circuit half-open, trial in progress".into(),
             Self::Skipped(Skip::Disabled(code, d)) => {
                 format!(
                     "key rejected with {code}, out of rotation (retry in {}s)",
@@ -201,8 +185,8 @@ impl Failure {
     }
 }
 
-/// The client's error once no candidate served the request (CONTRACT
-/// "Errors"): every working candidate rate-limited or cooling down → 429
+/// The client's error once no candidate served the request (see "Errors"
+/// in the docs): every working candidate rate-limited or cooling down → 429
 /// with the soonest recovery; nothing tried and nothing rate-limited → 503; every attempt timed out →
 /// 504; any other mix of attempts → 502. The message counts the candidates
 /// and names each with its reason (instance ids, never keys).

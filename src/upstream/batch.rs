@@ -4,7 +4,7 @@
 //! instead of one write (and one allocation) per upstream chunk. Nothing is
 //! held back: batching stops at the first read that would wait.
 
-use super::conn::UpSession;
+use super::connector::UpSession;
 use bytes::{Bytes, BytesMut};
 use futures::FutureExt;
 

@@ -5,15 +5,13 @@
 //! then let `classify` decide: deliver, pass through, or fail over. Nothing
 //! reaches the client before that decision, so a failed attempt is invisible.
 
-use super::batch::BodyBatches;
 use super::classify::{classify, Failure, Served, Verdict};
-use super::conn::{self, UpSession, Wire};
-use super::deliver::Deliver;
-use super::headers;
-use super::upstream::Upstream;
-use super::usage::{self, Usage};
-use super::{RequestCtx, State};
+use super::deliver::{Deliver, StreamEnd};
+use super::{client, headers, State};
+use crate::dialect::{usage_from_json, Usage};
+use crate::observe::RequestCtx;
 use crate::routing::{hints, Ticket};
+use crate::upstream::{self, BodyBatches, ReadError, UpSession, Upstream, Wire};
 use bytes::{Bytes, BytesMut};
 use pingora::protocols::http::ServerSession;
 use pingora::upstreams::peer::HttpPeer;
@@ -24,10 +22,10 @@ use std::time::{Duration, Instant, SystemTime};
 /// A non-stream 2xx body is checked to be JSON up to this size; larger ones
 /// pass through unchecked (embeddings of big batches).
 const CHECK_LIMIT: usize = 64 * 1024 * 1024;
-/// Error bodies of failed attempts are read (to keep the connection) up to this.
-const DRAIN_LIMIT: usize = 256 * 1024;
 /// A stale pooled connection is replaced this many times per attempt.
 const STALE_RETRIES: u32 = 2;
+/// The longest wait per read of a failed attempt's error body.
+const DISCARD_WAIT: Duration = Duration::from_secs(2);
 
 pub enum Outcome {
     /// A response went to the client (or the client left): the request is over.
@@ -63,46 +61,32 @@ pub async fn run(
             Err(f) => return Outcome::Failed(f),
         };
     let ttfb = started.elapsed();
-    let status = conn::status(&conn);
+    let status = upstream::status(&conn);
     if let (Verdict::Deliver, Some(head)) = (verdict, conn.resp_header()) {
         if let Some(d) = hints::exhausted_until(&head.headers, SystemTime::now()) {
             a.ticket.exhausted(d);
         }
     }
-    let body = match verdict {
-        Verdict::Retry => {
-            let f = retry_failure(&conn);
-            drain(state, conn, &peer).await;
-            return Outcome::Failed(f);
-        }
-        Verdict::PassThrough => Body::Stream(None),
-        Verdict::Deliver if a.stream || is_event_stream(&conn) => {
-            match read_chunk(&mut conn, state.timeouts.idle).await {
-                Ok(Some(first)) => Body::Stream(Some(first)),
-                Ok(None) => {
-                    let why = "stream ended before any data".to_string();
-                    return Outcome::Failed(Failure::BadResponse(why));
-                }
-                Err(f) => return Outcome::Failed(f),
-            }
-        }
-        Verdict::Deliver => match read_json_body(&mut conn, state.timeouts.idle).await {
-            Ok((body, usage)) => {
-                ctx.usage = usage;
-                Body::Whole(body)
-            }
-            Err(f) => return Outcome::Failed(f),
-        },
+    if verdict == Verdict::Retry {
+        let f = retry_failure(&conn);
+        let wait = state.timeouts.idle.min(DISCARD_WAIT);
+        state.connector.discard(conn, &peer, wait).await;
+        return Outcome::Failed(f);
+    }
+    let body = match first_body(state, ctx, &mut conn, verdict, a.stream).await {
+        Ok(body) => body,
+        Err(f) => return Outcome::Failed(f),
     };
     let deliver = Deliver {
         state,
         session,
         ctx,
         peer: &peer,
-        a: &a,
+        instance: &a.up.id,
+        model: a.model,
     };
     let broke = match body {
-        Body::Stream(first) => deliver.pump(conn, first).await,
+        Body::Stream(first) => deliver.pump(conn, first).await == StreamEnd::UpstreamBroke,
         Body::Whole(body) => {
             deliver.whole(conn, body).await;
             false
@@ -121,6 +105,35 @@ enum Body {
     Whole(Bytes),
     /// Passed through as it arrives, starting with the chunk already read.
     Stream(Option<Bytes>),
+}
+
+/// What is read of a response worth delivering before its head goes out: a
+/// stream's first chunk (a stream that ends at once is a failure), or a
+/// whole non-stream 2xx (which must be JSON, and tells its usage).
+async fn first_body(
+    state: &State,
+    ctx: &mut RequestCtx,
+    conn: &mut UpSession,
+    verdict: Verdict,
+    stream: bool,
+) -> Result<Body, Failure> {
+    let idle = state.timeouts.idle;
+    match verdict {
+        Verdict::Retry | Verdict::PassThrough => Ok(Body::Stream(None)),
+        Verdict::Deliver if stream || is_event_stream(conn) => {
+            match read_chunk(conn, idle).await? {
+                Some(first) => Ok(Body::Stream(Some(first))),
+                None => Err(Failure::BadResponse(
+                    "stream ended before any data".to_string(),
+                )),
+            }
+        }
+        Verdict::Deliver => {
+            let (body, usage) = read_json_body(conn, idle).await?;
+            ctx.usage = usage;
+            Ok(Body::Whole(body))
+        }
+    }
 }
 
 fn client_left(ctx: &mut RequestCtx) -> Outcome {
@@ -155,34 +168,23 @@ async fn connect_and_send(
             .map_err(|e| connect_failure(&e))?;
         let exchange = tokio::time::timeout(
             state.timeouts.first_byte,
-            conn::exchange(stream, peer, &wire),
+            upstream::exchange(stream, peer, &wire),
         );
         // `biased`: the client probe (a read on its socket) runs only while
         // the upstream has nothing yet.
         let result = tokio::select! {
             biased;
             r = exchange => r,
-            () = client_gone(session) => return Ok(None),
+            () = client::gone(session) => return Ok(None),
         };
         match result {
             Ok(Ok(conn)) => {
-                let verdict = classify(conn::status(&conn));
+                let verdict = classify(upstream::status(&conn));
                 return Ok(Some((conn, verdict)));
             }
             Ok(Err(e)) if reused && stale < STALE_RETRIES && is_stale_connection(&e) => stale += 1,
             Ok(Err(e)) => return Err(io_failure(&e)),
             Err(_) => return Err(Failure::Timeout),
-        }
-    }
-}
-
-/// Resolves when the client closes its connection (never if it stays).
-pub async fn client_gone(session: &mut ServerSession) {
-    loop {
-        match session.read_body_or_idle(true).await {
-            Err(_) => return,
-            Ok(Some(_)) => continue,
-            Ok(None) => std::future::pending::<()>().await,
         }
     }
 }
@@ -219,7 +221,7 @@ fn header_bytes<'a>(conn: &'a UpSession, name: &str) -> Option<&'a [u8]> {
 }
 
 fn retry_failure(conn: &UpSession) -> Failure {
-    let code = conn::status(conn);
+    let code = upstream::status(conn);
     let retry_after = conn
         .resp_header()
         .and_then(|h| hints::after_rate_limit(&h.headers, SystemTime::now()));
@@ -231,28 +233,10 @@ fn is_event_stream(conn: &UpSession) -> bool {
 }
 
 async fn read_chunk(conn: &mut UpSession, idle: Duration) -> Result<Option<Bytes>, Failure> {
-    match tokio::time::timeout(idle, conn.read_body_bytes()).await {
-        Ok(Ok(chunk)) => Ok(chunk),
-        Ok(Err(e)) => Err(Failure::BadResponse(format!(
-            "body: {}",
-            e.etype().as_str()
-        ))),
-        Err(_) => Err(Failure::Timeout),
-    }
-}
-
-/// Read a small body nobody needs (a failed attempt's error, a health
-/// check's model list) so the connection can go back to the pool.
-pub(super) async fn drain(state: &State, mut conn: UpSession, peer: &HttpPeer) {
-    let mut read = 0;
-    let limit = state.timeouts.idle.min(Duration::from_secs(2));
-    while let Ok(Some(chunk)) = read_chunk(&mut conn, limit).await {
-        read += chunk.len();
-        if read > DRAIN_LIMIT {
-            return;
-        }
-    }
-    state.connector.release(conn, peer).await;
+    upstream::read_chunk(conn, idle).await.map_err(|e| match e {
+        ReadError::Broken(kind) => Failure::BadResponse(format!("body: {kind}")),
+        ReadError::Timeout => Failure::Timeout,
+    })
 }
 
 /// A non-stream 2xx body, which must be JSON to count as a success, and
@@ -283,9 +267,9 @@ async fn read_json_body(
         }
     }
     let body = concat(parts, len);
-    match usage::from_json(&body) {
+    match usage_from_json(&body) {
         Ok(usage) => Ok((body, usage)),
-        Err(()) => Err(Failure::BadResponse("a 2xx whose body is not JSON".into())),
+        Err(_) => Err(Failure::BadResponse("a 2xx whose body is not JSON".into())),
     }
 }
 

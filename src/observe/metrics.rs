@@ -1,13 +1,14 @@
 //! Prometheus metrics, served by Pingora's Prometheus service on the admin
 //! listener (`admin_listen`, `GET /metrics`). Everything about a request is
-//! recorded once, from its finished `RequestCtx`, in the `logging` hook;
+//! recorded once, from its finished `RequestCtx`, when the gateway is done
+//! with it;
 //! instance states are read from `routing::Health` at scrape time.
 //!
 //! Labels never carry secrets or unbounded values: routes are a fixed set,
 //! instances come from the config, a model is a configured name or `other`,
 //! a status is an HTTP status code or a failure kind.
 
-use crate::proxy::RequestCtx;
+use super::RequestCtx;
 use pingora_prometheus::prometheus::core::{Collector, Desc};
 use pingora_prometheus::prometheus::proto::MetricFamily;
 use pingora_prometheus::prometheus::{
@@ -124,7 +125,7 @@ impl Metrics {
     /// Everything about one finished request.
     pub fn request_finished(&self, ctx: &RequestCtx) {
         let instance = ctx.instance.as_deref().unwrap_or("-");
-        let status = crate::proxy::status_label(ctx.status);
+        let status = super::status_label(ctx.status);
         let model = self.model(ctx.requested_model.as_deref());
         self.requests
             .with_label_values(&[ctx.route, model, instance, &status])

@@ -1,115 +1,54 @@
 //! The gateway as a Pingora HTTP application (`HttpServerApp`): Pingora
 //! accepts connections and parses each request head; the gateway answers
-//! and owns the upstream exchange itself (see `exchange`). It does not sit
-//! on Pingora's `ProxyHttp` loop: that loop replays at most 64 KiB of
-//! request body on retry (LLM requests are routinely larger), and its
-//! per-request state, which the gateway never used, was a 14 KiB future
-//! copied on every request. Pingora still provides the server, the
-//! downstream HTTP sessions and keep-alive, pooled upstream connections (its
-//! transport connector and H1 client, see `conn`), TLS, and graceful restarts.
+//! and owns the upstream exchange itself. It does not sit on Pingora's
+//! `ProxyHttp` loop: that loop replays at most 64 KiB of request body on
+//! retry (LLM requests are routinely larger), and its per-request state,
+//! which the gateway never used, was a 14 KiB future copied on every
+//! request. Pingora still provides the server, the downstream HTTP sessions
+//! and keep-alive, pooled upstream connections, TLS, and graceful restarts.
+//!
+//! A request, step by step (each step is one module):
+//! 1. `process_new_http` reads the head; a head Pingora cannot parse gets a
+//!    400 and the connection closes.
+//! 2. [`Gateway::serve`], the path table below, picks the handler: `/health`
+//!    and `/v1/models` are answered locally (`local`); an API route is
+//!    authenticated (`teams`) and handed to `failover`.
+//! 3. `failover` reads the body (`client`), parses it (`dialect`), checks the
+//!    key's grant, asks `routing` for a plan and walks it.
+//! 4. `attempt` runs one candidate: headers rewritten (`headers`), sent over
+//!    a pooled connection (`upstream`), the response head judged by
+//!    `classify` (deliver, pass through, or fail over).
+//! 5. `deliver` writes a decided response: whole, or streamed as it comes.
+//! 6. Errors go out in the client's dialect (`error`, `respond`); the
+//!    request record (`observe`) is counted and logged once.
+//!
+//! Must not: decide routing policy (that is `routing`) or know a wire
+//! format beyond "which dialect" (that is `dialect`).
 
-mod batch;
-mod body;
+mod attempt;
 mod classify;
-mod conn;
-mod ctx;
+mod client;
 mod deliver;
-mod drain;
-mod exchange;
-mod forward;
+mod error;
+mod failover;
 mod headers;
 mod local;
-mod probe;
 mod respond;
-mod upstream;
-mod usage;
+mod state;
 
-pub use body::RequestBody;
-pub use classify::{classify, final_error, status_label, Failure, Served, Verdict};
-pub use conn::Connector;
-pub use ctx::RequestCtx;
-pub use drain::Drain;
-pub use probe::Prober;
-pub use upstream::{BadHeader, Upstream};
-pub use usage::Usage;
+pub use classify::{classify, final_error, Failure, Served, Verdict};
+pub use error::{truncate, GatewayError};
+pub use state::{Parts, State};
 
-use crate::access_log::AccessLog;
-use crate::auth::Auth;
-use crate::config::{Config, Timeouts};
-use crate::error::{truncate, GatewayError};
-use crate::metrics::Metrics;
-use crate::providers::ApiRoute;
-use crate::routing::{Endpoints, Health, Report, Router};
+use crate::dialect::ApiRoute;
+use crate::observe::RequestCtx;
 use async_trait::async_trait;
 use pingora::apps::{HttpPersistentSettings, HttpServerApp, ReusedHttpStream};
 use pingora::protocols::http::ServerSession;
 use pingora::server::ShutdownWatch;
 use pingora::ErrorType;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
-use std::time::Duration;
-
-/// Everything the request path reads; built once at load, shared read-only.
-pub struct State {
-    pub auth: Auth,
-    pub router: Router,
-    pub upstreams: Vec<Upstream>,
-    pub connector: Connector,
-    pub timeouts: Timeouts,
-    pub max_body: u64,
-    pub max_attempts: u32,
-    pub cooldown: Duration,
-    /// Set once a graceful upgrade or stop began (see `drain`).
-    pub draining: AtomicBool,
-    pub metrics: Metrics,
-    pub access_log: AccessLog,
-}
-
-impl State {
-    pub fn new(
-        config: &Config,
-        endpoints: &Endpoints,
-        of_instance: &[usize],
-        connector: Connector,
-        access_log: AccessLog,
-    ) -> Result<Self, String> {
-        let upstreams = config
-            .instances
-            .iter()
-            .zip(of_instance)
-            .map(|(inst, &e)| match endpoints.get(e) {
-                Some(pool) => Upstream::new(inst, pool.clone(), &config.routing.timeouts),
-                None => Err(BadHeader(inst.id.clone())),
-            })
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(|e| e.to_string())?;
-        let router = Router::new(config, Arc::new(Health::new(config)));
-        // Model labels: the routable names, nothing a client made up.
-        let names = router.model_names().iter().map(|n| n.id.clone());
-        let metrics = Metrics::new(names).map_err(|e| format!("metrics: {e}"))?;
-        Ok(Self {
-            auth: Auth::new(&config.auth),
-            router,
-            upstreams,
-            connector,
-            timeouts: config.routing.timeouts,
-            max_body: config.routing.max_body,
-            max_attempts: config.routing.max_attempts,
-            cooldown: config.routing.cooldown,
-            draining: AtomicBool::new(false),
-            metrics,
-            access_log,
-        })
-    }
-
-    /// Each instance with what is known about it now (for `/health` and
-    /// the instance gauges).
-    pub fn reports(&self) -> impl Iterator<Item = (&Upstream, Report)> + '_ {
-        let health = self.router.health();
-        (self.upstreams.iter().enumerate())
-            .filter_map(move |(i, up)| Some((up, health.report(i, up.endpoint.is_healthy())?)))
-    }
-}
 
 pub struct Gateway {
     state: Arc<State>,
@@ -128,13 +67,14 @@ impl Gateway {
             session.set_keepalive(None);
         }
         if let Err(e) = self.serve(session, ctx).await {
-            forward::fail(session, ctx, &e).await;
+            respond::fail(session, ctx, &e).await;
         }
         self.state.metrics.request_finished(ctx);
         self.state.access_log.write(ctx);
     }
 
-    /// Route one request to its handler; every branch writes a response.
+    /// The path table: every branch writes a response or returns the error
+    /// the client gets.
     async fn serve(
         &self,
         session: &mut ServerSession,
@@ -145,16 +85,18 @@ impl Gateway {
         let method = req.method.clone();
         let path = req.uri.path().to_string();
         let is_get = method == http::Method::GET || method == http::Method::HEAD;
+        let not_allowed = || GatewayError::MethodNotAllowed {
+            method: method.to_string(),
+            path: truncate(&path, 200),
+        };
         if method == http::Method::CONNECT {
             // A tunnel request changes how the connection is framed: answer
             // and close, as Pingora's own proxy does.
             session.set_keepalive(None);
-            return Err(GatewayError::MethodNotAllowed {
-                method: method.to_string(),
-                path: truncate(&path, 200),
-            });
+            return Err(not_allowed());
         }
         match (path.as_str(), ApiRoute::from_path(&path)) {
+            // Per-instance state, never a secret; no key needed.
             ("/health", _) if is_get => {
                 ctx.route = "health";
                 let (status, body) = local::health(state);
@@ -162,6 +104,7 @@ impl Gateway {
                     .await
                     .map_err(|_| GatewayError::Internal)
             }
+            // Every name this key may ask for, in OpenAI's list format.
             ("/v1/models" | "/models", _) if is_get => {
                 ctx.route = "models";
                 let caller = state.auth.authenticate(&session.req_header().headers)?;
@@ -171,18 +114,15 @@ impl Gateway {
                     .await
                     .map_err(|_| GatewayError::Internal)
             }
+            // An API call: authenticate, then route with failover.
             (_, Some(route)) if method == http::Method::POST => {
                 ctx.route = route.label();
+                ctx.dialect = route.dialect();
                 let caller = state.auth.authenticate(&session.req_header().headers)?;
                 ctx.key_name = caller.name.clone();
-                forward::handle(state, session, ctx, route, &caller).await
+                failover::serve(state, session, ctx, route, &caller).await
             }
-            (_, Some(_)) | ("/health" | "/v1/models" | "/models", _) => {
-                Err(GatewayError::MethodNotAllowed {
-                    method: method.to_string(),
-                    path: truncate(&path, 200),
-                })
-            }
+            (_, Some(_)) | ("/health" | "/v1/models" | "/models", _) => Err(not_allowed()),
             _ => Err(GatewayError::UnknownPath(truncate(&path, 200))),
         }
     }
@@ -194,7 +134,7 @@ impl Gateway {
             let mut ctx = RequestCtx::new();
             ctx.request_id = new_request_id();
             session.set_keepalive(None);
-            forward::fail(&mut session, &mut ctx, &GatewayError::MalformedRequest).await;
+            respond::fail(&mut session, &mut ctx, &GatewayError::MalformedRequest).await;
         }
         session.shutdown().await;
     }

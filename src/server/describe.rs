@@ -1,0 +1,77 @@
+//! What `modelgate -t` prints: what would be served, never a key.
+
+use crate::config::Loaded;
+use pingora::server::configuration::ServerConf;
+use std::fmt::Write as _;
+
+/// The summary of both config files.
+pub fn describe(loaded: &Loaded, conf: &ServerConf) -> String {
+    let c = &loaded.config;
+    let mut out = String::new();
+    let listen: Vec<String> = c.listen.iter().map(ToString::to_string).collect();
+    let _ = writeln!(out, "listen: {}", listen.join(", "));
+    if let Some(a) = c.admin_listen {
+        let _ = writeln!(out, "admin_listen: {a} (GET /metrics)");
+    }
+    let _ = writeln!(out, "threads: {}", conf.threads);
+    let _ = writeln!(out, "auth: {} gateway key(s)", c.auth.len());
+    let r = &c.routing;
+    let _ = writeln!(
+        out,
+        "routing: strategy {}, max_attempts {}, max_body {} bytes",
+        r.strategy.name(),
+        r.max_attempts,
+        r.max_body
+    );
+    let d = |d: std::time::Duration| humantime::format_duration(d).to_string();
+    let (b, h) = (&r.circuit_breaker, &r.health_check);
+    let _ = writeln!(
+        out,
+        "health: cooldown {} (bad keys {}), breaker after {} failures for {} ({} trial), checks every {}",
+        d(r.cooldown),
+        d(r.bad_key_cooldown),
+        b.failures,
+        d(b.open_for),
+        b.half_open_probes,
+        d(h.interval),
+    );
+    let _ = writeln!(out, "instances ({}):", c.instances.len());
+    for i in &c.instances {
+        let key = if i.api_key.is_some() {
+            "key set"
+        } else {
+            "no key"
+        };
+        let _ = writeln!(
+            out,
+            "  {} ({}, {}, {key}): {}",
+            i.id,
+            i.kind.name(),
+            i.base_url,
+            i.models.join(", ")
+        );
+    }
+    for a in &c.aliases {
+        let targets: Vec<String> = a
+            .targets
+            .iter()
+            .map(|t| match (&t.provider, &t.model) {
+                (Some(p), Some(m)) => format!("{p}/{m}"),
+                (Some(p), None) => format!("{p}/<first model>"),
+                (None, Some(m)) => m.clone(),
+                (None, None) => "-".into(),
+            })
+            .collect();
+        let strategy = a.strategy.map_or("priority", |s| s.name());
+        let _ = writeln!(
+            out,
+            "model {} ({strategy}) -> {}",
+            a.name,
+            targets.join(", ")
+        );
+    }
+    for w in &loaded.warnings {
+        let _ = writeln!(out, "warning: {w}");
+    }
+    out
+}

@@ -1,0 +1,118 @@
+//! The process: the Pingora server with the gateway's listeners and its
+//! background services (endpoint refresh, health checks, the hand-over
+//! watcher, metrics), the `-t` summary, and the graceful hand-over to a new
+//! process (`handover`, the crate's one `unsafe` corner, with `launcher`).
+//!
+//! Must not: know about requests (that is `gateway`).
+
+mod describe;
+mod error;
+mod handover;
+mod launcher;
+mod listen;
+
+pub use describe::describe;
+pub use error::StartError;
+
+use crate::config::Loaded;
+use crate::gateway::{Gateway, Parts, State};
+use crate::observe::{AccessLog, InstanceGauge, InstanceStates};
+use crate::routing::Health;
+use crate::upstream::{BadHeader, Connector, Endpoints, Prober, Upstream};
+use handover::Handover;
+use listen::Listeners;
+use pingora::connectors::ConnectorOptions;
+use pingora::listeners::{L4BufferSettings, ListenerConfig};
+use pingora::server::configuration::{Opt, ServerConf};
+use pingora::server::Server;
+use pingora::services::background::background_service;
+use pingora::services::listening::Service;
+use std::sync::Arc;
+
+/// Every instance's state, for the `modelgate_instance_*` gauges.
+fn instance_gauges(state: &State) -> Vec<InstanceGauge> {
+    state
+        .reports()
+        .map(|(up, r)| InstanceGauge {
+            id: up.id.to_string(),
+            state: r.state.name(),
+            retry_in: r.retry_in,
+            cooling_models: r.cooling.len(),
+            in_flight: r.in_flight,
+        })
+        .collect()
+}
+
+/// Client connections read straight into Pingora's header and body
+/// buffers. Pingora's default puts a 64 KiB read buffer (zeroed, so it is
+/// resident once jemalloc reuses memory) under every client connection,
+/// open streams and idle keep-alive connections included; the bytes then
+/// take a second copy. Measured without it: 4.7 kB less per open stream,
+/// and 12 % less CPU per request with a 30 KB prompt.
+fn client_buffers() -> L4BufferSettings {
+    L4BufferSettings::default().read(0)
+}
+
+/// Build the server: the gateway's listeners, the endpoint refresher, the
+/// health checks and the hand-over watcher. Bootstrap (taking over the old
+/// process's sockets on `-u`) runs as a service after daemonising, and the
+/// listeners wait for it; with `daemon_wait_for_ready`, the launcher exits
+/// only then, so `systemctl reload` can QUIT the old process afterwards and
+/// a new process that fails to start never costs the old one its sockets.
+pub fn build(opt: Opt, conf: ServerConf, loaded: &Loaded) -> Result<Server, StartError> {
+    let config = &loaded.config;
+    let listeners = Listeners::settle(&config.listen, config.admin_listen, opt.upgrade)?;
+    if (opt.daemon || conf.daemon) && conf.daemon_wait_for_ready {
+        launcher::exit_launcher_on_ready_signal().map_err(StartError::Signal)?;
+    }
+    let mut server = Server::new_with_opt_and_conf(opt, conf);
+    let bootstrap = server.bootstrap_as_a_service();
+    let phases = server.watch_execution_phase();
+    let (endpoints, of_instance) = Endpoints::new(config);
+    let upstreams = (config.instances.iter().zip(&of_instance))
+        .map(|(inst, &e)| match endpoints.get(e) {
+            Some(pool) => Upstream::new(inst, pool.clone(), &config.routing.timeouts),
+            None => Err(BadHeader(inst.id.clone())),
+        })
+        .collect::<Result<Arc<[Upstream]>, _>>()?;
+    let connector = Arc::new(Connector::new(ConnectorOptions::from_server_conf(
+        &server.configuration,
+    )));
+    let health = Arc::new(Health::new(config));
+    let parts = Parts {
+        upstreams: upstreams.clone(),
+        connector: connector.clone(),
+        health: health.clone(),
+        access_log: AccessLog::open(&config.access_log)?,
+    };
+    let state = Arc::new(State::new(config, parts)?);
+    state.metrics.register()?;
+    let prober = Prober::new(
+        upstreams,
+        connector,
+        health,
+        config.routing.health_check,
+        config.routing.timeouts.idle,
+    );
+    let mut gateway = Service::new("modelgate".to_string(), Gateway::new(state.clone()));
+    for addr in &listeners.api {
+        gateway.add_listener(ListenerConfig::tcp(addr.to_string()).l4_buffer(client_buffers()));
+        log::info!("listening on {addr}");
+    }
+    server.add_service(gateway).add_dependency(&bootstrap);
+    let handover = Handover::new(state.clone(), phases, listeners.all());
+    server.add_service(background_service("handover", handover));
+    server.add_service(background_service("endpoints", endpoints.refresher()));
+    server.add_service(background_service("health checks", prober));
+    if let Some(admin) = listeners.admin {
+        let states = InstanceStates::new(move || instance_gauges(&state))?;
+        pingora_prometheus::prometheus::register(Box::new(states))?;
+        let mut prom = pingora_prometheus::prometheus_http_service();
+        prom.add_tcp(&admin.to_string());
+        server.add_service(prom).add_dependency(&bootstrap);
+        log::info!("admin listening on {admin}");
+    }
+    // The held port-0 sockets live as long as the process.
+    std::mem::forget(listeners);
+    Ok(server)
+}

@@ -1,0 +1,7 @@
+//! Who may ask: the gateway keys a client presents and the model globs each
+//! key may use. Owns authentication and the per-key grant; must not decide
+//! routing, and must never keep or print a key's plaintext (only digests).
+
+mod keys;
+
+pub use keys::{Auth, AuthError, Caller};
