@@ -58,22 +58,7 @@ fn provider(
     warnings: &mut Vec<String>,
 ) -> Vec<Instance> {
     let spec = raw.kind.spec();
-    let base_url = match raw.base_url.as_deref().or(spec.default_base_url) {
-        Some(url) => match BaseUrl::parse(url) {
-            Ok(b) => Some(b),
-            Err(e) => {
-                p.at(format!("{path}.base_url"), format!("`{url}` {e}"));
-                None
-            }
-        },
-        None => {
-            p.at(
-                format!("{path}.base_url"),
-                format!("required for type `{}`", raw.kind.name()),
-            );
-            None
-        }
-    };
+    let base_url = base_url(&raw, path, p);
     if raw.models.is_empty() || raw.models.iter().any(|m| m.trim().is_empty()) {
         p.at(
             format!("{path}.models"),
@@ -86,29 +71,8 @@ fn provider(
             "only applies to type `azure`",
         );
     }
-    let keys: Vec<(String, Option<String>)> = match (raw.api_key, raw.api_keys) {
-        (Some(_), Some(_)) => {
-            p.at(path, "give either `api_key` or `api_keys`, not both");
-            return Vec::new();
-        }
-        (Some(k), None) => vec![(format!("{path}.api_key"), Some(k))],
-        (None, Some(ks)) if ks.is_empty() => {
-            p.at(format!("{path}.api_keys"), "list at least one key");
-            return Vec::new();
-        }
-        (None, Some(ks)) => ks
-            .into_iter()
-            .enumerate()
-            .map(|(j, k)| (format!("{path}.api_keys[{j}]"), Some(k)))
-            .collect(),
-        (None, None) if raw.kind == ProviderType::OpenaiCompatible => vec![(String::new(), None)],
-        (None, None) => {
-            p.at(
-                path,
-                format!("type `{}` needs `api_key` or `api_keys`", raw.kind.name()),
-            );
-            return Vec::new();
-        }
+    let Some(keys) = keys(&raw, path, p) else {
+        return Vec::new();
     };
     // Every client route speaks OpenAI's dialect today: a provider of
     // another dialect could serve nothing until translation exists.
@@ -123,6 +87,65 @@ fn provider(
     let Some(base_url) = base_url else {
         return Vec::new();
     };
+    instances(&raw, base_url, keys, unset, p, warnings)
+}
+
+/// The entry's `base_url`, or its type's default.
+fn base_url(raw: &RawProvider, path: &str, p: &mut Problems) -> Option<BaseUrl> {
+    let spec = raw.kind.spec();
+    let Some(url) = raw.base_url.as_deref().or(spec.default_base_url) else {
+        p.at(
+            format!("{path}.base_url"),
+            format!("required for type `{}`", raw.kind.name()),
+        );
+        return None;
+    };
+    BaseUrl::parse(url)
+        .map_err(|e| p.at(format!("{path}.base_url"), format!("`{url}` {e}")))
+        .ok()
+}
+
+/// Each key of the entry with its key path (`(String::new(), None)` for a
+/// keyless local endpoint); `None` when the keys are wrongly given.
+fn keys(raw: &RawProvider, path: &str, p: &mut Problems) -> Option<Vec<(String, Option<String>)>> {
+    match (&raw.api_key, &raw.api_keys) {
+        (Some(_), Some(_)) => {
+            p.at(path, "give either `api_key` or `api_keys`, not both");
+            None
+        }
+        (Some(k), None) => Some(vec![(format!("{path}.api_key"), Some(k.clone()))]),
+        (None, Some(ks)) if ks.is_empty() => {
+            p.at(format!("{path}.api_keys"), "list at least one key");
+            None
+        }
+        (None, Some(ks)) => Some(
+            (ks.iter().enumerate())
+                .map(|(j, k)| (format!("{path}.api_keys[{j}]"), Some(k.clone())))
+                .collect(),
+        ),
+        (None, None) if raw.kind == ProviderType::OpenaiCompatible => {
+            Some(vec![(String::new(), None)])
+        }
+        (None, None) => {
+            p.at(
+                path,
+                format!("type `{}` needs `api_key` or `api_keys`", raw.kind.name()),
+            );
+            None
+        }
+    }
+}
+
+/// One instance per usable key (`<id>#<n>` when there are several); an
+/// unset key skips its instance with a warning.
+fn instances(
+    raw: &RawProvider,
+    base_url: BaseUrl,
+    keys: Vec<(String, Option<String>)>,
+    unset: &[Unset],
+    p: &mut Problems,
+    warnings: &mut Vec<String>,
+) -> Vec<Instance> {
     let many = keys.len() > 1;
     let mut out = Vec::new();
     for (n, (key_path, key)) in keys.into_iter().enumerate() {
@@ -140,9 +163,7 @@ fn provider(
                 continue;
             }
             if k.is_empty() {
-                let why = unset
-                    .iter()
-                    .find(|u| u.path == key_path)
+                let why = (unset.iter().find(|u| u.path == key_path))
                     .map_or("its key is empty".to_string(), |u| {
                         format!("`{}` is not set", u.var)
                     });

@@ -70,7 +70,7 @@ impl Deliver<'_> {
     }
 
     /// Stream the body through chunk by chunk as it arrives.
-    pub async fn pump(mut self, mut conn: UpSession, first: Option<Bytes>) -> StreamEnd {
+    pub async fn pump(mut self, conn: UpSession, first: Option<Bytes>) -> StreamEnd {
         let head = match self.head(&conn) {
             Ok(h) => h,
             Err(_) => return StreamEnd::Complete,
@@ -89,7 +89,8 @@ impl Deliver<'_> {
         {
             return self.client_went_away();
         }
-        let _open = self.state.metrics.stream_opened();
+        let state = self.state;
+        let _open = state.metrics.stream_opened();
         // For SSE: the last KiBs, for the usage event and to close a
         // half-written event before an error event of ours.
         let mut tail = sse.then(StreamTail::default);
@@ -98,6 +99,12 @@ impl Deliver<'_> {
                 return self.client_went_away();
             }
         }
+        self.relay(conn, tail).await
+    }
+
+    /// Pass on the rest of the body until its end, the upstream breaking
+    /// off, or the client leaving.
+    async fn relay(mut self, mut conn: UpSession, mut tail: Option<StreamTail>) -> StreamEnd {
         let idle = self.state.timeouts.idle;
         let mut batches = BodyBatches::default();
         loop {

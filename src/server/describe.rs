@@ -35,6 +35,15 @@ pub fn describe(loaded: &Loaded, conf: &ServerConf) -> String {
         b.half_open_probes,
         d(h.interval),
     );
+    models(&mut out, c);
+    for w in &loaded.warnings {
+        let _ = writeln!(out, "warning: {w}");
+    }
+    out
+}
+
+/// Each instance with its models, and each alias with its targets.
+fn models(out: &mut String, c: &crate::config::Config) {
     let _ = writeln!(out, "instances ({}):", c.instances.len());
     for i in &c.instances {
         let key = if i.api_key.is_some() {
@@ -70,8 +79,4 @@ pub fn describe(loaded: &Loaded, conf: &ServerConf) -> String {
             targets.join(", ")
         );
     }
-    for w in &loaded.warnings {
-        let _ = writeln!(out, "warning: {w}");
-    }
-    out
 }
