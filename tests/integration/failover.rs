@@ -1,12 +1,13 @@
-//! CONTRACT "Failover rules" and "Errors", proved against the real binary: which
-//! upstream failures move on to the next candidate (and that nothing of a failed
-//! attempt reaches the client), which pass through untouched, how many attempts are
-//! made, and which error the client gets when every candidate failed. Each test starts
+//! The failover rules and the gateway's errors (docs/reference.md "Failover rules",
+//! docs/http.md "Errors"), proved against the real binary: which upstream failures
+//! move on to the next candidate (and that nothing of a failed attempt reaches the
+//! client), which pass through untouched, how many attempts are made, and which error
+//! the client gets when every candidate failed. Each test starts
 //! its own mocks and gateway, so cooldowns of one test cannot leak into another.
 
 use crate::support::{
-    assert_openai_error, chat_body, closed_base_url, http_client, provider_yaml, Behaviour,
-    Gateway, MockUpstream,
+    assert_openai_error, bases, chat_body, closed_base_url, header, http_client, instances_yaml,
+    provider_yaml, Behaviour, Gateway, MockUpstream,
 };
 use reqwest::Response;
 use serde_json::Value;
@@ -30,22 +31,10 @@ impl Rig {
     /// `routing` is the indented body of a `routing:` block ("" for the defaults).
     async fn start(bases: &[String], routing: &str) -> Rig {
         let spare = MockUpstream::start(Behaviour::chat_ok());
-        let mut yaml = String::new();
-        if !routing.is_empty() {
-            yaml.push_str("routing:\n");
-            yaml.push_str(routing);
-        }
-        yaml.push_str("providers:\n");
-        for (i, base) in bases.iter().enumerate() {
-            let (id, var) = (format!("p{}", i + 1), format!("KEY_{}", i + 1));
-            yaml.push_str(&provider_yaml(&id, base, Some(&var), &[MODEL]));
-        }
+        let mut yaml = instances_yaml(routing, bases, &[MODEL]);
         let spare_base = spare.base_url();
         yaml.push_str(&provider_yaml("spare", &spare_base, None, &["spare-model"]));
-        let mut builder = Gateway::builder(&yaml);
-        for i in 1..=bases.len() {
-            builder = builder.env(&format!("KEY_{i}"), &format!("sk-test-{i}"));
-        }
+        let builder = Gateway::builder(&yaml).instance_keys(bases.len());
         Rig {
             gw: builder.start().await,
             spare,
@@ -66,14 +55,6 @@ impl Rig {
         assert_eq!(body["object"], "chat.completion");
         assert_eq!(self.spare.hits(), before + 1);
     }
-}
-
-fn bases(mocks: &[&MockUpstream]) -> Vec<String> {
-    mocks.iter().map(|m| m.base_url()).collect()
-}
-
-fn header<'a>(response: &'a Response, name: &str) -> Option<&'a str> {
-    response.headers().get(name).and_then(|v| v.to_str().ok())
 }
 
 /// A 200 chat completion from instance `id` after `attempts` attempts, whose text

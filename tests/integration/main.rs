@@ -1,5 +1,6 @@
 //! modelgate's integration tests: one binary that spawns the real `modelgate` with temp
-//! configs on free ports, in front of programmable mock upstreams (`support`).
+//! configs on port 0 (it logs the ports it binds), in front of programmable mock
+//! upstreams (`support`).
 //! Tests assert what a user sees (status, headers, bytes) and what the upstreams saw
 //! (hit counts, forwarded headers and bodies). Readiness is polled, never slept for.
 

@@ -5,8 +5,8 @@
 //! Time-dependent tests use 1–2 s durations and poll; none sleeps as a way to sync.
 
 use crate::support::{
-    assert_openai_error, chat_body, chat_stream_body, try_read_sse_events, Behaviour, Gateway,
-    MockUpstream,
+    assert_openai_error, bases, chat_body, chat_stream_body, header, instances_yaml,
+    try_read_sse_events, Behaviour, Gateway, MockUpstream,
 };
 use reqwest::Response;
 use serde_json::Value;
@@ -23,30 +23,12 @@ async fn gateway(
     routing: &str,
     aliases: &str,
 ) -> Gateway {
-    let mut yaml = String::new();
-    if !routing.is_empty() {
-        yaml.push_str("routing:\n");
-        yaml.push_str(routing);
-    }
-    yaml.push_str("providers:\n");
-    for (i, m) in mocks.iter().enumerate() {
-        yaml.push_str(&format!(
-            "  - id: p{n}\n    type: openai-compatible\n    base_url: {}\n    api_key: ${{KEY_{n}}}\n    models: [{}]\n",
-            m.base_url(),
-            models.join(", "),
-            n = i + 1
-        ));
-    }
+    let mut yaml = instances_yaml(routing, &bases(mocks), models);
     yaml.push_str(aliases);
-    let mut builder = Gateway::builder(&yaml);
-    for i in 1..=mocks.len() {
-        builder = builder.env(&format!("KEY_{i}"), &format!("sk-test-{i}"));
-    }
-    builder.start().await
-}
-
-fn header<'a>(response: &'a Response, name: &str) -> Option<&'a str> {
-    response.headers().get(name).and_then(|v| v.to_str().ok())
+    Gateway::builder(&yaml)
+        .instance_keys(mocks.len())
+        .start()
+        .await
 }
 
 /// Sends one chat request for `model`; returns (status, serving instance or "-").

@@ -6,8 +6,8 @@
 //! process serving.
 
 use crate::support::{
-    chat_body, chat_stream_body, free_port, http_client, run_modelgate_in, try_read_sse_events,
-    write_file, Behaviour, MockUpstream,
+    chat_body, chat_stream_body, http_client, run_modelgate_in, try_read_sse_events, write_file,
+    Behaviour, Listening, MockUpstream,
 };
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -19,6 +19,9 @@ const CHAT: &str = "/v1/chat/completions";
 /// A daemonised modelgate driven like systemd drives it.
 struct Daemon {
     dir: tempfile::TempDir,
+    /// `127.0.0.1:0` until the first process logs the port it bound; every later
+    /// gateway.yaml names that port, because `-u` takes the old process's listening
+    /// socket over by address.
     addr: std::net::SocketAddr,
     pids: Vec<u32>,
 }
@@ -49,7 +52,7 @@ impl Daemon {
             .prefix("modelgate-svc")
             .tempdir()
             .unwrap();
-        let addr = ([127, 0, 0, 1], free_port()).into();
+        let addr = ([127, 0, 0, 1], 0).into();
         let d = Daemon {
             dir,
             addr,
@@ -73,6 +76,15 @@ impl Daemon {
         assert_eq!(code, 0, "start failed: {out}{err}\n{}", d.logs());
         let pid = d.pid_from("modelgate.pid");
         d.pids.push(pid);
+        // Logged by the launcher before it forks, so it is in the launcher's stderr.
+        let listening = Listening::parse(&err);
+        d.addr = match listening.api[..] {
+            [addr] => addr,
+            _ => panic!(
+                "expected one `listening on ADDR` line: {listening:?}\n{out}{err}\n{}",
+                d.logs()
+            ),
+        };
         d.wait_serving().await;
         d
     }

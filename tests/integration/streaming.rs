@@ -5,8 +5,9 @@
 //! the first byte is noticed.
 
 use crate::support::{
-    assert_openai_error, chat_body, chat_stream_body, http_client, post_json, provider_yaml,
-    read_sse_events, sse_data, try_read_sse_events, Behaviour, Gateway, MockUpstream, TestCa,
+    assert_openai_error, bases, chat_body, chat_stream_body, header, http_client, instances_yaml,
+    post_json, read_sse_events, sse_data, try_read_sse_events, Behaviour, Gateway, MockUpstream,
+    TestCa,
 };
 use reqwest::Response;
 use serde_json::Value;
@@ -18,27 +19,12 @@ const MODEL: &str = "m1";
 /// A gateway in front of `bases`: instances `p1`, `p2`, ... serving `m1`, with keys
 /// `sk-test-1`, ... ; `ca` is the upstream trust store, if not the system's.
 async fn gateway(bases: &[String], ca: Option<&TestCa>) -> Gateway {
-    let mut yaml = String::from("providers:\n");
-    for (i, base) in bases.iter().enumerate() {
-        let (id, var) = (format!("p{}", i + 1), format!("KEY_{}", i + 1));
-        yaml.push_str(&provider_yaml(&id, base, Some(&var), &[MODEL]));
-    }
-    let mut builder = Gateway::builder(&yaml);
-    for i in 1..=bases.len() {
-        builder = builder.env(&format!("KEY_{i}"), &format!("sk-test-{i}"));
-    }
+    let yaml = instances_yaml("", bases, &[MODEL]);
+    let mut builder = Gateway::builder(&yaml).instance_keys(bases.len());
     if let Some(ca) = ca {
         builder = builder.ca_file(ca.ca_pem_path());
     }
     builder.start().await
-}
-
-fn bases(mocks: &[&MockUpstream]) -> Vec<String> {
-    mocks.iter().map(|m| m.base_url()).collect()
-}
-
-fn header<'a>(response: &'a Response, name: &str) -> Option<&'a str> {
-    response.headers().get(name).and_then(|v| v.to_str().ok())
 }
 
 /// A 200 SSE response routed to instance `id` after `attempts` attempts.
@@ -64,8 +50,8 @@ fn texts(events: &[(Instant, String)]) -> Vec<String> {
 }
 
 /// A complete stream for `m1` from a gateway that keeps serving. On a new client:
-/// after a cut stream the gateway closes that connection (CONTRACT), and a pooled
-/// client could race that close with its next request.
+/// after a cut stream the gateway closes that client connection, and a pooled client
+/// could race that close with its next request.
 async fn assert_full_stream(gw: &Gateway) {
     let body = chat_stream_body(MODEL);
     let response = post_json(&http_client(), &gw.url(CHAT), &body, None).await;

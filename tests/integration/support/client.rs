@@ -16,6 +16,11 @@ pub fn http_client() -> reqwest::Client {
         .expect("build reqwest client")
 }
 
+/// The value of response header `name`; `None` if it is missing or not visible ASCII.
+pub fn header<'a>(response: &'a reqwest::Response, name: &str) -> Option<&'a str> {
+    response.headers().get(name).and_then(|v| v.to_str().ok())
+}
+
 /// A minimal chat completion request for `model`.
 pub fn chat_body(model: &str) -> Value {
     json!({

@@ -1,25 +1,24 @@
 //! Runs the real `modelgate` binary like a user would: a temp dir with `gateway.yaml`
-//! (listening on a free port) and `pingora.yaml`, the child's output captured into a
-//! shared log, readiness by polling `GET /health`, and the child killed on drop (its logs
+//! (listening on port 0: the gateway binds it and logs the port it got) and
+//! `pingora.yaml`, the child's output captured into a shared log, the ports read from
+//! that log, readiness by polling `GET /health`, and the child killed on drop (its logs
 //! printed if the test is failing). Also small config-writing helpers.
 
 use super::client::{http_client, post_json};
-use super::process::{self, Capture};
+use super::process::{self, Capture, Listening};
 use serde_json::Value;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Child, ExitStatus};
 use std::time::{Duration, Instant};
 
-/// How long the gateway may take to answer `/health` after spawning.
+/// How long the gateway may take to log its ports and answer `/health` after spawning.
 const READY_TIMEOUT: Duration = Duration::from_secs(30);
 const POLL_INTERVAL: Duration = Duration::from_millis(20);
 
-/// A free TCP port on 127.0.0.1: bind port 0, read it, let it go.
-pub fn free_port() -> u16 {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind for a free port");
-    listener.local_addr().expect("local addr").port()
-}
+/// What every listener of a test gateway is configured with: the gateway picks the port
+/// and logs it (see [`Listening`]), so no port is ever picked, let go and raced for.
+const ANY_PORT: &str = "127.0.0.1:0";
 
 /// A base URL nothing listens on (connection refused), for connect-error tests.
 /// The port stays bound, without a listener, for the rest of the test run: a
@@ -54,6 +53,24 @@ pub fn provider_yaml(id: &str, base_url: &str, key_env: Option<&str>, models: &[
     entry
 }
 
+/// gateway.yaml for instances `p1`, `p2`, ... at `bases`, each serving `models`, with
+/// keys `${KEY_1}`, `${KEY_2}`, ... (set by [`GatewayBuilder::instance_keys`]); `routing`
+/// is the indented body of a `routing:` block ("" for none). It ends inside the
+/// `providers:` list, so more entries, then more top-level blocks, can follow.
+pub fn instances_yaml(routing: &str, bases: &[String], models: &[&str]) -> String {
+    let mut yaml = String::new();
+    if !routing.is_empty() {
+        yaml.push_str("routing:\n");
+        yaml.push_str(routing);
+    }
+    yaml.push_str("providers:\n");
+    for (i, base) in bases.iter().enumerate() {
+        let (id, var) = (format!("p{}", i + 1), format!("KEY_{}", i + 1));
+        yaml.push_str(&provider_yaml(&id, base, Some(&var), models));
+    }
+    yaml
+}
+
 /// A YAML string literal (JSON strings are YAML), for paths.
 fn yaml_str(path: &Path) -> String {
     serde_json::to_string(&path.display().to_string()).expect("quote path")
@@ -74,6 +91,14 @@ impl GatewayBuilder {
     /// override that too).
     pub fn env(mut self, key: &str, value: &str) -> GatewayBuilder {
         self.env.push((key.to_string(), value.to_string()));
+        self
+    }
+
+    /// `KEY_1=sk-test-1`, ..., `KEY_n=sk-test-n`: the keys of `n` [`instances_yaml`].
+    pub fn instance_keys(mut self, n: usize) -> GatewayBuilder {
+        for i in 1..=n {
+            self = self.env(&format!("KEY_{i}"), &format!("sk-test-{i}"));
+        }
         self
     }
 
@@ -98,7 +123,7 @@ impl GatewayBuilder {
         self
     }
 
-    /// Also writes `admin_listen:` on a free port (see [`Gateway::admin_url`]).
+    /// Also writes `admin_listen:` on port 0 (see [`Gateway::admin_url`]).
     pub fn admin_listen(mut self) -> GatewayBuilder {
         self.admin = true;
         self
@@ -118,21 +143,17 @@ impl GatewayBuilder {
         yaml
     }
 
-    /// Writes the configs, spawns `modelgate -c pingora.yaml -g gateway.yaml` and waits
-    /// until `GET /health` answers. Panics with the logs if the child exits first or
-    /// never answers.
+    /// Writes the configs, spawns `modelgate -c pingora.yaml -g gateway.yaml`, reads the
+    /// ports it logs, and waits until `GET /health` answers. Panics with the logs if the
+    /// child exits first, or does not log its ports or answer within `READY_TIMEOUT`.
     pub async fn start(self) -> Gateway {
         let dir = tempfile::Builder::new()
             .prefix("modelgate-it")
             .tempdir()
             .expect("gateway temp dir");
-        let addr: SocketAddr = ([127, 0, 0, 1], free_port()).into();
-        let mut gateway_yaml = format!("listen: \"{addr}\"\n");
-        let admin = self
-            .admin
-            .then(|| SocketAddr::from(([127, 0, 0, 1], free_port())));
-        if let Some(admin) = admin {
-            gateway_yaml.push_str(&format!("admin_listen: \"{admin}\"\n"));
+        let mut gateway_yaml = format!("listen: \"{ANY_PORT}\"\n");
+        if self.admin {
+            gateway_yaml.push_str(&format!("admin_listen: \"{ANY_PORT}\"\n"));
         }
         gateway_yaml.push_str(&self.gateway_yaml);
         let gateway_path = write_file(dir.path(), "gateway.yaml", &gateway_yaml);
@@ -146,6 +167,7 @@ impl GatewayBuilder {
         );
         let mut args = vec!["-c", c.as_str(), "-g", g.as_str()];
         args.extend(self.args.iter().map(String::as_str));
+        let deadline = Instant::now() + READY_TIMEOUT;
         let mut child = process::command(dir.path(), &args, &env)
             .spawn()
             .expect("spawn modelgate");
@@ -153,13 +175,15 @@ impl GatewayBuilder {
         let mut gateway = Gateway {
             child,
             capture,
-            addr,
-            admin,
+            // Until `wait_listening` reads the real ones.
+            addr: ANY_PORT.parse().expect("127.0.0.1:0"),
+            admin: None,
             dir,
             client: http_client(),
             logs_shown: false,
         };
-        gateway.wait_ready().await;
+        gateway.wait_listening(self.admin, deadline).await;
+        gateway.wait_ready(deadline).await;
         gateway
     }
 }
@@ -176,7 +200,7 @@ pub struct Gateway {
 }
 
 impl Gateway {
-    /// Starts a gateway whose gateway.yaml is `listen: "127.0.0.1:PORT"` + `gateway_yaml`.
+    /// Starts a gateway whose gateway.yaml is `listen: "127.0.0.1:0"` + `gateway_yaml`.
     pub async fn start(gateway_yaml: &str) -> Gateway {
         Gateway::builder(gateway_yaml).start().await
     }
@@ -192,8 +216,40 @@ impl Gateway {
         }
     }
 
-    async fn wait_ready(&mut self) {
-        let deadline = Instant::now() + READY_TIMEOUT;
+    /// Polls the child's stderr until it has logged its API listener (and the admin
+    /// one, with `admin`), and takes their addresses. The lines come before the gateway
+    /// serves, so `/health` is polled afterwards.
+    async fn wait_listening(&mut self, admin: bool, deadline: Instant) {
+        loop {
+            let listening = Listening::parse(&self.capture.stderr());
+            if let Some(&api) = listening.api.first() {
+                if !admin || listening.admin.is_some() {
+                    self.addr = api;
+                    self.admin = listening.admin;
+                    return;
+                }
+            }
+            if let Some(status) = self.child.try_wait().expect("poll modelgate") {
+                self.capture.finish();
+                self.fail(&format!(
+                    "modelgate exited before logging its listening address ({status})"
+                ));
+            }
+            if Instant::now() >= deadline {
+                self.fail(&format!(
+                    "modelgate did not log `listening on ADDR`{} within {READY_TIMEOUT:?}",
+                    if admin {
+                        " and `admin listening on ADDR`"
+                    } else {
+                        ""
+                    }
+                ));
+            }
+            tokio::time::sleep(POLL_INTERVAL).await;
+        }
+    }
+
+    async fn wait_ready(&mut self, deadline: Instant) {
         let health = self.url("/health");
         loop {
             if let Some(status) = self.child.try_wait().expect("poll modelgate") {

@@ -17,6 +17,11 @@ use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio_rustls::TlsAcceptor;
 
+/// The base URLs of `mocks`, in order (for configs that list instances by URL).
+pub fn bases(mocks: &[&MockUpstream]) -> Vec<String> {
+    mocks.iter().map(|m| m.base_url()).collect()
+}
+
 /// One request as the mock received it.
 #[derive(Clone, Debug)]
 pub struct RecordedRequest {

@@ -19,11 +19,13 @@ mod wire;
 
 pub use behaviour::Behaviour;
 pub use client::{
-    assert_openai_error, chat_body, chat_stream_body, http_client, post_json, read_sse_events,
-    sse_data, try_read_sse_events,
+    assert_openai_error, chat_body, chat_stream_body, header, http_client, post_json,
+    read_sse_events, sse_data, try_read_sse_events,
 };
-pub use gateway::{closed_base_url, free_port, provider_yaml, write_file, Gateway, GatewayBuilder};
-pub use mock::{MockUpstream, RecordedRequest, SentEvent};
+pub use gateway::{
+    closed_base_url, instances_yaml, provider_yaml, write_file, Gateway, GatewayBuilder,
+};
+pub use mock::{bases, MockUpstream, RecordedRequest, SentEvent};
 pub use openai::{error_envelope, MOCK_PROMPT_TOKENS};
-pub use process::{run_modelgate, run_modelgate_in, MODELGATE};
+pub use process::{run_modelgate, run_modelgate_in, Listening, MODELGATE};
 pub use tls::TestCa;

@@ -3,6 +3,7 @@
 //! the logs at any time), and one-shot runs such as `modelgate -t`.
 
 use std::io::{BufRead, BufReader, Read};
+use std::net::SocketAddr;
 use std::path::Path;
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::{Arc, Mutex};
@@ -118,6 +119,38 @@ pub(super) fn command(dir: &Path, args: &[&str], env: &[(String, String)]) -> Co
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
     command
+}
+
+/// The addresses modelgate logged for its listeners. It binds a `listen` or
+/// `admin_listen` of port 0 itself and logs the port it got, one line per listener
+/// (env_logger's format, on stderr, before it serves):
+/// `[... INFO  modelgate::server] listening on 127.0.0.1:PORT` for each API listener and
+/// `[... INFO  modelgate::server] admin listening on 127.0.0.1:PORT` for the admin one.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Listening {
+    /// The API listeners, in the order logged.
+    pub api: Vec<SocketAddr>,
+    pub admin: Option<SocketAddr>,
+}
+
+impl Listening {
+    /// Reads the listener lines out of `log`; a line whose address does not parse is
+    /// skipped (it is not one of these lines).
+    pub fn parse(log: &str) -> Listening {
+        let addr = |rest: &str| rest.split_whitespace().next()?.parse().ok();
+        let mut listening = Listening::default();
+        for line in log.lines() {
+            // The admin line contains "listening on" too: match the whole message start.
+            if let Some((_, rest)) = line.split_once("] admin listening on ") {
+                if let Some(admin) = addr(rest) {
+                    listening.admin = Some(admin);
+                }
+            } else if let Some((_, rest)) = line.split_once("] listening on ") {
+                listening.api.extend(addr(rest));
+            }
+        }
+        listening
+    }
 }
 
 /// Polls the child until it exits or `timeout` passes.
