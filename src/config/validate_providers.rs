@@ -7,7 +7,7 @@ use super::raw::{RawModel, RawProvider, RawTarget, Unset};
 use super::Secret;
 use super::{Alias, Instance, Target};
 use crate::dialect::ApiRoute;
-use crate::providers::{BaseUrl, ProviderType};
+use crate::providers::{redacted, BaseUrl, ProviderType};
 use std::collections::HashSet;
 
 /// One `providers:` entry as seen by alias validation (kept even when skipped).
@@ -101,7 +101,12 @@ fn base_url(raw: &RawProvider, path: &str, p: &mut Problems) -> Option<BaseUrl> 
         return None;
     };
     BaseUrl::parse(url)
-        .map_err(|e| p.at(format!("{path}.base_url"), format!("`{url}` {e}")))
+        .map_err(|e| {
+            p.at(
+                format!("{path}.base_url"),
+                format!("`{}` {e}", redacted(url)),
+            )
+        })
         .ok()
 }
 

@@ -15,7 +15,7 @@ mod route;
 mod usage;
 
 pub use envelope::ErrorReply;
-pub use openai::{BodyError, RequestBody};
+pub use openai::{BodyError, RequestBody, MAX_MODEL_LEN};
 pub use route::ApiRoute;
 pub use usage::{usage_from_json, StreamTail, Usage};
 

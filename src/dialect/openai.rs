@@ -10,6 +10,9 @@ use serde_json::value::RawValue;
 use std::borrow::Cow;
 use std::ops::Range;
 
+/// The longest `model` value a request may carry.
+pub const MAX_MODEL_LEN: usize = 256;
+
 /// Why a request body cannot be routed (the gateway answers 400).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum BodyError {
@@ -18,6 +21,11 @@ pub enum BodyError {
     NotJson(String),
     #[error("the request body has no `model`")]
     MissingModel,
+    /// Longer than `MAX_MODEL_LEN` bytes or with a control character: no
+    /// model is named like that, and such a value must not reach a log
+    /// line, a label or an upstream.
+    #[error("`model` is longer than {MAX_MODEL_LEN} bytes or has control characters")]
+    BadModel,
     #[error("`{field}` must be {expected}")]
     InvalidField {
         field: &'static str,
@@ -69,6 +77,9 @@ impl RequestBody {
             })?;
         if model.is_empty() {
             return Err(BodyError::MissingModel);
+        }
+        if model.len() > MAX_MODEL_LEN || model.chars().any(char::is_control) {
+            return Err(BodyError::BadModel);
         }
         let stream = match fields.stream.map(|r| r.get()) {
             None | Some("null") | Some("false") => false,
@@ -147,6 +158,11 @@ mod tests {
         ));
         assert_eq!(parse(r#"{"messages": []}"#), Err(BodyError::MissingModel));
         assert_eq!(parse(r#"{"model": ""}"#), Err(BodyError::MissingModel));
+        assert_eq!(parse(r#"{"model": "a\u0001b"}"#), Err(BodyError::BadModel));
+        let long = format!(r#"{{"model": "{}"}}"#, "m".repeat(MAX_MODEL_LEN + 1));
+        assert_eq!(parse(&long), Err(BodyError::BadModel));
+        let longest = format!(r#"{{"model": "{}"}}"#, "m".repeat(MAX_MODEL_LEN));
+        assert!(parse(&longest).is_ok());
         assert_eq!(
             parse(r#"{"model": 42}"#),
             Err(BodyError::InvalidField {

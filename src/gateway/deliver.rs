@@ -193,7 +193,7 @@ impl Deliver<'_> {
 
     /// Not the upstream's fault: it did not break.
     fn client_went_away(self) -> StreamEnd {
-        self.ctx.note = Some("client disconnected mid-response".into());
+        self.ctx.note = Some("client disconnected, or stopped reading, mid-response".into());
         self.session.set_keepalive(None);
         StreamEnd::ClientLeft
     }

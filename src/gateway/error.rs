@@ -4,7 +4,7 @@
 //! Messages name instances and models, never keys; a client-supplied value is
 //! echoed only after truncation, inside JSON (escaped by serde_json).
 
-use crate::dialect::{BodyError, Dialect, ErrorReply};
+use crate::dialect::{BodyError, Dialect, ErrorReply, MAX_MODEL_LEN};
 use crate::routing::clock::ceil_secs;
 use crate::teams::AuthError;
 use bytes::Bytes;
@@ -18,6 +18,8 @@ pub enum GatewayError {
     InvalidJson(String),
     #[error("The request body must be a JSON object with a string `model`.")]
     MissingModel,
+    #[error("`model` must be at most {max} bytes long, without control characters.")]
+    BadModelName { max: usize },
     #[error("`{field}` must be {expected}.")]
     InvalidField {
         field: &'static str,
@@ -66,6 +68,7 @@ impl GatewayError {
             Self::MalformedRequest
             | Self::InvalidJson(_)
             | Self::MissingModel
+            | Self::BadModelName { .. }
             | Self::InvalidField { .. } => 400,
             Self::MissingKey | Self::UnknownKey => 401,
             Self::ModelNotAllowed { .. } => 403,
@@ -86,6 +89,7 @@ impl GatewayError {
             Self::MalformedRequest => ("invalid_request_error", "malformed_request", None),
             Self::InvalidJson(_) => ("invalid_request_error", "invalid_json", None),
             Self::MissingModel => ("invalid_request_error", "missing_model", Some("model")),
+            Self::BadModelName { .. } => ("invalid_request_error", "invalid_model", Some("model")),
             Self::InvalidField { field, .. } => {
                 ("invalid_request_error", "invalid_type", Some(field))
             }
@@ -146,6 +150,7 @@ impl From<BodyError> for GatewayError {
         match e {
             BodyError::NotJson(why) => Self::InvalidJson(truncate(&why, 200)),
             BodyError::MissingModel => Self::MissingModel,
+            BodyError::BadModel => Self::BadModelName { max: MAX_MODEL_LEN },
             BodyError::InvalidField { field, expected } => Self::InvalidField { field, expected },
         }
     }

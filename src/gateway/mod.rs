@@ -62,6 +62,10 @@ impl Gateway {
     /// Answer one request whose head was read, then count and log it.
     async fn answer(&self, session: &mut ServerSession, ctx: &mut RequestCtx) {
         ctx.request_id = request_id(session);
+        // A client that stops reading must not hold an upstream connection
+        // (and the stream's buffers) for as long as the stream lasts: a
+        // write that cannot proceed for `timeouts.idle` ends the response.
+        session.set_write_timeout(Some(self.state.timeouts.idle));
         self.state.metrics.request_started(ctx);
         if self.state.draining.load(Ordering::Relaxed) {
             session.set_keepalive(None);

@@ -22,6 +22,8 @@ pub enum BaseUrlError {
     NoHost,
     #[error("must not carry a query or fragment")]
     Query,
+    #[error("must not carry credentials (`user:password@`); put the key in `api_key`")]
+    Userinfo,
 }
 
 impl BaseUrl {
@@ -43,6 +45,9 @@ impl BaseUrl {
         }
         if uri.query().is_some() || s.contains('#') {
             return Err(BaseUrlError::Query);
+        }
+        if uri.authority().is_some_and(|a| a.as_str().contains('@')) {
+            return Err(BaseUrlError::Userinfo);
         }
         let host = host
             .trim_start_matches('[')
@@ -72,6 +77,42 @@ impl BaseUrl {
             format!("{host}:{}", self.port)
         }
     }
+}
+
+/// `url` as it may be printed: credentials (`user:password@`) and query
+/// values replaced by `***`, since either may hold a key.
+pub fn redacted(url: &str) -> String {
+    let (url, fragment) = match url.split_once('#') {
+        Some((u, _)) => (u, "#***"),
+        None => (url, ""),
+    };
+    let (url, query) = match url.split_once('?') {
+        Some((u, q)) => (u, Some(q)),
+        None => (url, None),
+    };
+    let (scheme, rest) = url.split_once("://").unwrap_or(("", url));
+    let (authority, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+    let authority = match authority.rsplit_once('@') {
+        Some((_, host)) => format!("***@{host}"),
+        None => authority.to_string(),
+    };
+    let mut out = if scheme.is_empty() {
+        format!("{authority}{path}")
+    } else {
+        format!("{scheme}://{authority}{path}")
+    };
+    if let Some(q) = query {
+        let pairs: Vec<String> = (q.split('&'))
+            .map(|pair| match pair.split_once('=') {
+                Some((name, _)) => format!("{name}=***"),
+                None => pair.to_string(),
+            })
+            .collect();
+        out.push('?');
+        out.push_str(&pairs.join("&"));
+    }
+    out.push_str(fragment);
+    out
 }
 
 impl fmt::Display for BaseUrl {
@@ -115,5 +156,23 @@ mod tests {
             BaseUrl::parse("https://"),
             Err(BaseUrlError::Invalid(_))
         ));
+        assert_eq!(
+            BaseUrl::parse("https://user:sk-1@x/v1"),
+            Err(BaseUrlError::Userinfo)
+        );
+    }
+
+    #[test]
+    fn redaction_hides_credentials_and_query_values() {
+        assert_eq!(
+            redacted("https://user:sk-secret@host:8443/v1?api_key=sk-2&x&y=3#frag"),
+            "https://***@host:8443/v1?api_key=***&x&y=***#***"
+        );
+        assert_eq!(
+            redacted("https://api.groq.com/openai/v1"),
+            "https://api.groq.com/openai/v1"
+        );
+        assert_eq!(redacted("host/v1?k=v"), "host/v1?k=***");
+        assert_eq!(redacted("a@b"), "***@b");
     }
 }

@@ -6,7 +6,7 @@
 
 mod base_url;
 
-pub use base_url::{BaseUrl, BaseUrlError};
+pub use base_url::{redacted, BaseUrl, BaseUrlError};
 
 use crate::dialect::{ApiRoute, Dialect};
 use serde::Deserialize;

@@ -32,7 +32,41 @@ pub struct Caller {
 struct CompiledKey {
     name: Arc<str>,
     sha256: [u8; 32],
-    models: Vec<WildMatch>,
+    models: Vec<Grant>,
+}
+
+/// One model glob of a key. A lone `*` (the default) grants every name;
+/// in any other pattern `*` and `?` never match `/`: `cheap-*` grants
+/// `cheap-small`, not `cheap-pool/o1-pro` (a pinned request to any model of
+/// an instance whose id starts with `cheap`). A pattern and a name match
+/// only with the same number of `/`, so no wildcard can have taken one.
+/// An alias is granted by its name, whatever its targets.
+enum Grant {
+    Everything,
+    Glob { glob: WildMatch, slashes: usize },
+}
+
+impl Grant {
+    fn new(pattern: &str) -> Self {
+        if pattern == "*" {
+            return Self::Everything;
+        }
+        Self::Glob {
+            glob: WildMatch::new(pattern),
+            slashes: slashes(pattern),
+        }
+    }
+
+    fn matches(&self, model: &str) -> bool {
+        match self {
+            Self::Everything => true,
+            Self::Glob { glob, slashes: n } => slashes(model) == *n && glob.matches(model),
+        }
+    }
+}
+
+fn slashes(s: &str) -> usize {
+    s.bytes().filter(|&b| b == b'/').count()
 }
 
 pub struct Auth {
@@ -46,7 +80,7 @@ impl Auth {
             .map(|k| CompiledKey {
                 name: Arc::from(k.name.as_str()),
                 sha256: k.sha256,
-                models: k.models.iter().map(|m| WildMatch::new(m)).collect(),
+                models: k.models.iter().map(|m| Grant::new(m)).collect(),
             })
             .collect();
         Self { keys }
@@ -174,6 +208,29 @@ mod tests {
         assert!(a.allows(&bob, "llama-3.3-70b"));
         assert!(a.allows(&bob, "fast"));
         assert!(!a.allows(&bob, "gpt-4o"));
+        assert!(
+            !a.allows(&bob, "llama-pool/o1-pro"),
+            "`*` never crosses `/`"
+        );
+        let pinned = Auth::new(&[GatewayKey {
+            name: "carol".into(),
+            sha256: Sha256::digest(b"k-carol").into(),
+            models: vec!["groq/*".into(), "?".into()],
+        }]);
+        let carol = pinned
+            .authenticate(&headers("x-api-key", "k-carol"))
+            .expect("carol");
+        assert!(pinned.allows(&carol, "groq/llama-3.3-70b"));
+        assert!(!pinned.allows(&carol, "groq/a/b"));
+        assert!(pinned.allows(&carol, "x"));
+        assert!(
+            a.allows(
+                &a.authenticate(&headers("x-api-key", "k-alice")).unwrap(),
+                "groq/x"
+            ),
+            "a lone `*` grants every name"
+        );
+        assert!(!pinned.allows(&carol, "/"), "`?` never matches `/`");
         let open = Auth::new(&[]);
         let anyone = open.authenticate(&HeaderMap::new()).expect("open");
         assert!(open.allows(&anyone, "anything"));

@@ -1,0 +1,209 @@
+//! Holding the door: what a key holder, or anyone who can reach the port, must not be
+//! able to do with odd requests, and what a mistake at start must not hide. Each test
+//! reproduces one hole and shows it closed, with upstream hit counts.
+
+use crate::support::*;
+use serde_json::json;
+use std::time::{Duration, Instant};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+const UP_KEY: &str = "sk-up-hardening-1111";
+const GW_KEY: &str = "gw-key-cheap-2222";
+
+/// Polls `gw`'s stdout (the access log) until a line contains `needle`.
+async fn access_log_line(gw: &Gateway, needle: &str, within: Duration) -> Option<String> {
+    let deadline = Instant::now() + within;
+    loop {
+        if let Some(line) = gw.stdout().lines().find(|l| l.contains(needle)) {
+            return Some(line.to_string());
+        }
+        if Instant::now() >= deadline {
+            return None;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+#[tokio::test]
+async fn a_model_glob_never_crosses_a_slash() {
+    let up = MockUpstream::start(Behaviour::ok());
+    let yaml =
+        format!(
+        "auth:\n  keys:\n    - {{ name: cheap, key: \"${{GW_KEY}}\", models: [\"cheap-*\"] }}\n\
+         providers:\n{}",
+        provider_yaml("cheap-pool", &up.base_url(), Some("UP_KEY"), &["cheap-small"]),
+    );
+    let gw = Gateway::builder(&yaml)
+        .env("GW_KEY", GW_KEY)
+        .env("UP_KEY", UP_KEY)
+        .start()
+        .await;
+    let url = gw.url("/v1/chat/completions");
+    let send = |model: &str| {
+        (gw.client().post(&url))
+            .bearer_auth(GW_KEY)
+            .json(&chat_body(model))
+            .send()
+    };
+    // A pinned request to any model of an instance whose id starts with `cheap`.
+    let resp = send("cheap-pool/o1-pro-anything").await.expect("send");
+    assert_eq!(resp.status(), 403);
+    let body: serde_json::Value = resp.json().await.expect("json");
+    assert_eq!(assert_openai_error(&body)["code"], "model_not_allowed");
+    assert_eq!(up.hits(), 0, "a refused model reaches no upstream");
+    // What the glob is for still works.
+    assert_eq!(send("cheap-small").await.expect("send").status(), 200);
+    assert_eq!(up.hits(), 1);
+}
+
+#[tokio::test]
+async fn an_overlong_or_control_character_model_is_a_400_before_any_upstream() {
+    let up = MockUpstream::start(Behaviour::ok());
+    let yaml = format!(
+        "providers:\n{}",
+        provider_yaml("p", &up.base_url(), None, &["m"])
+    );
+    let gw = Gateway::start(&yaml).await;
+    let long = "m".repeat(257);
+    for (what, model) in [
+        ("control character", "m\u{1}"),
+        ("257 bytes", long.as_str()),
+    ] {
+        let resp = gw
+            .post_json("/v1/chat/completions", &chat_body(model))
+            .await;
+        assert_eq!(resp.status(), 400, "{what}");
+        let body: serde_json::Value = resp.json().await.expect("json");
+        let error = assert_openai_error(&body);
+        assert_eq!(error["code"], "invalid_model", "{what}");
+        assert_eq!(error["param"], "model", "{what}");
+    }
+    let longest = "m".repeat(256);
+    let resp = gw
+        .post_json("/v1/chat/completions", &chat_body(&longest))
+        .await;
+    assert_eq!(
+        resp.status(),
+        404,
+        "256 bytes is a name, just not a known one"
+    );
+    assert_eq!(up.hits(), 0);
+    let ok = gw.post_json("/v1/chat/completions", &chat_body("m")).await;
+    assert_eq!(ok.status(), 200);
+    let log = gw.stdout();
+    assert!(!log.contains(&long), "the refused name is not logged");
+    assert!(!log.contains("m\\u0001"), "nor the control character");
+}
+
+#[tokio::test]
+async fn a_non_stream_reply_too_large_to_check_arrives_whole() {
+    const SIZE: usize = 70_000_000;
+    let mut body = br#"{"object":"list","data":""#.to_vec();
+    body.resize(SIZE - 2, b'x');
+    body.extend_from_slice(br#""}"#);
+    let up = MockUpstream::start(Behaviour::raw(200, "application/json", body));
+    let yaml = format!(
+        "providers:\n{}",
+        provider_yaml("p", &up.base_url(), None, &["m"])
+    );
+    let gw = Gateway::start(&yaml).await;
+    let resp = gw
+        .post_json("/v1/embeddings", &json!({"model": "m", "input": "x"}))
+        .await;
+    assert_eq!(resp.status(), 200);
+    assert_eq!(header(&resp, "content-length"), Some("70000000"));
+    let bytes = resp.bytes().await.expect("the whole body");
+    assert_eq!(bytes.len(), SIZE, "not cut short");
+    let parsed: serde_json::Value = serde_json::from_slice(&bytes).expect("valid JSON");
+    assert_eq!(parsed["object"], "list");
+}
+
+#[test]
+fn config_errors_never_quote_the_credentials_of_a_base_url() {
+    let dir = tempfile::tempdir().expect("dir");
+    let gw = write_file(
+        dir.path(),
+        "gateway.yaml",
+        "providers:\n\
+         \x20 - { id: a, type: openai-compatible, base_url: \"https://user:sk-userinfo-secret@host/v1?api_key=sk-query-secret\", models: [m] }\n\
+         \x20 - { id: b, type: openai-compatible, base_url: \"https://user:sk-only-userinfo@host/v1\", models: [m] }\n",
+    );
+    let (code, out, err) = run_modelgate(&["-t", "-g", gw.to_str().expect("path")], &[]);
+    assert_eq!(code, 1, "{out}{err}");
+    assert!(
+        err.contains(
+            "providers[0].base_url: `https://***@host/v1?api_key=***` must not carry a query"
+        ),
+        "{err}"
+    );
+    assert!(
+        err.contains("providers[1].base_url: `https://***@host/v1` must not carry credentials"),
+        "{err}"
+    );
+    for secret in ["sk-userinfo-secret", "sk-query-secret", "sk-only-userinfo"] {
+        assert!(
+            !out.contains(secret) && !err.contains(secret),
+            "{secret} printed"
+        );
+    }
+}
+
+#[test]
+fn a_busy_port_is_an_error_at_start_not_a_silent_retry_loop() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let addr = taken.local_addr().expect("addr");
+    let dir = tempfile::tempdir().expect("dir");
+    let gw = write_file(
+        dir.path(),
+        "gateway.yaml",
+        &format!(
+            "listen: \"{addr}\"\nproviders:\n  - {{ id: a, type: openai-compatible, base_url: \"http://127.0.0.1:9\", models: [m] }}\n"
+        ),
+    );
+    let started = Instant::now();
+    let (code, out, err) = run_modelgate(&["-g", gw.to_str().expect("path")], &[]);
+    assert_eq!(code, 1, "{out}{err}");
+    assert!(
+        err.contains(&format!("listen `{addr}`: the address is already in use")),
+        "{err}"
+    );
+    assert!(!err.contains("will try again"), "{err}");
+    assert!(started.elapsed() < Duration::from_secs(20), "no retry loop");
+}
+
+#[tokio::test]
+async fn a_client_that_stops_reading_a_stream_lets_it_go_after_the_idle_timeout() {
+    // 48 MB of SSE, far more than the socket buffers between the three parties hold.
+    let event = format!(
+        "data: {}\n\n",
+        json!({"choices": [{"delta": {"content": "x".repeat(4000)}}]})
+    );
+    let body = event.repeat(48_000_000 / event.len());
+    let up = MockUpstream::start(Behaviour::raw(200, "text/event-stream", body));
+    let yaml = format!(
+        "routing:\n  timeouts: {{ idle: 1s }}\nproviders:\n{}",
+        provider_yaml("p", &up.base_url(), None, &["m"])
+    );
+    let gw = Gateway::start(&yaml).await;
+    let request = json!({"model": "m", "stream": true, "messages": []}).to_string();
+    let mut client = tokio::net::TcpStream::connect(gw.addr())
+        .await
+        .expect("connect");
+    let head = format!(
+        "POST /v1/chat/completions HTTP/1.1\r\nhost: gw\r\ncontent-type: application/json\r\ncontent-length: {}\r\nx-request-id: stops-reading\r\n\r\n{request}",
+        request.len()
+    );
+    client.write_all(head.as_bytes()).await.expect("send");
+    let mut first = vec![0u8; 4096];
+    let n = client.read(&mut first).await.expect("read the head");
+    assert!(
+        first[..n].starts_with(b"HTTP/1.1 200"),
+        "{}",
+        String::from_utf8_lossy(&first[..n])
+    );
+    // Now the client reads nothing more, and keeps its connection open.
+    let line = access_log_line(&gw, "stops-reading", Duration::from_secs(30)).await;
+    let line = line.expect("the request ended although the client still holds the connection");
+    assert!(line.contains("stopped reading"), "{line}");
+    drop(client);
+}
