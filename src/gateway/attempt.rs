@@ -177,15 +177,15 @@ async fn connect_and_send(
             .connect(peer)
             .await
             .map_err(|e| connect_failure(&e))?;
-        let exchange = tokio::time::timeout(
+        let answer = tokio::time::timeout(
             state.timeouts.first_byte,
             upstream::exchange(stream, peer, &wire),
         );
-        // `biased`: the client probe (a read on its socket) runs only while
+        // `biased`: the watch on the client (a read on its socket) runs only while
         // the upstream has nothing yet.
         let result = tokio::select! {
             biased;
-            r = exchange => r,
+            r = answer => r,
             () = client::gone(session) => return Ok(None),
         };
         match result {

@@ -191,11 +191,11 @@ mod tests {
     use super::*;
     use std::time::Duration;
 
-    fn breaker(failures: u32, probes: u32) -> CircuitBreaker {
+    fn breaker(failures: u32, trials: u32) -> CircuitBreaker {
         CircuitBreaker::new(CircuitBreakerConf {
             failures,
             open_for: Duration::from_millis(1000),
-            half_open_probes: probes,
+            half_open_probes: trials,
         })
     }
 
