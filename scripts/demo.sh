@@ -2,24 +2,43 @@
 # A full round trip without any API key: the repo's mock provider on
 # 127.0.0.1:9901, modelgate on 127.0.0.1:8080 in front of it, a few requests
 # to show it working; then the gateway keeps serving until Ctrl-C.
+# MODELGATE_PORT and MOCK_PORT choose other ports. The access log goes to
+# target/demo-access.log (one JSON line per request).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
 cargo build --release --locked -p modelgate -p mock-provider
 export MODELGATE_PORT="${MODELGATE_PORT:-8080}" MOCK_PORT="${MOCK_PORT:-9901}"
+export DEMO_ACCESS_LOG="$PWD/target/demo-access.log"
 gw_conf=(-c conf/demo/pingora.yaml -g conf/demo/gateway.yaml)
 base="http://127.0.0.1:${MODELGATE_PORT}"
 
 target/release/modelgate -t "${gw_conf[@]}"
-target/release/mock-provider --listen "127.0.0.1:${MOCK_PORT}" --chunks 5 --chunk-delay-ms 300 &
+target/release/mock-provider --listen "127.0.0.1:${MOCK_PORT}" --chunks 20 --chunk-delay-ms 100 &
 mock=$!
 RUST_LOG="${RUST_LOG:-info}" target/release/modelgate "${gw_conf[@]}" &
 gw=$!
 trap 'kill -INT "$gw" "$mock" 2>/dev/null || true' EXIT
+# Ready when *this* gateway answers /health naming the demo's instances; a
+# process of ours that exited (a port in use) stops the demo with its reason.
+ready=""
 for _ in $(seq 100); do
-  curl -fs "$base/health" >/dev/null 2>&1 && break
+  for p in "$gw" "$mock"; do
+    if ! kill -0 "$p" 2>/dev/null; then
+      echo "demo: a process exited at start (is port ${MODELGATE_PORT} or ${MOCK_PORT} in use? set MODELGATE_PORT / MOCK_PORT)" >&2
+      exit 1
+    fi
+  done
+  if curl -fs "$base/health" 2>/dev/null | grep -q '"id":"mock-down"'; then
+    ready=1
+    break
+  fi
   sleep 0.1
 done
+if [ -z "$ready" ]; then
+  echo "demo: $base/health is not this demo's modelgate" >&2
+  exit 1
+fi
 
 show() { printf '\n\033[1m== %s\033[0m\n' "$1"; }
 show "GET /v1/models"
@@ -32,5 +51,5 @@ curl -sN "$base/v1/chat/completions" -H 'content-type: application/json' \
   -d '{"model":"mock-small","stream":true,"messages":[{"role":"user","content":"Count"}]}'
 show "An unknown model: 404 in OpenAI's error format"
 curl -s "$base/v1/chat/completions" -d '{"model":"gpt-9","messages":[]}'; echo
-printf '\nmodelgate is serving %s/v1 (OpenAI base URL). Ctrl-C stops it.\n' "$base"
+printf '\nmodelgate is serving %s/v1 (OpenAI base URL); access log: %s. Ctrl-C stops it.\n' "$base" "$DEMO_ACCESS_LOG"
 wait "$gw"
