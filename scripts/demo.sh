@@ -21,10 +21,12 @@ gw=$!
 trap 'kill -INT "$gw" "$mock" 2>/dev/null || true' EXIT
 # Ready when *this* gateway answers /health naming the demo's instances; a
 # process of ours that exited (a port in use) stops the demo with its reason.
+# (An exited child stays a zombie until waited for, so `kill -0` is no test.)
+alive() { local st; st=$(ps -o stat= -p "$1" 2>/dev/null) && [ "${st:0:1}" != Z ]; }
 ready=""
 for _ in $(seq 100); do
   for p in "$gw" "$mock"; do
-    if ! kill -0 "$p" 2>/dev/null; then
+    if ! alive "$p"; then
       echo "demo: a process exited at start (is port ${MODELGATE_PORT} or ${MOCK_PORT} in use? set MODELGATE_PORT / MOCK_PORT)" >&2
       exit 1
     fi
