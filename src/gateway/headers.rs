@@ -1,6 +1,6 @@
-//! Header rewriting in both directions. Upstream: the client's end-to-end
-//! headers minus its credentials, hop-by-hop headers and framing, plus the
-//! instance's own auth (built once at load, marked sensitive) and `Host`.
+//! Header rewriting in both directions. Upstream: an allow-list of the
+//! client's headers, plus the instance's own auth (built once at load,
+//! marked sensitive), `Host` and `x-request-id`.
 //! Downstream: the provider's headers minus hop-by-hop ones and cookies,
 //! plus `x-request-id` and the `x-modelgate-*` routing headers.
 
@@ -14,31 +14,35 @@ const X_PROVIDER: HeaderName = HeaderName::from_static("x-modelgate-provider");
 const X_MODEL: HeaderName = HeaderName::from_static("x-modelgate-model");
 const X_ATTEMPTS: HeaderName = HeaderName::from_static("x-modelgate-attempts");
 
-/// Never forwarded upstream, whatever the case: credentials of the gateway
-/// key, hop-by-hop headers (RFC 9110 §7.6.1), and what the gateway sets itself.
-const DROP_UPSTREAM: &[&str] = &[
-    "authorization",
-    "x-api-key",
-    "api-key",
-    "x-goog-api-key",
-    "cookie",
-    "host",
-    "content-length",
-    "transfer-encoding",
-    "connection",
-    "keep-alive",
-    "proxy-connection",
-    "proxy-authorization",
-    "proxy-authenticate",
-    "te",
-    "trailer",
-    "upgrade",
-    "expect",
-    // The gateway reads upstream bodies (JSON check, SSE error events), so it
-    // asks for identity encoding.
-    "accept-encoding",
-    "x-request-id",
+/// The only client headers forwarded upstream. An allow-list, because a
+/// client header can change whose account pays or get a shared key banned:
+/// `OpenAI-Organization: org-bogus` next to a provider key makes OpenAI
+/// answer 401, which took that key out of rotation for everyone. Forwarded:
+/// content negotiation, the client's `user-agent`, the SDKs' `x-stainless-*`
+/// telemetry, API version and beta flags (`openai-beta`, `anthropic-version`,
+/// `anthropic-beta`), and OpenRouter's app attribution (`http-referer`,
+/// `x-title`). Never: credentials, cookies, `Forwarded`/`X-Forwarded-*`,
+/// hop-by-hop headers, or `accept-encoding` (the gateway reads upstream
+/// bodies, so it asks for identity encoding). `x-request-id`, `host`,
+/// `content-length` and the instance's auth are set by the gateway.
+const FORWARD_UPSTREAM: &[&str] = &[
+    "accept",
+    "content-type",
+    "user-agent",
+    "openai-beta",
+    "anthropic-version",
+    "anthropic-beta",
+    "http-referer",
+    "x-title",
 ];
+
+/// Forwarded upstream by prefix (see `FORWARD_UPSTREAM`).
+const FORWARD_UPSTREAM_PREFIX: &str = "x-stainless-";
+
+fn forwarded_upstream(name: &HeaderName) -> bool {
+    let name = name.as_str();
+    FORWARD_UPSTREAM.contains(&name) || name.starts_with(FORWARD_UPSTREAM_PREFIX)
+}
 
 /// Never passed back to the client.
 const DROP_DOWNSTREAM: &[&str] = &[
@@ -76,7 +80,7 @@ pub fn upstream_request(
         RequestHeader::build_no_case("POST", path.as_bytes(), Some(client.headers.len() + 4))?;
     let connection = client.headers.get(header::CONNECTION);
     for (name, value) in client.headers.iter() {
-        if DROP_UPSTREAM.contains(&name.as_str()) || listed_in_connection(connection, name) {
+        if !forwarded_upstream(name) || listed_in_connection(connection, name) {
             continue;
         }
         req.append_header(name.clone(), value.clone())?;

@@ -207,3 +207,48 @@ async fn a_client_that_stops_reading_a_stream_lets_it_go_after_the_idle_timeout(
     assert!(line.contains("stopped reading"), "{line}");
     drop(client);
 }
+
+#[tokio::test]
+async fn client_headers_cannot_choose_the_paying_account_or_reveal_the_client() {
+    let up = MockUpstream::start(Behaviour::ok());
+    let yaml = format!(
+        "providers:\n{}",
+        provider_yaml("p", &up.base_url(), Some("UP_KEY"), &["m"])
+    );
+    let gw = Gateway::builder(&yaml).env("UP_KEY", UP_KEY).start().await;
+    let resp = (gw.client().post(gw.url("/v1/chat/completions")))
+        .header("OpenAI-Organization", "org-bogus")
+        .header("OpenAI-Project", "proj-bogus")
+        .header("X-Forwarded-For", "10.1.2.3")
+        .header("Forwarded", "for=10.1.2.3")
+        .header("Cookie", "session=1")
+        .header("X-Anything", "else")
+        .header("User-Agent", "OpenAI/Python 1.99.0")
+        .header("X-Stainless-Lang", "python")
+        .header("Accept", "application/json")
+        .json(&chat_body("m"))
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(resp.status(), 200);
+    let seen = up.last_request().expect("request");
+    for gone in [
+        "openai-organization",
+        "openai-project",
+        "x-forwarded-for",
+        "forwarded",
+        "cookie",
+        "x-anything",
+    ] {
+        assert_eq!(
+            seen.header(gone),
+            None,
+            "{gone} must not reach the provider"
+        );
+    }
+    assert_eq!(seen.header("user-agent"), Some("OpenAI/Python 1.99.0"));
+    assert_eq!(seen.header("x-stainless-lang"), Some("python"));
+    assert_eq!(seen.header("accept"), Some("application/json"));
+    let auth = format!("Bearer {UP_KEY}");
+    assert_eq!(seen.header("authorization"), Some(auth.as_str()));
+}
