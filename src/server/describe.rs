@@ -1,6 +1,6 @@
 //! What `modelgate -t` prints: what would be served, never a key.
 
-use crate::config::Loaded;
+use crate::config::{AccessLog, Config, Loaded};
 use pingora::server::configuration::ServerConf;
 use std::fmt::Write as _;
 
@@ -14,6 +14,7 @@ pub fn describe(loaded: &Loaded, conf: &ServerConf) -> String {
         let _ = writeln!(out, "admin_listen: {a} (GET /metrics)");
     }
     let _ = writeln!(out, "threads: {}", conf.threads);
+    let _ = writeln!(out, "access_log: {}", access_log(c, conf));
     let _ = writeln!(out, "auth: {} gateway key(s)", c.auth.len());
     let r = &c.routing;
     let _ = writeln!(
@@ -43,7 +44,7 @@ pub fn describe(loaded: &Loaded, conf: &ServerConf) -> String {
 }
 
 /// Each instance with its models, and each alias with its targets.
-fn models(out: &mut String, c: &crate::config::Config) {
+fn models(out: &mut String, c: &Config) {
     let _ = writeln!(out, "instances ({}):", c.instances.len());
     for i in &c.instances {
         let key = if i.api_key.is_some() {
@@ -78,5 +79,26 @@ fn models(out: &mut String, c: &crate::config::Config) {
             a.name,
             targets.join(", ")
         );
+    }
+}
+
+/// Where the access log goes, and where it goes when daemonised if that
+/// differs (a daemon's stdout is closed).
+fn access_log(c: &Config, conf: &ServerConf) -> String {
+    let name = |a: &AccessLog| match a {
+        AccessLog::Stdout => "stdout".to_string(),
+        AccessLog::Stderr => "stderr".to_string(),
+        AccessLog::Off => "off".to_string(),
+        AccessLog::File(p) => p.display().to_string(),
+    };
+    let daemonised = super::access_log_target(&c.access_log, true, conf);
+    if daemonised == c.access_log {
+        name(&c.access_log)
+    } else {
+        format!(
+            "{} (daemonised: {})",
+            name(&c.access_log),
+            name(&daemonised)
+        )
     }
 }

@@ -14,7 +14,7 @@ mod listen;
 pub use describe::describe;
 pub use error::StartError;
 
-use crate::config::Loaded;
+use crate::config::{self, Loaded};
 use crate::gateway::{Gateway, Parts, State};
 use crate::observe::{AccessLog, InstanceGauge, InstanceStates};
 use crate::routing::Health;
@@ -28,6 +28,26 @@ use pingora::server::Server;
 use pingora::services::background::background_service;
 use pingora::services::listening::Service;
 use std::sync::Arc;
+
+/// Where the access log goes. A daemon's stdout is closed (under systemd,
+/// and after Pingora's fork), so `access_log: stdout` would lose every
+/// line: a daemon writes `access.log` beside its `error_log` instead.
+pub fn access_log_target(
+    conf: &config::AccessLog,
+    daemon: bool,
+    server: &ServerConf,
+) -> config::AccessLog {
+    match (conf, daemon, &server.error_log) {
+        (config::AccessLog::Stdout, true, Some(error_log)) => {
+            let dir = std::path::Path::new(error_log)
+                .parent()
+                .filter(|d| !d.as_os_str().is_empty())
+                .unwrap_or(std::path::Path::new("."));
+            config::AccessLog::File(dir.join("access.log"))
+        }
+        _ => conf.clone(),
+    }
+}
 
 /// Every instance's state, for the `modelgate_instance_*` gauges.
 fn instance_gauges(state: &State) -> Vec<InstanceGauge> {
@@ -62,6 +82,7 @@ fn client_buffers() -> L4BufferSettings {
 pub fn build(opt: Opt, conf: ServerConf, loaded: &Loaded) -> Result<Server, StartError> {
     let config = &loaded.config;
     let listeners = Listeners::settle(&config.listen, config.admin_listen, opt.upgrade)?;
+    let access_log = access_log_target(&config.access_log, opt.daemon || conf.daemon, &conf);
     if (opt.daemon || conf.daemon) && conf.daemon_wait_for_ready {
         launcher::exit_launcher_on_ready_signal().map_err(StartError::Signal)?;
     }
@@ -83,7 +104,7 @@ pub fn build(opt: Opt, conf: ServerConf, loaded: &Loaded) -> Result<Server, Star
         upstreams: upstreams.clone(),
         connector: connector.clone(),
         health: health.clone(),
-        access_log: AccessLog::open(&config.access_log)?,
+        access_log: AccessLog::open(&access_log)?,
     };
     let state = Arc::new(State::new(config, parts)?);
     state.metrics.register()?;

@@ -416,3 +416,39 @@ async fn a_reload_with_a_bad_config_fails_and_the_old_process_keeps_serving() {
     assert_eq!(response.headers()["x-modelgate-provider"], "v1-json");
     assert!(alive(old));
 }
+
+#[tokio::test]
+async fn a_daemon_with_access_log_stdout_writes_access_log_beside_its_error_log() {
+    let json = MockUpstream::start(Behaviour::chat_ok());
+    let sse = MockUpstream::start(Behaviour::sse(2, Duration::ZERO));
+    let daemon = Daemon::start(&providers("v1", &json, &sse)).await;
+    let access = daemon.path("access.log");
+    let (code, out, err) = daemon.run(&["-t"]);
+    assert_eq!(code, 0, "{out}{err}");
+    let said = format!("access_log: stdout (daemonised: {})", access.display());
+    assert!(out.contains(&said), "-t says where the lines go: {out}");
+    let response = http_client()
+        .post(format!("http://{}{CHAT}", daemon.addr))
+        .header("x-request-id", "daemon-access-log")
+        .json(&chat_body("m1"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let line = loop {
+        let text = std::fs::read_to_string(&access).unwrap_or_default();
+        if let Some(line) = text.lines().find(|l| l.contains("daemon-access-log")) {
+            break line.to_string();
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no access-log line in {}",
+            access.display()
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    let parsed: serde_json::Value = serde_json::from_str(&line).unwrap();
+    assert_eq!(parsed["status"], 200);
+    assert_eq!(parsed["instance"], "v1-json");
+}
