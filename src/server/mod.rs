@@ -5,6 +5,7 @@
 //!
 //! Must not: know about requests (that is `gateway`).
 
+mod admin;
 mod describe;
 mod error;
 mod handover;
@@ -128,9 +129,9 @@ pub fn build(opt: Opt, conf: ServerConf, loaded: &Loaded) -> Result<Server, Star
     if let Some(admin) = listeners.admin {
         let states = InstanceStates::new(move || instance_gauges(&state))?;
         pingora_prometheus::prometheus::register(Box::new(states))?;
-        let mut prom = pingora_prometheus::prometheus_http_service();
-        prom.add_tcp(&admin.to_string());
-        server.add_service(prom).add_dependency(&bootstrap);
+        let mut admin_service = Service::new("admin".to_string(), admin::Admin);
+        admin_service.add_tcp(&admin.to_string());
+        server.add_service(admin_service).add_dependency(&bootstrap);
         log::info!("admin listening on {admin}");
     }
     // The held port-0 sockets live as long as the process.

@@ -252,3 +252,42 @@ async fn client_headers_cannot_choose_the_paying_account_or_reveal_the_client() 
     let auth = format!("Bearer {UP_KEY}");
     assert_eq!(seen.header("authorization"), Some(auth.as_str()));
 }
+
+#[tokio::test]
+async fn the_admin_listener_serves_get_metrics_only_and_never_logs_raw_requests() {
+    let up = MockUpstream::start(Behaviour::ok());
+    let yaml = format!(
+        "providers:\n{}",
+        provider_yaml("p", &up.base_url(), None, &["m"])
+    );
+    let gw = Gateway::builder(&yaml).admin_listen().start().await;
+    let c = gw.client();
+    let metrics = c.get(gw.admin_url("/metrics")).send().await.expect("get");
+    assert_eq!(metrics.status(), 200);
+    assert!(metrics.text().await.expect("text").contains("modelgate_"));
+    let other = c.get(gw.admin_url("/anything")).send().await.expect("get");
+    assert_eq!(other.status(), 404);
+    assert!(!other.text().await.expect("text").contains("modelgate_"));
+    let post = c.post(gw.admin_url("/metrics")).send().await.expect("post");
+    assert_eq!(post.status(), 405);
+    // A request that is not HTTP, carrying a credential.
+    let admin = gw.admin_url("");
+    let addr = admin.trim_start_matches("http://");
+    let mut raw = tokio::net::TcpStream::connect(addr).await.expect("connect");
+    raw.write_all(b"GET /metrics HTTP/1.1\r\nAuthorization: Bearer sk-admin-raw-secret\r\nBad Header Line\r\n\r\n")
+        .await
+        .expect("send");
+    let mut rest = Vec::new();
+    let _ = tokio::time::timeout(Duration::from_secs(10), raw.read_to_end(&mut rest)).await;
+    assert!(
+        !String::from_utf8_lossy(&rest).contains("modelgate_"),
+        "no metrics for garbage"
+    );
+    // The gateway is still serving, and nothing logged the request's bytes.
+    let ok = c.get(gw.admin_url("/metrics")).send().await.expect("get");
+    assert_eq!(ok.status(), 200);
+    assert!(
+        !gw.logs().contains("sk-admin-raw-secret"),
+        "raw request bytes were logged"
+    );
+}
