@@ -25,8 +25,6 @@ use std::time::{Duration, Instant, SystemTime};
 const CHECK_LIMIT: usize = 64 * 1024 * 1024;
 /// A stale pooled connection is replaced this many times per attempt.
 const STALE_RETRIES: u32 = 2;
-/// The longest wait per read of a failed attempt's error body.
-const DISCARD_WAIT: Duration = Duration::from_secs(2);
 
 pub enum Outcome {
     /// A response went to the client (or the client left): the request is over.
@@ -70,8 +68,9 @@ pub async fn run(
     }
     if verdict == Verdict::Retry {
         let f = retry_failure(&conn);
-        let wait = state.timeouts.idle.min(DISCARD_WAIT);
-        state.connector.discard(conn, &peer, wait).await;
+        (state.connector)
+            .discard(conn, &peer, state.timeouts.idle)
+            .await;
         return Outcome::Failed(f);
     }
     // The body reads are awaited here, not in a helper: a nested future is

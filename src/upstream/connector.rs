@@ -23,8 +23,10 @@ pub type UpSession = pingora::protocols::http::v1::client::HttpSession;
 /// larger ones follow the head in a second write (a copy would cost more
 /// than the send it saves).
 const COALESCE_LIMIT: usize = 64 * 1024;
-/// Bodies nobody needs are read (to keep the connection) up to this.
+/// Bodies nobody needs are read (to keep the connection) up to this...
 const DISCARD_LIMIT: usize = 256 * 1024;
+/// ...waiting at most this long per read.
+const DISCARD_WAIT: Duration = Duration::from_secs(2);
 
 pub struct Connector {
     transport: TransportConnector,
@@ -51,9 +53,11 @@ impl Connector {
     }
 
     /// Read a body nobody needs (a failed attempt's error, a health check's
-    /// model list), within `wait` per read and up to `DISCARD_LIMIT` bytes,
-    /// so that the connection can go back to the pool.
-    pub async fn discard(&self, mut conn: UpSession, peer: &HttpPeer, wait: Duration) {
+    /// model list), waiting per read `idle` but at most `DISCARD_WAIT`, and
+    /// up to `DISCARD_LIMIT` bytes, so that the connection can go back to
+    /// the pool.
+    pub async fn discard(&self, mut conn: UpSession, peer: &HttpPeer, idle: Duration) {
+        let wait = idle.min(DISCARD_WAIT);
         let mut read = 0;
         while let Ok(Some(chunk)) = read_chunk(&mut conn, wait).await {
             read += chunk.len();

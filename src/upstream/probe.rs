@@ -21,17 +21,14 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::time::Instant;
 
-/// The longest wait per read of a reply body the prober discards.
-const DISCARD_WAIT: Duration = Duration::from_secs(2);
-
 pub struct Prober {
     upstreams: Arc<[Upstream]>,
     connector: Arc<Connector>,
     health: Arc<Health>,
     interval: Duration,
     timeout: Duration,
-    /// `timeouts.idle`, capped at `DISCARD_WAIT`.
-    discard_wait: Duration,
+    /// `timeouts.idle`, for the reply bodies it discards.
+    idle: Duration,
 }
 
 impl Prober {
@@ -48,7 +45,7 @@ impl Prober {
             health,
             interval: checks.interval,
             timeout: checks.timeout,
-            discard_wait: idle.min(DISCARD_WAIT),
+            idle,
         }
     }
 
@@ -88,7 +85,7 @@ impl Prober {
         let (stream, _) = self.connector.connect(&peer).await?;
         let conn = connector::exchange(stream, &peer, &wire).await?;
         let status = connector::status(&conn);
-        self.connector.discard(conn, &peer, self.discard_wait).await;
+        self.connector.discard(conn, &peer, self.idle).await;
         Ok(status)
     }
 }
