@@ -16,11 +16,10 @@ use super::StartError;
 use std::net::SocketAddr;
 use tokio::net::TcpSocket;
 
-/// Settled addresses, and the sockets that hold their ports.
+/// Settled addresses.
 pub struct Listeners {
     pub api: Vec<SocketAddr>,
     pub admin: Option<SocketAddr>,
-    _held: Vec<TcpSocket>,
 }
 
 impl Listeners {
@@ -31,8 +30,7 @@ impl Listeners {
         admin: Option<SocketAddr>,
         upgrading: bool,
     ) -> Result<Self, StartError> {
-        let mut held = Vec::new();
-        let mut settle = |addr: SocketAddr| -> Result<SocketAddr, StartError> {
+        let settle = |addr: SocketAddr| -> Result<SocketAddr, StartError> {
             if upgrading {
                 return Ok(addr);
             }
@@ -41,7 +39,8 @@ impl Listeners {
                 why: in_use_message(&e),
             })?;
             if addr.port() == 0 {
-                held.push(socket);
+                // Held for the life of the process (see the module doc).
+                std::mem::forget(socket);
             }
             Ok(bound)
         };
@@ -49,12 +48,8 @@ impl Listeners {
             .iter()
             .map(|&a| settle(a))
             .collect::<Result<Vec<_>, _>>()?;
-        let admin = admin.map(&mut settle).transpose()?;
-        Ok(Self {
-            api,
-            admin,
-            _held: held,
-        })
+        let admin = admin.map(settle).transpose()?;
+        Ok(Self { api, admin })
     }
 
     /// Every address, API listeners first.

@@ -134,7 +134,5 @@ pub fn build(opt: Opt, conf: ServerConf, loaded: &Loaded) -> Result<Server, Star
         server.add_service(admin_service).add_dependency(&bootstrap);
         log::info!("admin listening on {admin}");
     }
-    // The held port-0 sockets live as long as the process.
-    std::mem::forget(listeners);
     Ok(server)
 }
