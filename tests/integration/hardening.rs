@@ -59,11 +59,8 @@ async fn a_model_glob_never_crosses_a_slash() {
 #[tokio::test]
 async fn an_overlong_or_control_character_model_is_a_400_before_any_upstream() {
     let up = MockUpstream::start(Behaviour::ok());
-    let yaml = format!(
-        "providers:\n{}",
-        provider_yaml("p", &up.base_url(), None, &["m"])
-    );
-    let gw = Gateway::start(&yaml).await;
+    let yaml = instances_yaml("", &bases(&[&up]), &["m"]);
+    let gw = Gateway::builder(&yaml).instance_keys(1).start().await;
     let long = "m".repeat(257);
     for (what, model) in [
         ("control character", "m\u{1}"),
@@ -102,11 +99,8 @@ async fn a_non_stream_reply_too_large_to_check_arrives_whole() {
     body.resize(SIZE - 2, b'x');
     body.extend_from_slice(br#""}"#);
     let up = MockUpstream::start(Behaviour::raw(200, "application/json", body));
-    let yaml = format!(
-        "providers:\n{}",
-        provider_yaml("p", &up.base_url(), None, &["m"])
-    );
-    let gw = Gateway::start(&yaml).await;
+    let yaml = instances_yaml("", &bases(&[&up]), &["m"]);
+    let gw = Gateway::builder(&yaml).instance_keys(1).start().await;
     let resp = gw
         .post_json("/v1/embeddings", &json!({"model": "m", "input": "x"}))
         .await;
@@ -180,11 +174,8 @@ async fn a_client_that_stops_reading_a_stream_lets_it_go_after_the_idle_timeout(
     );
     let body = event.repeat(48_000_000 / event.len());
     let up = MockUpstream::start(Behaviour::raw(200, "text/event-stream", body));
-    let yaml = format!(
-        "routing:\n  timeouts: {{ idle: 1s }}\nproviders:\n{}",
-        provider_yaml("p", &up.base_url(), None, &["m"])
-    );
-    let gw = Gateway::start(&yaml).await;
+    let yaml = instances_yaml("  timeouts: { idle: 1s }\n", &bases(&[&up]), &["m"]);
+    let gw = Gateway::builder(&yaml).instance_keys(1).start().await;
     let request = json!({"model": "m", "stream": true, "messages": []}).to_string();
     let mut client = tokio::net::TcpStream::connect(gw.addr())
         .await
@@ -256,11 +247,11 @@ async fn client_headers_cannot_choose_the_paying_account_or_reveal_the_client() 
 #[tokio::test]
 async fn the_admin_listener_serves_get_metrics_only_and_never_logs_raw_requests() {
     let up = MockUpstream::start(Behaviour::ok());
-    let yaml = format!(
-        "providers:\n{}",
-        provider_yaml("p", &up.base_url(), None, &["m"])
-    );
-    let gw = Gateway::builder(&yaml).admin_listen().start().await;
+    let yaml = instances_yaml("", &bases(&[&up]), &["m"]);
+    let gw = (Gateway::builder(&yaml).instance_keys(1))
+        .admin_listen()
+        .start()
+        .await;
     let c = gw.client();
     let metrics = c.get(gw.admin_url("/metrics")).send().await.expect("get");
     assert_eq!(metrics.status(), 200);
