@@ -36,13 +36,17 @@ async fn json_with(
     session.write_response_body(body, true).await
 }
 
-/// Write `err` as the response, unless a response already started.
+/// Write `err` as the response, unless a response already started (a
+/// `100 Continue` is not a start: the final status still follows it).
 pub async fn error(
     session: &mut ServerSession,
     ctx: &mut RequestCtx,
     err: &GatewayError,
 ) -> pingora::Result<()> {
-    if session.response_written().is_some() {
+    if session
+        .response_written()
+        .is_some_and(|h| !h.status.is_informational())
+    {
         return Ok(());
     }
     ctx.note = Some(err.to_string());

@@ -282,3 +282,86 @@ async fn the_admin_listener_serves_get_metrics_only_and_never_logs_raw_requests(
         "raw request bytes were logged"
     );
 }
+
+/// Sends a chat request for `model` with `Expect: 100-continue` the way curl does for a
+/// large body: the head, then (after the `100 Continue`) the body. Returns what came
+/// before the body was sent and everything after.
+async fn expect_continue(addr: std::net::SocketAddr, model: &str) -> (String, String) {
+    let body = chat_body(model).to_string();
+    let mut s = tokio::net::TcpStream::connect(addr).await.expect("connect");
+    let head = format!(
+        "POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {GW_KEY}\r\n\
+         Content-Type: application/json\r\nContent-Length: {}\r\nExpect: 100-continue\r\n\r\n",
+        body.len()
+    );
+    s.write_all(head.as_bytes()).await.expect("head");
+    let mut first = [0u8; 25];
+    let read = tokio::time::timeout(Duration::from_secs(10), s.read_exact(&mut first)).await;
+    read.expect("a 100 Continue in time").expect("read");
+    s.write_all(body.as_bytes()).await.expect("body");
+    let mut rest = Vec::new();
+    let mut buf = [0u8; 4096];
+    // Keep-alive: read until a whole JSON body arrived (or the gateway closed).
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while let Ok(Ok(n)) = tokio::time::timeout_at(deadline, s.read(&mut buf)).await {
+        if n == 0 {
+            break;
+        }
+        rest.extend_from_slice(&buf[..n]);
+        if rest.ends_with(b"}") || rest.ends_with(b"}\n") {
+            break;
+        }
+    }
+    let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+    (text(&first), text(&rest))
+}
+
+#[tokio::test]
+async fn errors_decided_after_an_expect_continue_body_still_reach_the_client() {
+    let failing = MockUpstream::start(Behaviour::status(500));
+    let limited = MockUpstream::start(Behaviour::status(429).retry_after(30));
+    let yaml =
+        format!(
+        "auth:\n  keys:\n    - {{ name: cheap, key: \"${{GW_KEY}}\", models: [\"cheap-*\"] }}\n\
+         providers:\n{}{}",
+        provider_yaml("failing", &failing.base_url(), Some("UP_KEY"), &["cheap-broken"]),
+        provider_yaml("limited", &limited.base_url(), Some("UP_KEY"), &["cheap-busy"]),
+    );
+    let gw = Gateway::builder(&yaml)
+        .env("GW_KEY", GW_KEY)
+        .env("UP_KEY", UP_KEY)
+        .start()
+        .await;
+    let cases = [
+        ("expensive-model", "403 Forbidden", "model_not_allowed"),
+        ("cheap-unknown", "404 Not Found", "model_not_found"),
+        ("cheap-busy", "429 Too Many Requests", ""),
+        ("cheap-broken", "502 Bad Gateway", ""),
+    ];
+    for (model, status, code) in cases {
+        let (first, rest) = expect_continue(gw.addr(), model).await;
+        assert!(first.starts_with("HTTP/1.1 100 Continue\r\n"), "{first:?}");
+        assert!(
+            rest.starts_with(&format!("HTTP/1.1 {status}\r\n")),
+            "{model}: the final status follows the 100: {rest:?}"
+        );
+        let body = rest.split("\r\n\r\n").nth(1).unwrap_or_default();
+        let json: serde_json::Value = serde_json::from_str(body).expect("a JSON envelope");
+        let error = assert_openai_error(&json);
+        if !code.is_empty() {
+            assert_eq!(error["code"], code, "{json}");
+        }
+        let code = status.split(' ').next().unwrap_or_default();
+        let line = access_log_line(
+            &gw,
+            &format!("\"model\":\"{model}\""),
+            Duration::from_secs(5),
+        )
+        .await
+        .expect("an access-log line");
+        assert!(line.contains(&format!("\"status\":{code}")), "{line}");
+    }
+    let again =
+        (gw.post_json_with_key("/v1/chat/completions", &chat_body("cheap-busy"), GW_KEY)).await;
+    assert_eq!(again.status(), 429, "still serving");
+}
