@@ -180,6 +180,9 @@ impl Failure {
                     ceil_secs(*d)
                 )
             }
+            Self::Skipped(Skip::Suspect(code, _)) => {
+                format!("key rejected with {code}, being re-checked")
+            }
             Self::Skipped(Skip::Unhealthy) => "unhealthy".into(),
         }
     }

@@ -188,6 +188,20 @@ pub fn upstream_path(
     }
 }
 
+/// The path of the provider's model list, free with any valid key: OpenAI's
+/// family, Anthropic (`/v1/models`) and Gemini (`/v1beta/models`) all append
+/// `/models` to their base URL; Azure lists at `/openai/models`.
+pub fn models_path(urls: UrlStyle, base: &BaseUrl, api_version: Option<&str>) -> String {
+    match urls {
+        UrlStyle::Append => format!("{}/models", base.path_prefix),
+        UrlStyle::AzureDeployment => format!(
+            "{}/openai/models?api-version={}",
+            base.path_prefix,
+            api_version.unwrap_or(AZURE_DEFAULT_API_VERSION)
+        ),
+    }
+}
+
 /// The GA Azure OpenAI data-plane version used when `api_version` is unset.
 pub const AZURE_DEFAULT_API_VERSION: &str = "2024-10-21";
 

@@ -1,7 +1,8 @@
 //! What the gateway knows about each instance right now, and the one place
 //! that turns an attempt's outcome into that knowledge:
-//! per-model cooldowns (429s and emptied rate-limit windows), keys taken out
-//! of rotation (401/403/402), the circuit breaker, active-probe health, the
+//! per-model cooldowns (429s and emptied rate-limit windows), keys suspected
+//! (401/403, re-checked by a probe at once) or taken out of rotation (a
+//! confirmed 401/403, or a 402), the circuit breaker, active-probe health, the
 //! requests in flight (least-busy) and time to first byte (latency).
 //!
 //! Everything is atomics in flat vectors built at load, so the request path
@@ -13,6 +14,7 @@ use super::Candidate;
 use crate::config::{Config, Instance};
 use std::sync::atomic::{AtomicBool, AtomicU16, AtomicU32, AtomicU64, Ordering::Relaxed};
 use std::time::Duration;
+use tokio::sync::Notify;
 
 /// A 429 that says "retry now" (`Retry-After: 0`, a reset already past by
 /// our clock) still rests the instance this long: retrying it at once
@@ -33,6 +35,9 @@ pub enum Skip {
     TrialInFlight,
     /// The provider rejected the key (its status); back after the duration.
     Disabled(u16, Duration),
+    /// The provider answered 401/403 (its status) and the key is being
+    /// re-checked; the duration is the longest the re-check may take.
+    Suspect(u16, Duration),
     /// Failed its health checks, or no address of its endpoint is up.
     Unhealthy,
 }
@@ -41,7 +46,9 @@ impl Skip {
     /// When the candidate may be usable again, if known.
     pub fn retry_in(&self) -> Option<Duration> {
         match self {
-            Self::CoolingDown(d) | Self::Open(d) | Self::Disabled(_, d) => Some(*d),
+            Self::CoolingDown(d) | Self::Open(d) | Self::Disabled(_, d) | Self::Suspect(_, d) => {
+                Some(*d)
+            }
             Self::TrialInFlight | Self::Unhealthy => None,
         }
     }
@@ -56,7 +63,8 @@ pub enum Signal {
     PassedThrough,
     /// 429, with the provider's hint if it gave one.
     RateLimited(Option<Duration>),
-    /// 401/403/402: the key is bad or out of credit.
+    /// 401/403 (the key may be bad: re-checked before it is taken out) or
+    /// 402 (out of credit: taken out at once).
     KeyRejected(u16),
     /// 5xx, timeout, connect error, a reply that is not HTTP or not JSON.
     Failed,
@@ -67,6 +75,10 @@ pub enum Signal {
 pub struct Penalties {
     pub cooldown: Duration,
     pub bad_key: Duration,
+    /// The longest a suspect key waits for its re-check before it takes
+    /// traffic again anyway (a health check that cannot run must not keep
+    /// a key out for good).
+    pub recheck: Duration,
 }
 
 pub struct InstanceHealth {
@@ -75,6 +87,10 @@ pub struct InstanceHealth {
     breaker: CircuitBreaker,
     disabled_until: AtomicU64,
     disabled_status: AtomicU16,
+    /// Until when the key is suspect (0: it is not), and the status that
+    /// made it so.
+    suspect_until: AtomicU64,
+    suspect_status: AtomicU16,
     probe_down: AtomicBool,
     probe_failures: AtomicU32,
     /// Last time real traffic got a good answer, plus one (0: never).
@@ -97,6 +113,8 @@ pub struct Health {
     instances: Vec<InstanceHealth>,
     slots: Vec<Slot>,
     penalties: Penalties,
+    /// Wakes the prober when a key became suspect.
+    recheck: Notify,
 }
 
 impl Health {
@@ -117,7 +135,9 @@ impl Health {
             penalties: Penalties {
                 cooldown: config.routing.cooldown,
                 bad_key: config.routing.bad_key_cooldown,
+                recheck: config.routing.health_check.timeout * 2 + Duration::from_secs(1),
             },
+            recheck: Notify::new(),
         }
     }
 
@@ -200,6 +220,15 @@ impl Health {
                 s.cool(now, d);
                 h.breaker.release(trial);
             }
+            Signal::KeyRejected(status @ (401 | 403)) => {
+                // One request must not bench a shared key: its own headers
+                // or body may have caused the rejection. The prober asks
+                // again with nothing but the key.
+                if h.suspect(status, now, self.penalties.recheck) {
+                    self.recheck.notify_one();
+                }
+                h.breaker.release(trial);
+            }
             Signal::KeyRejected(status) => {
                 h.disable(status, now, self.penalties.bad_key);
                 h.breaker.release(trial);
@@ -208,12 +237,37 @@ impl Health {
         }
     }
 
-    /// An active health check's verdict on instance `i`.
-    pub fn probed(&self, i: usize, outcome: ProbeOutcome, interval: Duration) {
+    /// Resolves when some key became suspect since the last call.
+    pub async fn recheck_wanted(&self) {
+        self.recheck.notified().await;
+    }
+
+    /// The instances whose keys wait for a re-check.
+    pub fn suspects(&self) -> Vec<usize> {
+        let now = clock::now();
+        (self.instances.iter().enumerate())
+            .filter(|(_, h)| now < h.suspect_until.load(Relaxed))
+            .map(|(i, _)| i)
+            .collect()
+    }
+
+    /// An active health check's result on instance `i`: whether the
+    /// instance answers (5xx, 408 and no answer count against it), and
+    /// what its answer says about the key: a suspect key that gets 401/403
+    /// again leaves rotation for `bad_key_cooldown`, any other answer clears
+    /// it; a key out of rotation for a 401/403 comes back on a 2xx.
+    pub fn probed(&self, i: usize, probe: Probe, interval: Duration) {
         let Some(h) = self.instances.get(i) else {
             return;
         };
         let now = clock::now();
+        if let Probe::Answered(status) = probe {
+            h.key_checked(status, now, self.penalties.bad_key);
+        }
+        let outcome = match probe {
+            Probe::Answered(status) => probe_outcome(status),
+            Probe::NoAnswer => ProbeOutcome::Down,
+        };
         match outcome {
             ProbeOutcome::Up => {
                 h.probe_failures.store(0, Relaxed);
@@ -249,8 +303,11 @@ impl Health {
             })
             .collect();
         let disabled = h.disabled_until.load(Relaxed);
+        let suspect = h.suspect_until.load(Relaxed);
         let (state, retry_in) = if now < disabled {
             (InstanceState::Disabled, Some(clock::until(now, disabled)))
+        } else if now < suspect {
+            (InstanceState::Suspect, None)
         } else {
             match h.breaker.state(now) {
                 BreakerState::Open(until) => (InstanceState::Open, Some(clock::until(now, until))),
@@ -295,7 +352,16 @@ pub fn probe_outcome(status: u16) -> ProbeOutcome {
     }
 }
 
-/// An active health check's result.
+/// What an active health check got back.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Probe {
+    /// An HTTP answer with this status.
+    Answered(u16),
+    /// A connect error, a timeout, or a reply that is not HTTP.
+    NoAnswer,
+}
+
+/// Whether an active health check says the instance is up.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ProbeOutcome {
     Up,
@@ -310,6 +376,8 @@ pub enum InstanceState {
     HalfOpen,
     Unhealthy,
     Disabled,
+    /// Its key got a 401/403 and is being re-checked.
+    Suspect,
 }
 
 impl InstanceState {
@@ -321,6 +389,7 @@ impl InstanceState {
             Self::HalfOpen => "half_open",
             Self::Unhealthy => "unhealthy",
             Self::Disabled => "disabled",
+            Self::Suspect => "suspect",
         }
     }
 }
@@ -350,6 +419,8 @@ impl InstanceHealth {
             breaker: CircuitBreaker::new(config.routing.circuit_breaker),
             disabled_until: AtomicU64::new(0),
             disabled_status: AtomicU16::new(0),
+            suspect_until: AtomicU64::new(0),
+            suspect_status: AtomicU16::new(0),
             probe_down: AtomicBool::new(false),
             probe_failures: AtomicU32::new(0),
             passive_ok: AtomicU64::new(0),
@@ -363,6 +434,11 @@ impl InstanceHealth {
         if now < until {
             let status = self.disabled_status.load(Relaxed);
             return Err(Skip::Disabled(status, clock::until(now, until)));
+        }
+        let suspect = self.suspect_until.load(Relaxed);
+        if now < suspect {
+            let status = self.suspect_status.load(Relaxed);
+            return Err(Skip::Suspect(status, clock::until(now, suspect)));
         }
         if self.probe_down.load(Relaxed) {
             return Err(Skip::Unhealthy);
@@ -388,6 +464,49 @@ impl InstanceHealth {
         }
     }
 
+    /// Hold the key out of traffic until its re-check; `false` if it
+    /// already is suspect or out of rotation (nothing new to check).
+    fn suspect(&self, status: u16, now: Millis, window: Duration) -> bool {
+        if now < self.disabled_until.load(Relaxed) {
+            return false;
+        }
+        self.suspect_status.store(status, Relaxed);
+        let before = self.suspect_until.swap(clock::after(now, window), Relaxed);
+        if before > now {
+            return false;
+        }
+        log::info!(
+            "instance {}: upstream answered {status}; re-checking its key before taking it out",
+            self.id
+        );
+        true
+    }
+
+    /// What a health check's status says about the key (see `probed`).
+    fn key_checked(&self, status: u16, now: Millis, bad_key: Duration) {
+        if self.suspect_until.swap(0, Relaxed) > now {
+            if matches!(status, 401 | 403) {
+                self.disable(status, now, bad_key);
+            } else {
+                log::info!(
+                    "instance {}: its key passed the re-check ({status}); still in rotation",
+                    self.id
+                );
+            }
+            return;
+        }
+        let disabled_for_key = matches!(self.disabled_status.load(Relaxed), 401 | 403);
+        if (200..300).contains(&status)
+            && disabled_for_key
+            && now < self.disabled_until.swap(0, Relaxed)
+        {
+            log::info!(
+                "instance {}: its key passes the health check again; back in rotation",
+                self.id
+            );
+        }
+    }
+
     /// Take the key out of rotation; logged once per outage, not per request.
     fn disable(&self, status: u16, now: Millis, for_: Duration) {
         self.disabled_status.store(status, Relaxed);
@@ -396,7 +515,7 @@ impl InstanceHealth {
             .fetch_max(clock::after(now, for_), Relaxed);
         if before <= now {
             log::warn!(
-                "instance {}: upstream answered {status}; its key is out of rotation for {}",
+                "instance {}: key rejected ({status}); out of rotation for {}",
                 self.id,
                 humantime::format_duration(for_)
             );

@@ -15,7 +15,7 @@ mod order;
 
 pub use breaker::{BreakerState, CircuitBreaker};
 pub use health::{
-    probe_outcome, Health, InstanceState, ProbeOutcome, Report, Signal, Skip, Ticket,
+    probe_outcome, Health, InstanceState, Probe, ProbeOutcome, Report, Signal, Skip, Ticket,
 };
 pub use order::Order;
 

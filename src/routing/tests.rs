@@ -140,13 +140,67 @@ fn a_429_cools_that_instance_for_that_model_only() {
 }
 
 #[test]
-fn a_rejected_key_leaves_every_route() {
+fn a_rejected_key_is_suspect_on_every_route_until_its_recheck() {
+    use std::time::Duration;
+    let interval = Duration::from_secs(30);
     let r = router(BASE);
     assert_eq!(finish(&r, "llama", Signal::KeyRejected(401)), 0);
-    assert_eq!(first(&r, "llama"), 1);
+    assert_eq!(first(&r, "llama"), 1, "no traffic while suspect");
     let plan = r.plan("small").expect("known");
     assert!(plan.try_order.is_empty());
+    assert!(matches!(plan.skipped[..], [(0, Skip::Suspect(401, _))]));
+    assert_eq!(r.health().suspects(), vec![0]);
+    assert_eq!(
+        r.health().report(0, true).unwrap().state,
+        InstanceState::Suspect
+    );
+
+    // The re-check answers: the key works, so the request was at fault.
+    r.health().probed(0, Probe::Answered(200), interval);
+    assert_eq!(first(&r, "llama"), 0);
+    assert!(r.health().suspects().is_empty());
+
+    // Rejected again, and the re-check is rejected too: out of rotation.
+    finish(&r, "llama", Signal::KeyRejected(403));
+    r.health().probed(0, Probe::Answered(401), interval);
+    let plan = r.plan("small").expect("known");
     assert!(matches!(plan.skipped[..], [(0, Skip::Disabled(401, _))]));
+    // A periodic check that is still refused changes nothing ...
+    r.health().probed(0, Probe::Answered(401), interval);
+    assert!(matches!(
+        r.plan("small").expect("known").skipped[..],
+        [(0, Skip::Disabled(401, _))]
+    ));
+    // ... a passing one brings the key back.
+    r.health().probed(0, Probe::Answered(200), interval);
+    assert_eq!(first(&r, "small"), 0);
+}
+
+#[test]
+fn a_402_takes_the_key_out_at_once_and_a_model_list_does_not_bring_it_back() {
+    let r = router(BASE);
+    finish(&r, "llama", Signal::KeyRejected(402));
+    assert!(r.health().suspects().is_empty(), "nothing to re-check");
+    let skipped = |r: &Router| r.plan("small").expect("known").skipped.clone();
+    assert!(matches!(skipped(&r)[..], [(0, Skip::Disabled(402, _))]));
+    // Listing models is free when a key is out of credit: no proof of credit.
+    let interval = std::time::Duration::from_secs(30);
+    r.health().probed(0, Probe::Answered(200), interval);
+    assert!(matches!(skipped(&r)[..], [(0, Skip::Disabled(402, _))]));
+}
+
+#[test]
+fn a_suspect_key_whose_recheck_never_comes_takes_traffic_again() {
+    // health_check.timeout 1ms: the re-check window is 1 s and 2 ms.
+    let yaml = BASE.replace(
+        "providers:",
+        "routing: { health_check: { timeout: 1ms } }\nproviders:",
+    );
+    let r = router(&yaml);
+    finish(&r, "llama", Signal::KeyRejected(401));
+    assert_eq!(first(&r, "llama"), 1);
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    assert_eq!(first(&r, "llama"), 0);
 }
 
 #[test]
@@ -253,20 +307,20 @@ fn probes_take_an_instance_out_after_two_failures_unless_traffic_succeeds() {
     use std::time::Duration;
     let r = router(BASE);
     let interval = Duration::from_secs(30);
-    r.health().probed(0, ProbeOutcome::Down, interval);
+    r.health().probed(0, Probe::NoAnswer, interval);
     assert_eq!(first(&r, "small"), 0, "one failed probe is a blip");
-    r.health().probed(0, ProbeOutcome::Down, interval);
+    r.health().probed(0, Probe::NoAnswer, interval);
     let plan = r.plan("small").unwrap();
     assert!(
         matches!(plan.skipped[..], [(0, Skip::Unhealthy)]),
         "{plan:?}"
     );
-    r.health().probed(0, ProbeOutcome::Up, interval);
+    r.health().probed(0, Probe::Answered(200), interval);
     assert_eq!(first(&r, "small"), 0);
     // Real traffic that just succeeded outweighs failing probes.
     finish(&r, "small", ok());
     for _ in 0..3 {
-        r.health().probed(0, ProbeOutcome::Down, interval);
+        r.health().probed(0, Probe::NoAnswer, interval);
     }
     assert_eq!(first(&r, "small"), 0);
     let report = r.health().report(0, true).unwrap();

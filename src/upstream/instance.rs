@@ -5,7 +5,7 @@
 use super::EndpointPool;
 use crate::config::{Instance, Secret, Timeouts};
 use crate::dialect::{ApiRoute, Dialect};
-use crate::providers::{upstream_path, AuthStyle, BaseUrl, ProviderType, UrlStyle};
+use crate::providers::{models_path, upstream_path, AuthStyle, BaseUrl, ProviderType, UrlStyle};
 use http::header::{HeaderName, HeaderValue};
 use pingora::upstreams::peer::HttpPeer;
 use std::net::SocketAddr;
@@ -72,13 +72,10 @@ impl Upstream {
         )
     }
 
-    /// Whether the active health check applies: `GET {base_url}/models`
-    /// proves an OpenAI-style key; other dialects rely on the TCP check.
-    pub fn health_checked(&self) -> bool {
-        match self.dialect {
-            Dialect::OpenAi => self.urls == UrlStyle::Append,
-            Dialect::Anthropic | Dialect::Gemini => false,
-        }
+    /// The path of the instance's model list, which the health check
+    /// reads with the instance's key.
+    pub fn models_path(&self) -> String {
+        models_path(self.urls, &self.base, self.api_version.as_deref())
     }
 
     /// The peer for one attempt at `addr`.

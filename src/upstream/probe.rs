@@ -1,17 +1,20 @@
 //! Active health checks that cost nothing: every `health_check.interval`,
-//! `GET {base_url}/models` with each OpenAI-style instance's own key (free on
-//! every provider, and it proves the key as well as the server), over the
-//! same pooled connector as real traffic. Instances of other wire formats
-//! rely on their endpoint pool's TCP check. The verdict goes to
-//! `routing::Health`, which weighs it against real traffic.
+//! each instance's model list (`GET {base_url}/models`, Azure's
+//! `/openai/models`) with its own key — free on every provider, and it
+//! proves the key as well as the server — over the same pooled connector as
+//! real traffic. The result goes to `routing::Health`, which weighs it
+//! against real traffic.
 //!
-//! The first check runs one interval after start: until then every
+//! A key that a request got a 401/403 for is *suspect*: `Health` wakes the
+//! prober, which re-checks that key at once, with nothing from the request.
+//!
+//! The first periodic check runs one interval after start: until then every
 //! instance counts as healthy (nothing is marked down before it is checked).
 
 use super::connector::{self, Connector, Wire};
 use super::Upstream;
 use crate::config::HealthCheckConf;
-use crate::routing::{probe_outcome, Health, ProbeOutcome};
+use crate::routing::{Health, Probe};
 use async_trait::async_trait;
 use bytes::Bytes;
 use pingora::http::RequestHeader;
@@ -57,24 +60,24 @@ impl Prober {
         let Some(addr) = up.endpoint.address().await else {
             return;
         };
-        let outcome = match tokio::time::timeout(self.timeout, self.get_models(up, addr)).await {
-            Ok(Ok(status)) => probe_outcome(status),
+        let probe = match tokio::time::timeout(self.timeout, self.get_models(up, addr)).await {
+            Ok(Ok(status)) => Probe::Answered(status),
             Ok(Err(e)) => {
                 log::debug!(
                     "instance {}: health check failed: {}",
                     up.id,
                     e.etype().as_str()
                 );
-                ProbeOutcome::Down
+                Probe::NoAnswer
             }
-            Err(_) => ProbeOutcome::Down,
+            Err(_) => Probe::NoAnswer,
         };
-        self.health.probed(i, outcome, self.interval);
+        self.health.probed(i, probe, self.interval);
     }
 
     async fn get_models(&self, up: &Upstream, addr: std::net::SocketAddr) -> pingora::Result<u16> {
         let peer = up.peer(addr);
-        let path = format!("{}/models", up.base.path_prefix);
+        let path = up.models_path();
         let mut req = RequestHeader::build_no_case("GET", path.as_bytes(), Some(4))?;
         req.insert_header(http::header::HOST, up.host_header.clone())?;
         req.insert_header(http::header::USER_AGENT, "modelgate-health-check")?;
@@ -93,21 +96,18 @@ impl Prober {
 #[async_trait]
 impl BackgroundService for Prober {
     async fn start(&self, mut shutdown: ShutdownWatch) {
-        let probed: Vec<usize> = (self.upstreams.iter().enumerate())
-            .filter(|(_, up)| up.health_checked())
-            .map(|(i, _)| i)
-            .collect();
-        if probed.is_empty() {
-            return;
-        }
+        let every: Vec<usize> = (0..self.upstreams.len()).collect();
         let mut next = Instant::now() + self.interval;
         loop {
-            tokio::select! {
+            let due = tokio::select! {
                 _ = shutdown.changed() => return,
-                () = tokio::time::sleep_until(next) => {}
+                () = tokio::time::sleep_until(next) => every.clone(),
+                () = self.health.recheck_wanted() => self.health.suspects(),
+            };
+            futures::future::join_all(due.iter().map(|&i| self.check(i))).await;
+            if Instant::now() >= next {
+                next = Instant::now() + self.interval;
             }
-            futures::future::join_all(probed.iter().map(|&i| self.check(i))).await;
-            next = Instant::now() + self.interval;
         }
     }
 }

@@ -281,7 +281,8 @@ async fn a_cooldown_is_per_model_and_the_key_still_serves_its_other_models() {
 // ---- bad keys and the breaker ----
 
 #[tokio::test]
-async fn a_rejected_key_leaves_rotation_and_is_logged_once() {
+async fn a_rejected_key_that_fails_its_recheck_leaves_rotation_and_is_logged_once() {
+    // The key is refused for chat and for its model list alike.
     let a = MockUpstream::start(Behaviour::status(401));
     let b = MockUpstream::start(Behaviour::chat_ok());
     let gw = gateway(&[&a, &b], &["m1", "m2"], "  bad_key_cooldown: 2h\n", "").await;
@@ -292,16 +293,66 @@ async fn a_rejected_key_leaves_rotation_and_is_logged_once() {
         (1, 5),
         "p1 tried once, then left alone"
     );
-    let entry = instance(&gw, "p1").await;
-    assert_eq!(entry["state"], "disabled", "{entry}");
+    let entry = wait_state(&gw, "p1", "disabled", Duration::from_secs(10)).await;
     assert!(entry["retry_in_s"].as_u64().unwrap() > 7000, "{entry}");
+    assert_eq!(a.gets().len(), 1, "one re-check, at once");
     let logs = gw.logs();
     let lines = logs
         .lines()
-        .filter(|l| l.contains("p1: upstream answered 401"))
+        .filter(|l| l.contains("p1: key rejected (401); out of rotation"))
         .count();
     assert_eq!(lines, 1, "{logs}");
     assert!(!logs.contains("sk-test-1"), "a key was printed");
+}
+
+#[tokio::test]
+async fn a_401_that_the_request_caused_does_not_bench_a_shared_key() {
+    // Both keys refuse these requests (as OpenAI refuses a bogus organization header)
+    // but list models fine: the keys themselves work.
+    let a = MockUpstream::start(Behaviour::status(401).gets_ok());
+    let b = MockUpstream::start(Behaviour::status(403).gets_ok());
+    let gw = gateway(&[&a, &b], &["m1"], "", "").await;
+    let (status, _) = chat(&gw, "m1").await;
+    assert_eq!(status, 502, "both refused it");
+    assert_eq!((a.posts(), b.posts()), (1, 1));
+    // Each key is re-checked at once and stays in rotation.
+    assert!(a.wait_for_hits(2, Duration::from_secs(10)).await);
+    assert!(b.wait_for_hits(2, Duration::from_secs(10)).await);
+    wait_state(&gw, "p1", "healthy", Duration::from_secs(10)).await;
+    wait_state(&gw, "p2", "healthy", Duration::from_secs(10)).await;
+    let health: Value = gw.get("/health").await.json().await.expect("json");
+    assert_eq!(health["status"], "ok", "{health}");
+    a.set_behaviour(Behaviour::chat_ok());
+    assert_eq!(chat(&gw, "m1").await, (200, "p1".into()));
+    assert!(gw.logs().contains("p1: its key passed the re-check (200)"));
+}
+
+#[tokio::test]
+async fn a_key_out_of_rotation_comes_back_when_its_health_check_passes() {
+    let a = MockUpstream::start(Behaviour::status(401));
+    let b = MockUpstream::start(Behaviour::chat_ok());
+    let routing = "  bad_key_cooldown: 2h\n  health_check: { interval: 1s }\n";
+    let gw = gateway(&[&a, &b], &["m1"], routing, "").await;
+    assert_eq!(chat(&gw, "m1").await, (200, "p2".into()));
+    wait_state(&gw, "p1", "disabled", Duration::from_secs(10)).await;
+    // The key was fixed (say, the provider's outage ended): the next check sees it.
+    a.set_behaviour(Behaviour::chat_ok());
+    wait_state(&gw, "p1", "healthy", Duration::from_secs(10)).await;
+    assert_eq!(chat(&gw, "m1").await, (200, "p1".into()));
+}
+
+#[tokio::test]
+async fn a_402_takes_the_key_out_without_a_recheck() {
+    let a = MockUpstream::start(Behaviour::status(402).gets_ok());
+    let b = MockUpstream::start(Behaviour::chat_ok());
+    let routing = "  health_check: { interval: 1s }\n";
+    let gw = gateway(&[&a, &b], &["m1"], routing, "").await;
+    assert_eq!(chat(&gw, "m1").await, (200, "p2".into()));
+    wait_state(&gw, "p1", "disabled", Duration::from_secs(1)).await;
+    // Its model list answers (listing is free without credit): it stays out.
+    assert!(a.wait_for_hits(3, Duration::from_secs(10)).await);
+    wait_state(&gw, "p1", "disabled", Duration::from_secs(1)).await;
+    assert_eq!(a.posts(), 1);
 }
 
 #[tokio::test]

@@ -16,6 +16,7 @@ pub struct Behaviour {
     pub(super) content: String,
     pub(super) error_message: Option<String>,
     pub(super) models: Vec<String>,
+    pub(super) gets_ok: bool,
 }
 
 /// The closed set of replies; `mock.rs` matches on it exhaustively.
@@ -54,6 +55,7 @@ impl Behaviour {
             content: "Hello from the mock upstream.".to_string(),
             error_message: None,
             models: vec!["mock-model".to_string()],
+            gets_ok: false,
         }
     }
 
@@ -186,6 +188,13 @@ impl Behaviour {
     /// The `error.message` of a `status(code)` reply.
     pub fn error_message(mut self, message: &str) -> Behaviour {
         self.error_message = Some(message.to_string());
+        self
+    }
+
+    /// `GET` requests (the gateway's health checks) get the model list whatever this
+    /// behaviour does to the others: a key that works, but not for these requests.
+    pub fn gets_ok(mut self) -> Behaviour {
+        self.gets_ok = true;
         self
     }
 

@@ -307,7 +307,10 @@ where
     let mut buf = Vec::new();
     // Ends quietly on a peer that closes or sends non-HTTP: that is the client's business.
     while let Ok(Some(head)) = wire::read_head(&mut stream, &mut buf).await {
-        let behaviour = state.next_behaviour();
+        let mut behaviour = state.next_behaviour();
+        if behaviour.gets_ok && head.method == "GET" {
+            behaviour.reply = Reply::Ok;
+        }
         if behaviour.send_continue && head.expects_continue() {
             let continued = wire::send(&mut stream, b"HTTP/1.1 100 Continue\r\n\r\n").await;
             if continued.is_err() {
