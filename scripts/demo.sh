@@ -14,7 +14,7 @@ gw_conf=(-c conf/demo/pingora.yaml -g conf/demo/gateway.yaml)
 base="http://127.0.0.1:${MODELGATE_PORT}"
 
 target/release/modelgate -t "${gw_conf[@]}"
-target/release/mock-provider --listen "127.0.0.1:${MOCK_PORT}" --chunks 20 --chunk-delay-ms 100 &
+target/release/mock-provider --listen "127.0.0.1:${MOCK_PORT}" --chunks 20 --chunk-delay-ms 100 --tool-calls &
 mock=$!
 RUST_LOG="${RUST_LOG:-info}" target/release/modelgate "${gw_conf[@]}" &
 gw=$!

@@ -3,7 +3,8 @@
 //! This module owns the command line, the Tokio runtime, the accept loop
 //! (HTTP/1.1, keep-alive, `TCP_NODELAY`) and shutdown on SIGINT/SIGTERM.
 //! Request handling lives in `service`; the wire format in `request`,
-//! `response`, `embedding`, `sse` and `error`; the body type in `body`.
+//! `response`, `embedding`, `sse` and `error`; function calling
+//! (`--tool-calls`) in `tools`; the body type in `body`.
 
 mod body;
 mod embedding;
@@ -12,6 +13,7 @@ mod request;
 mod response;
 mod service;
 mod sse;
+mod tools;
 
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -71,6 +73,13 @@ struct Args {
     /// Print one line per request to stderr (off by default: benchmarks).
     #[arg(long)]
     log: bool,
+
+    /// Answer chat requests that carry `tools` with a call of the first tool
+    /// (or the one `tool_choice` names), its required arguments filled with
+    /// placeholders; answer a request whose last message is a `tool` result
+    /// with text quoting it.
+    #[arg(long)]
+    tool_calls: bool,
 }
 
 fn main() -> ExitCode {
@@ -108,6 +117,7 @@ async fn serve(args: Args) -> Result<(), String> {
         args.require_key,
         fail,
         args.log,
+        args.tool_calls,
     ));
 
     let listener = TcpListener::bind(&args.listen)

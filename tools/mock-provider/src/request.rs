@@ -65,7 +65,7 @@ fn type_name(value: &Value) -> &'static str {
     }
 }
 
-fn invalid_type(param: &'static str, expected: &str, got: &Value) -> ApiError {
+pub fn invalid_type(param: &'static str, expected: &str, got: &Value) -> ApiError {
     ApiError::invalid(
         format!(
             "Invalid type for '{param}': expected {expected}, but got {} instead.",
@@ -270,10 +270,11 @@ pub fn parse_embedding(body: &[u8]) -> Result<EmbedRequest, ApiError> {
     })
 }
 
-const FNV_OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
+pub const FNV_OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
 
-/// FNV-1a: a stable seed for an input's embedding, the same on every run.
-fn fnv1a(mut hash: u64, bytes: &[u8]) -> u64 {
+/// FNV-1a: a stable seed for an input's embedding (or a tool call's id), the
+/// same on every run.
+pub fn fnv1a(mut hash: u64, bytes: &[u8]) -> u64 {
     for byte in bytes {
         hash ^= u64::from(*byte);
         hash = hash.wrapping_mul(0x0100_0000_01b3);

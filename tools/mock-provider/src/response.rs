@@ -1,6 +1,7 @@
 //! Response side of the OpenAI wire format: the non-streaming JSON documents
-//! (`chat.completion`, `text_completion`, models list), the shared `usage`
-//! object, the deterministic reply text, and the JSON response helpers.
+//! (`chat.completion`, with text or a tool call; `text_completion`; models
+//! list), the shared `usage` object, the deterministic reply text, and the
+//! JSON response helpers.
 
 use bytes::Bytes;
 use hyper::header::{HeaderValue, CONTENT_TYPE};
@@ -9,6 +10,7 @@ use serde::Serialize;
 
 use crate::body::MockBody;
 use crate::error::ApiError;
+use crate::tools::{Answer, ToolCall};
 
 pub const SYSTEM_FINGERPRINT: &str = "fp_mock";
 
@@ -106,9 +108,55 @@ struct ChatChoice<'a> {
 #[derive(Serialize)]
 struct Message<'a> {
     role: &'static str,
-    content: &'a str,
+    /// `null` when the message is a tool call.
+    content: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    tool_calls: Option<[ToolCallJson<'a>; 1]>,
     refusal: Option<()>,
     annotations: [(); 0],
+}
+
+#[derive(Serialize)]
+struct ToolCallJson<'a> {
+    id: &'a str,
+    #[serde(rename = "type")]
+    kind: &'static str,
+    function: FunctionJson<'a>,
+}
+
+#[derive(Serialize)]
+struct FunctionJson<'a> {
+    name: &'a str,
+    arguments: &'a str,
+}
+
+impl<'a> Message<'a> {
+    fn text(content: &'a str) -> Self {
+        Message {
+            role: "assistant",
+            content: Some(content),
+            tool_calls: None,
+            refusal: None,
+            annotations: [],
+        }
+    }
+
+    fn tool_call(call: &'a ToolCall) -> Self {
+        Message {
+            role: "assistant",
+            content: None,
+            tool_calls: Some([ToolCallJson {
+                id: &call.id,
+                kind: "function",
+                function: FunctionJson {
+                    name: &call.name,
+                    arguments: &call.arguments,
+                },
+            }]),
+            refusal: None,
+            annotations: [],
+        }
+    }
 }
 
 #[derive(Serialize)]
@@ -145,8 +193,18 @@ pub fn json_response(status: StatusCode, body: impl Into<Bytes>) -> Response<Moc
     response
 }
 
-pub fn chat_completion(reply: &Reply) -> Result<Bytes, ApiError> {
-    let content = reply_text(reply.model);
+/// A `chat.completion`: the usual text, `answer`'s text, or its tool call
+/// (`finish_reason: "tool_calls"`).
+pub fn chat_completion(reply: &Reply, answer: &Answer) -> Result<Bytes, ApiError> {
+    let usual;
+    let (message, finish_reason, completion_tokens) = match answer {
+        Answer::Usual => {
+            usual = reply_text(reply.model);
+            (Message::text(&usual), "stop", reply_tokens(&usual))
+        }
+        Answer::Text(text) => (Message::text(text), "stop", reply_tokens(text)),
+        Answer::Call(call) => (Message::tool_call(call), "tool_calls", call.tokens()),
+    };
     to_json(&ChatCompletion {
         id: reply.id,
         object: "chat.completion",
@@ -154,16 +212,11 @@ pub fn chat_completion(reply: &Reply) -> Result<Bytes, ApiError> {
         model: reply.model,
         choices: [ChatChoice {
             index: 0,
-            message: Message {
-                role: "assistant",
-                content: &content,
-                refusal: None,
-                annotations: [],
-            },
+            message,
             logprobs: None,
-            finish_reason: "stop",
+            finish_reason,
         }],
-        usage: Usage::new(reply.prompt_tokens, reply_tokens(&content), true),
+        usage: Usage::new(reply.prompt_tokens, completion_tokens, true),
         service_tier: "default",
         system_fingerprint: SYSTEM_FINGERPRINT,
     })
@@ -231,7 +284,7 @@ mod tests {
 
     #[test]
     fn chat_completion_has_the_openai_shape() {
-        let bytes = chat_completion(&reply()).expect("json");
+        let bytes = chat_completion(&reply(), &Answer::Usual).expect("json");
         assert!((450..800).contains(&bytes.len()), "{} bytes", bytes.len());
         let v: Value = serde_json::from_slice(&bytes).expect("json");
         assert_eq!(v["object"], "chat.completion");
@@ -245,6 +298,34 @@ mod tests {
         assert_eq!(v["choices"][0]["finish_reason"], "stop");
         assert_eq!(v["usage"]["completion_tokens"], 18);
         assert_eq!(v["usage"]["total_tokens"], 28);
+    }
+
+    #[test]
+    fn a_tool_call_has_null_content_and_finish_reason_tool_calls() {
+        let call = ToolCall {
+            id: "call_0123456789abcdef".into(),
+            name: "get_weather".into(),
+            arguments: r#"{"city":"example"}"#.into(),
+        };
+        let bytes = chat_completion(&reply(), &Answer::Call(call)).expect("json");
+        let v: Value = serde_json::from_slice(&bytes).expect("json");
+        assert_eq!(
+            v["choices"][0]["message"],
+            serde_json::json!({"role": "assistant", "content": null,
+                "tool_calls": [{"id": "call_0123456789abcdef", "type": "function",
+                    "function": {"name": "get_weather", "arguments": "{\"city\":\"example\"}"}}],
+                "refusal": null, "annotations": []})
+        );
+        assert_eq!(v["choices"][0]["finish_reason"], "tool_calls");
+        // "get_weather" is 3 tokens, the 18-byte arguments 5.
+        assert_eq!(v["usage"]["completion_tokens"], 8);
+
+        let text = Answer::Text("Got it.".into());
+        let v: Value =
+            serde_json::from_slice(&chat_completion(&reply(), &text).expect("json")).expect("json");
+        assert_eq!(v["choices"][0]["message"]["content"], "Got it.");
+        assert!(v["choices"][0]["message"].get("tool_calls").is_none());
+        assert_eq!(v["usage"]["completion_tokens"], 2);
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! Per-request handling: reads the body, checks `--require-key`, routes to
-//! the endpoint, injects `--fail-every` failures, and picks the response body
-//! (whole JSON, lazy SSE, or an SSE stream paced by `--chunk-delay-ms`).
+//! the endpoint, injects `--fail-every` failures, asks `tools` for the answer
+//! under `--tool-calls`, and picks the response body (whole JSON, lazy SSE,
+//! or an SSE stream paced by `--chunk-delay-ms`).
 
 use std::convert::Infallible;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -20,6 +21,7 @@ use crate::error::ApiError;
 use crate::request::{parse_chat, parse_completion, parse_embedding};
 use crate::response::{self, json_response, Reply};
 use crate::sse::{EventStream, Kind};
+use crate::tools::{self, Answer};
 
 /// Largest request body read (bigger ones get 413).
 pub const MAX_BODY: usize = 32 * 1024 * 1024;
@@ -58,6 +60,8 @@ pub struct State {
     pub require_key: Option<String>,
     pub fail: Option<FailEvery>,
     pub log: bool,
+    /// `--tool-calls`: chat requests with `tools` get tool calls.
+    pub tool_calls: bool,
     id_seed: u64,
     ids: AtomicU64,
 }
@@ -69,6 +73,7 @@ impl State {
         require_key: Option<String>,
         fail: Option<FailEvery>,
         log: bool,
+        tool_calls: bool,
     ) -> Self {
         let id_seed = SystemTime::now()
             .duration_since(UNIX_EPOCH)
@@ -79,6 +84,7 @@ impl State {
             require_key,
             fail,
             log,
+            tool_calls,
             id_seed: id_seed & 0xffff_ffff_ffff,
             ids: AtomicU64::new(0),
         }
@@ -157,6 +163,11 @@ async fn route(state: &State, req: Request<Incoming>) -> Result<Response<MockBod
         Endpoint::Chat => (Kind::Chat, parse_chat(&body)?, "chatcmpl-"),
         Endpoint::Completion => (Kind::Completion, parse_completion(&body)?, "cmpl-"),
     };
+    let answer = if kind == Kind::Chat && state.tool_calls {
+        tools::answer(&body, &req.model)?
+    } else {
+        Answer::Usual
+    };
     let id = state.next_id(prefix);
     if req.stream {
         let events = EventStream::new(
@@ -167,7 +178,8 @@ async fn route(state: &State, req: Request<Incoming>) -> Result<Response<MockBod
             state.chunks,
             req.include_usage,
             req.prompt_tokens,
-        );
+        )
+        .answer(answer);
         return Ok(sse_response(events, state.chunk_delay));
     }
     let reply = Reply {
@@ -177,7 +189,7 @@ async fn route(state: &State, req: Request<Incoming>) -> Result<Response<MockBod
         prompt_tokens: req.prompt_tokens,
     };
     let json = match kind {
-        Kind::Chat => response::chat_completion(&reply)?,
+        Kind::Chat => response::chat_completion(&reply, &answer)?,
         Kind::Completion => response::text_completion(&reply)?,
     };
     Ok(json_response(StatusCode::OK, json))
@@ -293,7 +305,7 @@ mod tests {
 
     #[test]
     fn ids_are_unique_and_prefixed() {
-        let state = State::new(20, Duration::ZERO, None, None, false);
+        let state = State::new(20, Duration::ZERO, None, None, false, false);
         let (a, b) = (state.next_id("chatcmpl-"), state.next_id("chatcmpl-"));
         assert!(a.starts_with("chatcmpl-") && a != b);
     }
