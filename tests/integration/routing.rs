@@ -481,6 +481,8 @@ async fn everything_broken_is_503_without_an_upstream_call() {
         "upstream_failed",
     )
     .await;
+    // Its re-check refused too: p1 is out for good.
+    wait_state(&gw, "p1", "disabled", Duration::from_secs(10)).await;
     let response = gw.post_json(CHAT, &chat_body("m1")).await;
     let retry: u64 = header(&response, "retry-after").unwrap().parse().unwrap();
     assert!(
