@@ -214,6 +214,8 @@ fn read_sections(root: &Node, problems: &mut Problems) -> Sections {
             "listen" => out.listen = de(value, k, problems),
             "admin_listen" => out.admin_listen = de(value, k, problems),
             "access_log" => out.access_log = de(value, k, problems),
+            "cors" => out.cors = de(value, k, problems).unwrap_or_default(),
+            "connections" => out.connections = de(value, k, problems).unwrap_or_default(),
             "auth" => out.auth = de(value, k, problems),
             "routing" => out.routing = de(value, k, problems).unwrap_or_default(),
             "providers" => out.providers = Some(de_list(value, k, problems)),

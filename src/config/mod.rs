@@ -41,6 +41,8 @@ pub struct Config {
     pub listen: Vec<SocketAddr>,
     pub admin_listen: Option<SocketAddr>,
     pub access_log: AccessLog,
+    pub cors: Cors,
+    pub connections: Connections,
     /// Empty: an open gateway.
     pub auth: Vec<GatewayKey>,
     pub routing: Routing,
@@ -57,6 +59,37 @@ pub enum AccessLog {
     /// Appended to this file.
     File(std::path::PathBuf),
     Off,
+}
+
+/// Which browser origins may call the API (empty: CORS is off).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Cors {
+    /// Exact origins (`https://chat.example.com`), or `*` for any.
+    pub allow_origins: Vec<String>,
+}
+
+/// Limits on client connections, against slow and idle clients.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Connections {
+    /// A request head must arrive whole within this.
+    pub request_head: Duration,
+    /// A request body must arrive whole within this.
+    pub body: Duration,
+    /// An idle keep-alive connection is closed after this.
+    pub keepalive_idle: Duration,
+    /// Open connections per client address.
+    pub max_per_ip: u32,
+}
+
+impl Default for Connections {
+    fn default() -> Self {
+        Self {
+            request_head: Duration::from_secs(10),
+            body: Duration::from_secs(60),
+            keepalive_idle: Duration::from_secs(60),
+            max_per_ip: 1024,
+        }
+    }
 }
 
 /// A client key of the gateway: only its SHA-256 is kept.

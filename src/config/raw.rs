@@ -12,6 +12,8 @@ pub const TOP_LEVEL_KEYS: &[&str] = &[
     "listen",
     "admin_listen",
     "access_log",
+    "cors",
+    "connections",
     "auth",
     "routing",
     "providers",
@@ -47,6 +49,21 @@ pub struct RawGatewayKey {
     pub key: Option<String>,
     pub key_sha256: Option<String>,
     pub models: Option<Vec<String>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawCors {
+    pub allow_origins: Option<Vec<String>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawConnections {
+    pub request_head: Option<HumanDuration>,
+    pub body: Option<HumanDuration>,
+    pub keepalive_idle: Option<HumanDuration>,
+    pub max_per_ip: Option<u32>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -120,6 +137,8 @@ pub struct Sections {
     pub listen: Option<OneOrMany>,
     pub admin_listen: Option<String>,
     pub access_log: Option<String>,
+    pub cors: RawCors,
+    pub connections: RawConnections,
     pub auth: Option<RawAuth>,
     pub routing: RawRouting,
     pub providers: Option<Vec<Option<RawProvider>>>,

@@ -30,6 +30,9 @@ fn minimal_config_gets_contract_defaults() {
     let c = &l.config;
     assert_eq!(c.listen, vec!["0.0.0.0:8080".parse().expect("addr")]);
     assert_eq!(c.routing, Routing::default());
+    assert_eq!(c.connections, Connections::default());
+    assert_eq!(c.connections.request_head.as_secs(), 10);
+    assert!(c.cors.allow_origins.is_empty(), "CORS is off by default");
     assert_eq!(
         c.instances[0].base_url.to_string(),
         "https://api.groq.com/openai/v1"
@@ -162,8 +165,44 @@ gw.yaml:14: providers[2].id: duplicate provider id `g2`
 gw.yaml:14: providers[2].base_url: required for type `openai-compatible`
 gw.yaml:19: models[0].targets[0].provider: no provider with id or type `nowhere`
 gw.yaml:19: models[0].targets[1].model: no provider lists model `zzz`
-gw.yaml:20: bogus: unknown key `bogus` (expected one of: listen, admin_listen, access_log, auth, routing, providers, models)";
+gw.yaml:20: bogus: unknown key `bogus` (expected one of: listen, admin_listen, access_log, cors, connections, auth, routing, providers, models)";
     assert_eq!(errors(yaml), expected);
+}
+
+#[test]
+fn connection_limits_and_cors_origins_are_checked() {
+    let yaml = "\
+providers: [ { id: a, type: groq, api_key: k, models: [m] } ]
+connections: { request_head: 0s, body: 30s, max_per_ip: 0 }
+cors: { allow_origins: [\"https://chat.example.com\", \"*\", \"https://x.example.com/app\", \"chat.example.com\"] }
+";
+    assert_eq!(
+        errors(yaml),
+        "\
+gw.yaml:2: connections.request_head: must be longer than zero
+gw.yaml:2: connections.max_per_ip: must be at least 1
+gw.yaml:3: cors.allow_origins[2]: `https://x.example.com/app` is not an origin: write `*` or scheme://host[:port], without a path
+gw.yaml:3: cors.allow_origins[3]: `chat.example.com` is not an origin: write `*` or scheme://host[:port], without a path"
+    );
+    let typo = "providers: [ { id: a, type: groq, api_key: k, models: [m] } ]\n\
+                connections: { keepalive_idle: soon, max_per_ip: many }\n";
+    assert_eq!(
+        errors(typo),
+        "\
+gw.yaml:2: connections.keepalive_idle: invalid duration `soon` (expected number at 0); use e.g. `90s`, `5m`, `1h`
+gw.yaml:2: connections.max_per_ip: expected a whole number"
+    );
+    let ok = "providers: [ { id: a, type: groq, api_key: k, models: [m] } ]\n\
+              connections: { body: 5m, max_per_ip: 8 }\n\
+              cors: { allow_origins: [\"http://localhost:3000\"] }\n";
+    let c = load(ok).expect("valid").config;
+    assert_eq!(c.connections.body.as_secs(), 300);
+    assert_eq!(c.connections.max_per_ip, 8);
+    assert_eq!(c.connections.keepalive_idle.as_secs(), 60);
+    assert_eq!(
+        c.cors.allow_origins,
+        vec!["http://localhost:3000".to_string()]
+    );
 }
 
 #[test]

@@ -3,10 +3,11 @@
 //! aliases that point somewhere, unset variables outside `api_key`.
 
 use super::diagnostics::Problems;
-use super::raw::{RawAuth, RawRouting, Sections, Unset};
+use super::raw::{RawAuth, RawConnections, RawCors, RawRouting, Sections, Unset};
 use super::units::HumanDuration;
 use super::validate_providers::{aliases, providers};
-use super::{AccessLog, CircuitBreakerConf, Config, GatewayKey, HealthCheckConf, Loaded};
+use super::{AccessLog, CircuitBreakerConf, Config, Connections, Cors, GatewayKey};
+use super::{HealthCheckConf, Loaded};
 use super::{Routing, Timeouts};
 use sha2::{Digest, Sha256};
 use std::collections::HashSet;
@@ -47,6 +48,8 @@ pub(super) fn validate(s: Sections, unset: &[Unset], p: &mut Problems) -> Loaded
             AccessLog::Off
         }
     };
+    let cors = cors(s.cors, p);
+    let connections = connections(s.connections, p);
     let auth = auth(s.auth, p);
     if auth.is_empty() {
         warnings.push(
@@ -67,6 +70,8 @@ pub(super) fn validate(s: Sections, unset: &[Unset], p: &mut Problems) -> Loaded
         listen,
         admin_listen,
         access_log,
+        cors,
+        connections,
         auth,
         routing,
         instances,
@@ -169,6 +174,58 @@ fn parse_sha256(s: &str, path: &str, p: &mut Problems) -> Option<[u8; 32]> {
 
 fn or(value: Option<HumanDuration>, default: Duration) -> Duration {
     value.map_or(default, |v| v.0)
+}
+
+fn cors(raw: RawCors, p: &mut Problems) -> Cors {
+    let allow_origins = raw.allow_origins.unwrap_or_default();
+    for (i, origin) in allow_origins.iter().enumerate() {
+        if origin != "*" && !is_origin(origin) {
+            p.at(
+                format!("cors.allow_origins[{i}]"),
+                format!(
+                    "`{origin}` is not an origin: write `*` or scheme://host[:port], without a path"
+                ),
+            );
+        }
+    }
+    Cors { allow_origins }
+}
+
+/// `scheme://host[:port]`, as a browser sends it in `Origin`.
+fn is_origin(s: &str) -> bool {
+    let Some((scheme, rest)) = s.split_once("://") else {
+        return false;
+    };
+    !scheme.is_empty()
+        && scheme
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"+-.".contains(&b))
+        && !rest.is_empty()
+        && !rest.contains(['/', '?', '#', '@'])
+        && rest.bytes().all(|b| b.is_ascii_graphic())
+}
+
+fn connections(raw: RawConnections, p: &mut Problems) -> Connections {
+    let d = Connections::default();
+    let c = Connections {
+        request_head: or(raw.request_head, d.request_head),
+        body: or(raw.body, d.body),
+        keepalive_idle: or(raw.keepalive_idle, d.keepalive_idle),
+        max_per_ip: raw.max_per_ip.unwrap_or(d.max_per_ip),
+    };
+    for (path, dur) in [
+        ("connections.request_head", c.request_head),
+        ("connections.body", c.body),
+        ("connections.keepalive_idle", c.keepalive_idle),
+    ] {
+        if dur.is_zero() {
+            p.at(path, "must be longer than zero");
+        }
+    }
+    if c.max_per_ip == 0 {
+        p.at("connections.max_per_ip", "must be at least 1");
+    }
+    c
 }
 
 fn routing(raw: RawRouting, p: &mut Problems) -> Routing {

@@ -5,12 +5,17 @@
 use super::GatewayError;
 use bytes::BytesMut;
 use pingora::protocols::http::ServerSession;
+use pingora::ErrorType;
+use std::time::Duration;
 
-/// The whole request body, or 413 past `limit` (checked against
-/// `Content-Length` before reading a byte, and again while reading chunked).
+/// The whole request body: 413 past `limit` (checked against
+/// `Content-Length` before reading a byte, and again while reading chunked),
+/// 408 if it does not arrive whole within `within` or stalls for `stall`.
 pub async fn read_body(
     session: &mut ServerSession,
     limit: u64,
+    within: Duration,
+    stall: Duration,
 ) -> Result<bytes::Bytes, GatewayError> {
     let too_large = GatewayError::BodyTooLarge { limit };
     let declared = session
@@ -34,24 +39,46 @@ pub async fn read_body(
             .await
             .map_err(|_| GatewayError::Internal)?;
     }
+    session.set_read_timeout(Some(stall.min(within)));
     let mut buf = BytesMut::with_capacity(declared.map_or(16 * 1024, |n| n as usize));
-    loop {
-        match session.read_request_body().await {
-            Ok(Some(chunk)) => {
-                if (buf.len() + chunk.len()) as u64 > limit {
-                    session.set_keepalive(None);
-                    return Err(too_large);
+    let read = tokio::time::timeout(within, async {
+        loop {
+            match session.read_request_body().await {
+                Ok(Some(chunk)) => {
+                    if (buf.len() + chunk.len()) as u64 > limit {
+                        return Err(too_large);
+                    }
+                    buf.extend_from_slice(&chunk);
                 }
-                buf.extend_from_slice(&chunk);
-            }
-            Ok(None) => return Ok(buf.freeze()),
-            Err(_) => {
-                session.set_keepalive(None);
-                return Err(GatewayError::InvalidJson(
-                    "the request body could not be read completely".into(),
-                ));
+                Ok(None) => return Ok(()),
+                Err(e) if e.etype() == &ErrorType::ReadTimedout => return Err(too_slow(within)),
+                Err(_) => {
+                    return Err(GatewayError::InvalidJson(
+                        "the request body could not be read completely".into(),
+                    ))
+                }
             }
         }
+    })
+    .await;
+    match read {
+        Ok(Ok(())) => Ok(buf.freeze()),
+        Ok(Err(e)) => {
+            session.set_keepalive(None);
+            Err(e)
+        }
+        Err(_) => {
+            session.set_keepalive(None);
+            Err(too_slow(within))
+        }
+    }
+}
+
+/// 408 for a body slower than `connections.body`.
+fn too_slow(within: Duration) -> GatewayError {
+    GatewayError::RequestTimeout {
+        part: "body",
+        limit_s: within.as_secs().max(1),
     }
 }
 

@@ -39,6 +39,12 @@ pub enum GatewayError {
     MethodNotAllowed { method: String, path: String },
     #[error("The request body is larger than the gateway's limit of {limit} bytes.")]
     BodyTooLarge { limit: u64 },
+    #[error("The request {part} did not arrive within {limit_s} s.")]
+    RequestTimeout { part: &'static str, limit_s: u64 },
+    #[error("Too many open connections from this address (the limit is {0}).")]
+    TooManyConnections(u32),
+    #[error("The gateway is at its connection limit; try again shortly.")]
+    AtCapacity,
     #[error("Every candidate for model `{model}` is rate-limited: {summary}")]
     AllRateLimited {
         model: String,
@@ -74,11 +80,12 @@ impl GatewayError {
             Self::ModelNotAllowed { .. } => 403,
             Self::UnknownModel(_) | Self::UnknownPath(_) => 404,
             Self::MethodNotAllowed { .. } => 405,
+            Self::RequestTimeout { .. } => 408,
             Self::BodyTooLarge { .. } => 413,
-            Self::AllRateLimited { .. } => 429,
+            Self::AllRateLimited { .. } | Self::TooManyConnections(_) => 429,
             Self::Internal => 500,
             Self::UpstreamFailed { .. } => 502,
-            Self::NoCandidate { .. } => 503,
+            Self::NoCandidate { .. } | Self::AtCapacity => 503,
             Self::UpstreamTimeout { .. } => 504,
         }
     }
@@ -102,6 +109,9 @@ impl GatewayError {
             Self::UnknownPath(_) => ("invalid_request_error", "unknown_url", None),
             Self::MethodNotAllowed { .. } => ("invalid_request_error", "method_not_allowed", None),
             Self::BodyTooLarge { .. } => ("invalid_request_error", "request_too_large", None),
+            Self::RequestTimeout { .. } => ("invalid_request_error", "request_timeout", None),
+            Self::TooManyConnections(_) => ("rate_limit_error", "too_many_connections", None),
+            Self::AtCapacity => ("service_unavailable", "at_capacity", None),
             Self::AllRateLimited { .. } => ("rate_limit_error", "rate_limit_exceeded", None),
             Self::UpstreamFailed { .. } => ("upstream_error", "upstream_failed", None),
             Self::NoCandidate { .. } => ("service_unavailable", "no_available_provider", None),

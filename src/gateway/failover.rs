@@ -31,7 +31,13 @@ pub async fn serve(
     route: ApiRoute,
     caller: &Caller,
 ) -> Result<(), GatewayError> {
-    let body = client::read_body(session, state.max_body).await?;
+    let body = client::read_body(
+        session,
+        state.max_body,
+        state.connections.limits().body,
+        state.timeouts.idle,
+    )
+    .await?;
     ctx.bytes_in = body.len();
     let body = RequestBody::parse(body)?;
     ctx.requested_model = Some(body.model.clone());

@@ -28,6 +28,7 @@
 mod attempt;
 mod classify;
 mod client;
+mod connection;
 mod deliver;
 mod error;
 mod failover;
@@ -43,6 +44,7 @@ pub use state::{Parts, State};
 use crate::dialect::ApiRoute;
 use crate::observe::RequestCtx;
 use async_trait::async_trait;
+use connection::{Next, Refused, Slot};
 use pingora::apps::{HttpPersistentSettings, HttpServerApp, ReusedHttpStream};
 use pingora::protocols::http::ServerSession;
 use pingora::server::ShutdownWatch;
@@ -133,13 +135,22 @@ impl Gateway {
 
     /// A request head Pingora could not parse: a 400 in OpenAI's envelope
     /// (nothing else can be trusted on that connection), then close.
-    async fn malformed(&self, mut session: ServerSession, e: &pingora::Error) {
+    async fn malformed(&self, session: ServerSession, e: &pingora::Error) {
         if e.etype() == &ErrorType::InvalidHTTPHeader {
-            let mut ctx = RequestCtx::new();
-            ctx.request_id = new_request_id();
-            session.set_keepalive(None);
-            respond::fail(&mut session, &mut ctx, &GatewayError::MalformedRequest).await;
+            self.refuse(session, &GatewayError::MalformedRequest).await;
+        } else {
+            let mut session = session;
+            session.shutdown().await;
         }
+    }
+
+    /// Answer `err` without reading further (in OpenAI's envelope: the
+    /// request may not even have been read), then close.
+    async fn refuse(&self, mut session: ServerSession, err: &GatewayError) {
+        let mut ctx = RequestCtx::new();
+        ctx.request_id = new_request_id();
+        session.set_keepalive(None);
+        respond::fail(&mut session, &mut ctx, err).await;
         session.shutdown().await;
     }
 }
@@ -160,35 +171,88 @@ fn new_request_id() -> String {
 
 #[async_trait]
 impl HttpServerApp for Gateway {
-    /// One request on a connection: read its head (an idle keep-alive
-    /// connection is let go once the server shuts down), answer it, and hand
-    /// the connection back to Pingora for the next one.
+    /// One request on a connection: read its head within
+    /// `connections.request_head` (an idle keep-alive connection is let go
+    /// once the server shuts down), answer it, wait for the next request's
+    /// first byte (`connection`), and hand the connection back to Pingora
+    /// for it.
     async fn process_new_http(
         self: &Arc<Self>,
         mut session: ServerSession,
         shutdown: &ShutdownWatch,
     ) -> Option<ReusedHttpStream> {
+        let table = &self.state.connections;
+        // The connection's place: carried over from its previous request,
+        // or taken now by a new connection.
+        let slot = match (session.take_connection_user_context()).map(|c| c.downcast::<Slot>()) {
+            Some(Ok(slot)) => Ok(slot),
+            _ => {
+                let ip = session
+                    .client_addr()
+                    .and_then(|a| a.as_inet())
+                    .map(|a| a.ip());
+                table.admit(ip).map(Box::new)
+            }
+        };
+        let limits = table.limits();
+        let head_within = match &slot {
+            Ok(slot) if slot.unawaited => limits.request_head + limits.keepalive_idle,
+            _ => limits.request_head,
+        };
         let mut stopping = shutdown.clone();
         let read = tokio::select! {
             biased;
-            read = session.read_request() => read,
+            read = tokio::time::timeout(head_within, session.read_request()) => read,
             _ = stopping.wait_for(|&stop| stop) => return None,
         };
         match read {
-            Ok(true) => {}
-            Ok(false) => return None,
-            Err(e) => {
+            Ok(Ok(true)) => {}
+            Ok(Ok(false)) => return None,
+            Ok(Err(e)) => {
                 self.malformed(session, &e).await;
                 return None;
             }
+            Err(_) => {
+                let limit_s = head_within.as_secs().max(1);
+                let too_slow = GatewayError::RequestTimeout {
+                    part: "head",
+                    limit_s,
+                };
+                self.refuse(session, &too_slow).await;
+                return None;
+            }
         }
+        let mut slot = match slot {
+            Ok(slot) => slot,
+            Err(refused) => {
+                self.refuse(session, &refused_error(refused)).await;
+                return None;
+            }
+        };
         if *shutdown.borrow() {
             session.set_keepalive(None);
         }
         let mut ctx = RequestCtx::new();
         self.answer(&mut session, &mut ctx).await;
-        let settings = HttpPersistentSettings::for_session(&session);
+        let mut settings = HttpPersistentSettings::for_session(&session);
         let reusable = session.finish().await.ok().flatten()?;
-        Some(ReusedHttpStream::from_reusable_stream(reusable, settings))
+        let (mut stream, pipelined) = reusable.into_parts();
+        match pipelined {
+            Some(prefix) if !prefix.is_empty() => settings.set_pipelined_prefix(prefix),
+            _ => match table.next_request(&mut stream, &slot, shutdown).await {
+                Next::Request => slot.unawaited = false,
+                Next::Unknown => slot.unawaited = true,
+                Next::Close => return None,
+            },
+        }
+        settings.set_user_context(slot);
+        Some(ReusedHttpStream::new(stream, Some(settings)))
+    }
+}
+
+fn refused_error(refused: Refused) -> GatewayError {
+    match refused {
+        Refused::PerAddress(max) => GatewayError::TooManyConnections(max),
+        Refused::Full => GatewayError::AtCapacity,
     }
 }

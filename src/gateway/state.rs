@@ -1,6 +1,7 @@
 //! Everything the request path reads, built once at load and shared
 //! read-only by every request.
 
+use super::connection;
 use crate::config::{Config, Timeouts};
 use crate::observe::{AccessLog, Metrics, MetricsError};
 use crate::routing::{Health, Report, Router};
@@ -25,6 +26,8 @@ pub struct State {
     pub draining: AtomicBool,
     pub metrics: Metrics,
     pub access_log: AccessLog,
+    /// Client connections and their limits.
+    pub connections: Arc<connection::Table>,
 }
 
 /// What the server built for the request path to share.
@@ -33,6 +36,8 @@ pub struct Parts {
     pub connector: Arc<Connector>,
     pub health: Arc<Health>,
     pub access_log: AccessLog,
+    /// The process's file descriptor limit.
+    pub fd_limit: u64,
 }
 
 impl State {
@@ -53,6 +58,7 @@ impl State {
             draining: AtomicBool::new(false),
             metrics,
             access_log: parts.access_log,
+            connections: Arc::new(connection::Table::new(config.connections, parts.fd_limit)),
         })
     }
 

@@ -74,6 +74,23 @@ fn client_buffers() -> L4BufferSettings {
     L4BufferSettings::default().read(0)
 }
 
+/// The process's file descriptor limit, after raising the soft limit to the
+/// hard one: the gateway holds one per client and one per upstream
+/// connection, and Debian's soft default of 1,024 would be a ceiling that
+/// one client could reach.
+fn fd_limit() -> u64 {
+    match rlimit::increase_nofile_limit(u64::MAX) {
+        Ok(n) => {
+            log::info!("file descriptor limit: {n}");
+            n
+        }
+        Err(e) => {
+            log::warn!("cannot read the file descriptor limit ({e}); assuming 1024");
+            1024
+        }
+    }
+}
+
 /// Build the server: the gateway's listeners, the endpoint refresher, the
 /// health checks and the hand-over watcher. Bootstrap (taking over the old
 /// process's sockets on `-u`) runs as a service after daemonising, and the
@@ -106,6 +123,7 @@ pub fn build(opt: Opt, conf: ServerConf, loaded: &Loaded) -> Result<Server, Star
         connector: connector.clone(),
         health: health.clone(),
         access_log: AccessLog::open(&access_log)?,
+        fd_limit: fd_limit(),
     };
     let state = Arc::new(State::new(config, parts)?);
     state.metrics.register()?;

@@ -84,6 +84,7 @@ pub struct GatewayBuilder {
     ca_file: Option<PathBuf>,
     args: Vec<String>,
     admin: bool,
+    fd_limit: Option<u64>,
 }
 
 impl GatewayBuilder {
@@ -120,6 +121,12 @@ impl GatewayBuilder {
     /// An extra command-line argument after `-c ... -g ...`.
     pub fn arg(mut self, arg: &str) -> GatewayBuilder {
         self.args.push(arg.to_string());
+        self
+    }
+
+    /// Runs the gateway with this file descriptor limit (soft and hard).
+    pub fn fd_limit(mut self, n: u64) -> GatewayBuilder {
+        self.fd_limit = Some(n);
         self
     }
 
@@ -168,7 +175,7 @@ impl GatewayBuilder {
         let mut args = vec!["-c", c.as_str(), "-g", g.as_str()];
         args.extend(self.args.iter().map(String::as_str));
         let deadline = Instant::now() + READY_TIMEOUT;
-        let mut child = process::command(dir.path(), &args, &env)
+        let mut child = process::limited_command(dir.path(), &args, &env, self.fd_limit)
             .spawn()
             .expect("spawn modelgate");
         let capture = Capture::attach(&mut child);
@@ -213,6 +220,7 @@ impl Gateway {
             ca_file: None,
             args: Vec::new(),
             admin: false,
+            fd_limit: None,
         }
     }
 

@@ -108,7 +108,25 @@ fn pump(source: impl Read + Send + 'static, own: Buffer, combined: Buffer) -> Jo
 /// A `modelgate` command with piped output, no stdin, and none of the caller's
 /// `RUST_LOG` / `MODELGATE_CONFIG` leaking in (the test's `env` is applied after).
 pub(super) fn command(dir: &Path, args: &[&str], env: &[(String, String)]) -> Command {
-    let mut command = Command::new(MODELGATE);
+    limited_command(dir, args, env, None)
+}
+
+/// [`command`], run under `prlimit --nofile=N:N` when `fd_limit` is set (prlimit execs
+/// modelgate: same pid, so signals and kills reach it).
+pub(super) fn limited_command(
+    dir: &Path,
+    args: &[&str],
+    env: &[(String, String)],
+    fd_limit: Option<u64>,
+) -> Command {
+    let mut command = match fd_limit {
+        Some(n) => {
+            let mut c = Command::new("prlimit");
+            c.arg(format!("--nofile={n}:{n}")).arg("--").arg(MODELGATE);
+            c
+        }
+        None => Command::new(MODELGATE),
+    };
     command
         .args(args)
         .env_remove("RUST_LOG")
