@@ -6,6 +6,7 @@ use super::GatewayError;
 use bytes::BytesMut;
 use pingora::protocols::http::ServerSession;
 use pingora::ErrorType;
+use pingora_timeout::fast_timeout::fast_timeout;
 use std::time::Duration;
 
 /// The whole request body: 413 past `limit` (checked against
@@ -41,7 +42,7 @@ pub async fn read_body(
     }
     session.set_read_timeout(Some(stall.min(within)));
     let mut buf = BytesMut::with_capacity(declared.map_or(16 * 1024, |n| n as usize));
-    let read = tokio::time::timeout(within, async {
+    let read = fast_timeout(within, async {
         loop {
             match session.read_request_body().await {
                 Ok(Some(chunk)) => {

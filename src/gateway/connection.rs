@@ -1,28 +1,38 @@
 //! Client connections, held to `connections:` so that no client — slow,
 //! idle or many — can keep the gateway from answering the next one:
 //! a cap per client address, the wait for the next request on a keep-alive
-//! connection (closed after `keepalive_idle`, or at once when the process
-//! runs short of file descriptors and this is one of the oldest idle ones).
+//! connection (closed after `keepalive_idle`, at once when the process
+//! runs short of file descriptors and this is one of the oldest idle ones,
+//! and when the server stops).
 //! The request head and body deadlines are applied where they are read
 //! (`process_new_http`, `client`).
 //!
 //! Each connection owns a [`Slot`] from its first request to its close; it
 //! travels between requests in Pingora's per-connection context, and its
-//! drop gives the connection's place back.
+//! drop gives the connection's place back. Per request, the wait costs two
+//! atomic stores, a waker registration and a one-byte peek; no timer: a
+//! [`Sweeper`] ticks a coarse clock and closes the connections idle for
+//! `keepalive_idle` (within an eighth of it, a second at most). The table
+//! is locked only when a connection opens or closes, and scanned once a
+//! tick and when it is full.
 
 use crate::config;
 use crate::routing::clock;
+use async_trait::async_trait;
+use futures::task::AtomicWaker;
 use pingora::protocols::Stream;
 use pingora::server::ShutdownWatch;
-use std::collections::{BTreeMap, HashMap};
+use pingora::services::background::BackgroundService;
+use std::collections::HashMap;
 use std::net::IpAddr;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::Relaxed};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering::Relaxed, Ordering::SeqCst};
 use std::sync::{Arc, Mutex, MutexGuard};
-use tokio::sync::Notify;
+use std::task::Poll;
+use std::time::Duration;
 
 /// Idle connections closed at once when a new one finds the table over
-/// capacity: a batch, so that a flood of new connections does not walk the
-/// idle list one by one.
+/// capacity: a batch, so that a flood of new connections does not scan the
+/// table for each one.
 const EVICT_BATCH: usize = 32;
 
 pub struct Table {
@@ -32,12 +42,35 @@ pub struct Table {
     /// logs and the listeners).
     capacity: usize,
     open: AtomicUsize,
-    per_ip: Mutex<HashMap<IpAddr, u32>>,
-    /// Connections waiting for their next request, oldest first.
-    idle: Mutex<BTreeMap<u64, Arc<Notify>>>,
-    next_idle: AtomicU64,
+    /// Connections by address, and every open connection's shared state:
+    /// touched when a connection opens or closes, never per request.
+    registry: Mutex<Registry>,
+    next_id: AtomicU64,
+    /// Set when the server stops: every idle connection closes, and so does
+    /// every connection that goes idle from then on.
+    closing: AtomicBool,
     /// When capacity was last logged, plus one (0: never).
     last_warned: AtomicU64,
+    /// The coarse clock of idle waits, advanced by the [`Sweeper`] every
+    /// `period`; a connection idle for `idle_ticks` of them is closed.
+    tick: AtomicU64,
+    period: Duration,
+    idle_ticks: u64,
+}
+
+#[derive(Default)]
+struct Registry {
+    per_ip: HashMap<IpAddr, u32>,
+    open: HashMap<u64, Arc<Shared>>,
+}
+
+/// What the table may read or change of a connection while it waits.
+#[derive(Default)]
+struct Shared {
+    /// The tick its current idle wait began, plus one (0: busy).
+    idle_since: AtomicU64,
+    evicted: AtomicBool,
+    waker: AtomicWaker,
 }
 
 /// Why a new connection is not served.
@@ -52,8 +85,9 @@ pub enum Refused {
 /// One open client connection's place in the table.
 pub struct Slot {
     table: Arc<Table>,
+    id: u64,
     ip: Option<IpAddr>,
-    evict: Arc<Notify>,
+    shared: Arc<Shared>,
     /// The next request's first byte was not awaited (a TLS stream cannot
     /// be peeked): its head deadline includes `keepalive_idle`.
     pub unawaited: bool,
@@ -79,14 +113,20 @@ impl Table {
     pub fn new(limits: config::Connections, fd_limit: u64) -> Self {
         let fd_limit = usize::try_from(fd_limit).unwrap_or(usize::MAX);
         let reserve = (fd_limit / 4).max(64);
+        let period =
+            (limits.keepalive_idle / 8).clamp(Duration::from_millis(10), Duration::from_secs(1));
+        let idle_ticks = limits.keepalive_idle.as_nanos().div_ceil(period.as_nanos());
         Self {
             limits,
             capacity: fd_limit.saturating_sub(reserve).max(16),
             open: AtomicUsize::new(0),
-            per_ip: Mutex::new(HashMap::new()),
-            idle: Mutex::new(BTreeMap::new()),
-            next_idle: AtomicU64::new(0),
+            registry: Mutex::new(Registry::default()),
+            next_id: AtomicU64::new(0),
+            closing: AtomicBool::new(false),
             last_warned: AtomicU64::new(0),
+            tick: AtomicU64::new(0),
+            period,
+            idle_ticks: u64::try_from(idle_ticks).unwrap_or(u64::MAX),
         }
     }
 
@@ -97,18 +137,24 @@ impl Table {
     /// A place for a new connection from `ip`, closing the oldest idle
     /// connections first if the table is full.
     pub fn admit(self: &Arc<Self>, ip: Option<IpAddr>) -> Result<Slot, Refused> {
-        if let Some(ip) = ip {
-            let mut per_ip = lock(&self.per_ip);
-            let n = per_ip.entry(ip).or_insert(0);
-            if *n >= self.limits.max_per_ip {
-                return Err(Refused::PerAddress(self.limits.max_per_ip));
+        let id = self.next_id.fetch_add(1, Relaxed);
+        let shared = Arc::new(Shared::default());
+        {
+            let mut registry = lock(&self.registry);
+            if let Some(ip) = ip {
+                let n = registry.per_ip.entry(ip).or_insert(0);
+                if *n >= self.limits.max_per_ip {
+                    return Err(Refused::PerAddress(self.limits.max_per_ip));
+                }
+                *n += 1;
             }
-            *n += 1;
+            registry.open.insert(id, shared.clone());
         }
         let slot = Slot {
             table: self.clone(),
+            id,
             ip,
-            evict: Arc::new(Notify::new()),
+            shared,
             unawaited: false,
         };
         let open = self.open.fetch_add(1, Relaxed) + 1;
@@ -119,19 +165,24 @@ impl Table {
         Ok(slot)
     }
 
-    /// Close up to a batch of the oldest idle connections (at least
-    /// `wanted`); returns how many were told to close.
+    /// Close the oldest idle connections, a batch of at least `wanted`;
+    /// returns how many were told to close.
     fn evict_oldest(&self, wanted: usize) -> usize {
-        let mut idle = lock(&self.idle);
-        let mut n = 0;
-        while n < wanted.max(EVICT_BATCH) {
-            let Some((_, evict)) = idle.pop_first() else {
-                break;
-            };
-            evict.notify_one();
-            n += 1;
+        let mut idle: Vec<(u64, Arc<Shared>)> = {
+            let registry = lock(&self.registry);
+            (registry.open.values())
+                .map(|s| (s.idle_since.load(SeqCst), s))
+                .filter(|(since, s)| *since != 0 && !s.evicted.load(Relaxed))
+                .map(|(since, s)| (since, s.clone()))
+                .collect()
+        };
+        let n = wanted.max(EVICT_BATCH).min(idle.len());
+        if n < idle.len() {
+            idle.select_nth_unstable_by_key(n, |(since, _)| *since);
         }
-        drop(idle);
+        for (_, s) in &idle[..n] {
+            s.evict();
+        }
         // Logged at most once a minute: a flood of connections must not
         // become a flood of log lines.
         let now = clock::now() + 1;
@@ -151,45 +202,99 @@ impl Table {
         n
     }
 
+    /// The server stops: close every idle connection now, and every one
+    /// that goes idle from now on.
+    pub fn close_idle(&self) {
+        self.closing.store(true, SeqCst);
+        let registry = lock(&self.registry);
+        for s in registry.open.values() {
+            if s.idle_since.load(SeqCst) != 0 {
+                s.evict();
+            }
+        }
+    }
+
+    /// One tick of the coarse clock: close the connections idle too long.
+    fn sweep(&self) {
+        let now = self.tick.fetch_add(1, SeqCst) + 1;
+        let registry = lock(&self.registry);
+        for s in registry.open.values() {
+            let since = s.idle_since.load(SeqCst);
+            // `since` is the tick plus one, `now` the new tick plus one.
+            if since != 0 && now - since >= self.idle_ticks {
+                s.evict();
+            }
+        }
+    }
+
     /// Wait for the next request on a keep-alive connection: its first
-    /// byte within `keepalive_idle`, unless the connection is evicted or the
-    /// server stops first.
-    pub async fn next_request(
-        &self,
-        stream: &mut Stream,
-        slot: &Slot,
-        shutdown: &ShutdownWatch,
-    ) -> Next {
-        let seq = self.next_idle.fetch_add(1, Relaxed);
-        lock(&self.idle).insert(seq, slot.evict.clone());
-        let mut stopping = shutdown.clone();
+    /// byte, unless the connection is closed first (idle for
+    /// `keepalive_idle`, evicted, or the server stops).
+    pub async fn next_request(&self, stream: &mut Stream, slot: &Slot) -> Next {
+        let shared = &slot.shared;
+        shared.idle_since.store(self.tick.load(Relaxed) + 1, SeqCst);
+        if self.closing.load(SeqCst) {
+            return Next::Close;
+        }
+        let evicted = std::future::poll_fn(|cx| {
+            shared.waker.register(cx.waker());
+            if shared.evicted.load(SeqCst) {
+                Poll::Ready(())
+            } else {
+                Poll::Pending
+            }
+        });
         let mut first = [0u8; 1];
         let next = tokio::select! {
             biased;
-            _ = stopping.wait_for(|&stop| stop) => Next::Close,
-            () = slot.evict.notified() => Next::Close,
-            peeked = tokio::time::timeout(self.limits.keepalive_idle, stream.try_peek(&mut first)) => {
-                match peeked {
-                    Ok(Ok(true)) => Next::Request,
-                    Ok(Ok(false)) => Next::Unknown,
-                    Ok(Err(_)) | Err(_) => Next::Close,
-                }
-            }
+            () = evicted => Next::Close,
+            peeked = stream.try_peek(&mut first) => match peeked {
+                Ok(true) => Next::Request,
+                Ok(false) => Next::Unknown,
+                Err(_) => Next::Close,
+            },
         };
-        lock(&self.idle).remove(&seq);
+        shared.idle_since.store(0, SeqCst);
         next
+    }
+}
+
+/// The background task that keeps the table's clock, closes idle
+/// connections, and closes them all when the server stops.
+pub struct Sweeper(pub Arc<Table>);
+
+#[async_trait]
+impl BackgroundService for Sweeper {
+    async fn start(&self, mut shutdown: ShutdownWatch) {
+        let mut ticks = tokio::time::interval(self.0.period);
+        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                _ = shutdown.changed() => break,
+                _ = ticks.tick() => self.0.sweep(),
+            }
+        }
+        self.0.close_idle();
+    }
+}
+
+impl Shared {
+    fn evict(&self) {
+        self.evicted.store(true, SeqCst);
+        self.waker.wake();
     }
 }
 
 impl Drop for Slot {
     fn drop(&mut self) {
         self.table.open.fetch_sub(1, Relaxed);
+        let mut registry = lock(&self.table.registry);
+        registry.open.remove(&self.id);
         if let Some(ip) = self.ip {
-            let mut per_ip = lock(&self.table.per_ip);
-            if let Some(n) = per_ip.get_mut(&ip) {
+            if let Some(n) = registry.per_ip.get_mut(&ip) {
                 *n -= 1;
                 if *n == 0 {
-                    per_ip.remove(&ip);
+                    registry.per_ip.remove(&ip);
                 }
             }
         }

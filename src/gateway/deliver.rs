@@ -3,6 +3,7 @@
 //! arrives (SSE). After the first byte there is no retry: a broken upstream
 //! ends an SSE stream with an `event: error` and a clean end of body.
 
+use super::cors;
 use super::headers::{self, Routed};
 use super::{client, GatewayError, State};
 use crate::dialect::StreamTail;
@@ -49,7 +50,11 @@ impl Deliver<'_> {
             attempts: self.ctx.attempts,
         };
         self.ctx.status = upstream.status.as_u16();
-        headers::client_response(upstream, &routed)
+        let mut head = headers::client_response(upstream, &routed)?;
+        if let Some(allow) = &self.ctx.cors {
+            cors::add(&mut head, allow)?;
+        }
+        Ok(head)
     }
 
     /// A streamed response's head, and whether it is SSE.

@@ -45,6 +45,8 @@ pub enum GatewayError {
     TooManyConnections(u32),
     #[error("The gateway is at its connection limit; try again shortly.")]
     AtCapacity,
+    #[error("This origin may not call the gateway from a browser (see cors.allow_origins).")]
+    OriginNotAllowed,
     #[error("Every candidate for model `{model}` is rate-limited: {summary}")]
     AllRateLimited {
         model: String,
@@ -77,7 +79,7 @@ impl GatewayError {
             | Self::BadModelName { .. }
             | Self::InvalidField { .. } => 400,
             Self::MissingKey | Self::UnknownKey => 401,
-            Self::ModelNotAllowed { .. } => 403,
+            Self::ModelNotAllowed { .. } | Self::OriginNotAllowed => 403,
             Self::UnknownModel(_) | Self::UnknownPath(_) => 404,
             Self::MethodNotAllowed { .. } => 405,
             Self::RequestTimeout { .. } => 408,
@@ -112,6 +114,7 @@ impl GatewayError {
             Self::RequestTimeout { .. } => ("invalid_request_error", "request_timeout", None),
             Self::TooManyConnections(_) => ("rate_limit_error", "too_many_connections", None),
             Self::AtCapacity => ("service_unavailable", "at_capacity", None),
+            Self::OriginNotAllowed => ("permission_error", "origin_not_allowed", None),
             Self::AllRateLimited { .. } => ("rate_limit_error", "rate_limit_exceeded", None),
             Self::UpstreamFailed { .. } => ("upstream_error", "upstream_failed", None),
             Self::NoCandidate { .. } => ("service_unavailable", "no_available_provider", None),

@@ -59,6 +59,13 @@ const DROP_DOWNSTREAM: &[&str] = &[
     "openai-organization",
     "openai-project",
     "x-request-id",
+    // The provider's CORS policy is not the gateway's (see `cors`).
+    "access-control-allow-origin",
+    "access-control-allow-credentials",
+    "access-control-allow-methods",
+    "access-control-allow-headers",
+    "access-control-expose-headers",
+    "access-control-max-age",
 ];
 
 fn listed_in_connection(connection: Option<&http::HeaderValue>, name: &HeaderName) -> bool {

@@ -49,6 +49,16 @@ pub fn health(state: &State) -> (u16, Bytes) {
     (code, Bytes::from(body.to_string()))
 }
 
+/// One entry of the list, if `id` is a routable name this key may use
+/// (a name it may not use is as unknown to it as one that does not exist).
+pub fn model(state: &State, caller: &Caller, id: &str) -> Option<Bytes> {
+    let m = (state.router.model_names().iter()).find(|m| m.id == id)?;
+    state.auth.allows(caller, &m.id).then(|| {
+        let entry = json!({ "id": m.id, "object": "model", "created": 0, "owned_by": m.owned_by });
+        Bytes::from(entry.to_string())
+    })
+}
+
 pub fn models(state: &State, caller: &Caller) -> Bytes {
     let data: Vec<serde_json::Value> = state
         .router

@@ -29,6 +29,7 @@ mod attempt;
 mod classify;
 mod client;
 mod connection;
+mod cors;
 mod deliver;
 mod error;
 mod failover;
@@ -38,6 +39,7 @@ mod respond;
 mod state;
 
 pub use classify::{classify, final_error, Failure, Served, Verdict};
+pub use connection::Sweeper;
 pub use error::{truncate, GatewayError};
 pub use state::{Parts, State};
 
@@ -49,6 +51,7 @@ use pingora::apps::{HttpPersistentSettings, HttpServerApp, ReusedHttpStream};
 use pingora::protocols::http::ServerSession;
 use pingora::server::ShutdownWatch;
 use pingora::ErrorType;
+use pingora_timeout::fast_timeout::fast_timeout;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
@@ -64,6 +67,7 @@ impl Gateway {
     /// Answer one request whose head was read, then count and log it.
     async fn answer(&self, session: &mut ServerSession, ctx: &mut RequestCtx) {
         ctx.request_id = request_id(session);
+        ctx.cors = self.state.cors.allow(session.req_header());
         // A client that stops reading must not hold an upstream connection
         // (and the stream's buffers) for as long as the stream lasts: a
         // write that cannot proceed for `timeouts.idle` ends the response.
@@ -101,6 +105,16 @@ impl Gateway {
             session.set_keepalive(None);
             return Err(not_allowed());
         }
+        if state.cors.is_on() && cors::is_preflight(req) {
+            // A browser asks before a cross-origin call; no key is sent.
+            ctx.route = "preflight";
+            if ctx.cors.is_none() {
+                return Err(GatewayError::OriginNotAllowed);
+            }
+            return respond::preflight(session, ctx)
+                .await
+                .map_err(|_| GatewayError::Internal);
+        }
         match (path.as_str(), ApiRoute::from_path(&path)) {
             // Per-instance state, never a secret; no key needed.
             ("/health", _) if is_get => {
@@ -116,6 +130,18 @@ impl Gateway {
                 let caller = state.auth.authenticate(&session.req_header().headers)?;
                 ctx.key_name = caller.name.clone();
                 let body = local::models(state, &caller);
+                respond::json(session, ctx, 200, body)
+                    .await
+                    .map_err(|_| GatewayError::Internal)
+            }
+            // One name of that list, or 404.
+            (p, _) if is_get && model_id(p).is_some() => {
+                ctx.route = "models";
+                let caller = state.auth.authenticate(&session.req_header().headers)?;
+                ctx.key_name = caller.name.clone();
+                let id = model_id(&path).unwrap_or_default();
+                let body = local::model(state, &caller, &id)
+                    .ok_or_else(|| GatewayError::UnknownModel(truncate(&id, 200)))?;
                 respond::json(session, ctx, 200, body)
                     .await
                     .map_err(|_| GatewayError::Internal)
@@ -153,6 +179,33 @@ impl Gateway {
         respond::fail(&mut session, &mut ctx, err).await;
         session.shutdown().await;
     }
+}
+
+/// The `{id}` of `/v1/models/{id}` (or `/models/{id}`), percent-decoded:
+/// ids may hold a `/` (`groq/llama-3.1-8b-instant`), sent raw or as `%2F`.
+fn model_id(path: &str) -> Option<String> {
+    let id = (path.strip_prefix("/v1/models/"))
+        .or_else(|| path.strip_prefix("/models/"))
+        .filter(|id| !id.is_empty())?;
+    let bytes = id.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = bytes
+            .get(i + 1..i + 3)
+            .and_then(|h| std::str::from_utf8(h).ok());
+        match (bytes[i], hex.and_then(|h| u8::from_str_radix(h, 16).ok())) {
+            (b'%', Some(b)) => {
+                out.push(b);
+                i += 3;
+            }
+            (b, _) => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8(out).ok()
 }
 
 fn request_id(session: &ServerSession) -> String {
@@ -202,7 +255,7 @@ impl HttpServerApp for Gateway {
         let mut stopping = shutdown.clone();
         let read = tokio::select! {
             biased;
-            read = tokio::time::timeout(head_within, session.read_request()) => read,
+            read = fast_timeout(head_within, session.read_request()) => read,
             _ = stopping.wait_for(|&stop| stop) => return None,
         };
         match read {
@@ -239,7 +292,7 @@ impl HttpServerApp for Gateway {
         let (mut stream, pipelined) = reusable.into_parts();
         match pipelined {
             Some(prefix) if !prefix.is_empty() => settings.set_pipelined_prefix(prefix),
-            _ => match table.next_request(&mut stream, &slot, shutdown).await {
+            _ => match table.next_request(&mut stream, &slot).await {
                 Next::Request => slot.unawaited = false,
                 Next::Unknown => slot.unawaited = true,
                 Next::Close => return None,

@@ -1,6 +1,7 @@
 //! Responses the gateway writes itself: errors in the client's dialect, and
 //! the local JSON endpoints. Every one carries `x-request-id`.
 
+use super::cors;
 use super::headers::{add_routed, Routed, X_REQUEST_ID};
 use super::GatewayError;
 use crate::observe::RequestCtx;
@@ -29,11 +30,28 @@ async fn json_with(
     h.insert_header(http::header::CONTENT_TYPE, "application/json")?;
     h.insert_header(http::header::CONTENT_LENGTH, body.len())?;
     h.insert_header(X_REQUEST_ID, ctx.request_id.as_str())?;
+    if let Some(allow) = &ctx.cors {
+        cors::add(&mut h, allow)?;
+    }
     extra(&mut h)?;
     ctx.status = status;
     ctx.first_byte.get_or_insert_with(std::time::Instant::now);
     session.write_response_header(Box::new(h)).await?;
     session.write_response_body(body, true).await
+}
+
+/// Answer a CORS preflight from an allowed origin: 204 with the
+/// `Access-Control-*` headers.
+pub async fn preflight(session: &mut ServerSession, ctx: &mut RequestCtx) -> pingora::Result<()> {
+    let mut h = ResponseHeader::build_no_case(204, Some(8))?;
+    h.insert_header(X_REQUEST_ID, ctx.request_id.as_str())?;
+    if let Some(allow) = &ctx.cors {
+        cors::add(&mut h, allow)?;
+    }
+    cors::add_preflight(&mut h, session.req_header())?;
+    ctx.status = 204;
+    ctx.first_byte.get_or_insert_with(std::time::Instant::now);
+    session.write_response_header(Box::new(h)).await
 }
 
 /// Write `err` as the response, unless a response already started (a

@@ -2,6 +2,7 @@
 //! read-only by every request.
 
 use super::connection;
+use super::cors::Cors;
 use crate::config::{Config, Timeouts};
 use crate::observe::{AccessLog, Metrics, MetricsError};
 use crate::routing::{Health, Report, Router};
@@ -28,6 +29,7 @@ pub struct State {
     pub access_log: AccessLog,
     /// Client connections and their limits.
     pub connections: Arc<connection::Table>,
+    pub cors: Cors,
 }
 
 /// What the server built for the request path to share.
@@ -59,6 +61,7 @@ impl State {
             metrics,
             access_log: parts.access_log,
             connections: Arc::new(connection::Table::new(config.connections, parts.fd_limit)),
+            cors: Cors::new(&config.cors),
         })
     }
 

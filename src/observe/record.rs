@@ -48,6 +48,9 @@ pub struct RequestCtx {
     pub usage: Option<Usage>,
     /// Counted in the in-flight gauge (so the metrics take it out once).
     pub in_flight: bool,
+    /// `Access-Control-Allow-Origin` for every response, when the request
+    /// comes from an origin `cors` allows.
+    pub cors: Option<http::HeaderValue>,
 }
 
 impl RequestCtx {
@@ -73,6 +76,7 @@ impl RequestCtx {
             bytes_out: 0,
             usage: None,
             in_flight: false,
+            cors: None,
         }
     }
 }

@@ -16,7 +16,7 @@ pub use describe::describe;
 pub use error::StartError;
 
 use crate::config::{self, Loaded};
-use crate::gateway::{Gateway, Parts, State};
+use crate::gateway::{Gateway, Parts, State, Sweeper};
 use crate::observe::{AccessLog, InstanceGauge, InstanceStates};
 use crate::routing::Health;
 use crate::upstream::{BadHeader, Connector, Endpoints, Prober, Upstream};
@@ -144,6 +144,8 @@ pub fn build(opt: Opt, conf: ServerConf, loaded: &Loaded) -> Result<Server, Star
     server.add_service(background_service("handover", handover));
     server.add_service(background_service("endpoints", endpoints.refresher()));
     server.add_service(background_service("health checks", prober));
+    let sweeper = Sweeper(state.connections.clone());
+    server.add_service(background_service("idle connections", sweeper));
     if let Some(admin) = listeners.admin {
         let states = InstanceStates::new(move || instance_gauges(&state))?;
         pingora_prometheus::prometheus::register(Box::new(states))?;

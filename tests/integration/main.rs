@@ -16,6 +16,7 @@ mod mock_wire_selftest;
 // Gateway tests, one module per concern, added as the product lands:
 mod cli;
 mod connections;
+mod cors;
 mod failover;
 mod hardening;
 mod observability;

@@ -596,6 +596,44 @@ async fn models_list_is_openai_shaped_and_filtered_by_key() {
 }
 
 #[tokio::test]
+async fn one_model_by_id_is_its_list_entry_or_a_404() {
+    let (a, b) = (
+        MockUpstream::start(Behaviour::ok()),
+        MockUpstream::start(Behaviour::ok()),
+    );
+    let gw = start(&two_instances(&a, &b)).await;
+    let get = |path: &str, key: &'static str| gw.client().get(gw.url(path)).bearer_auth(key).send();
+    let list = json_of(get("/v1/models", GW_KEY).await.expect("ok")).await;
+    for id in ["m1", "fast", "auto", "a/m2"] {
+        for path in [
+            format!("/v1/models/{id}"),
+            format!("/v1/models/{}", id.replace('/', "%2F")),
+        ] {
+            let resp = get(&path, GW_KEY).await.expect("ok");
+            assert_eq!(resp.status(), 200, "{path}");
+            let entry = json_of(resp).await;
+            let listed = (list["data"].as_array().expect("data").iter())
+                .find(|m| m["id"] == id)
+                .expect("listed");
+            assert_eq!(&entry, listed, "{path}: the list's own entry");
+        }
+    }
+    // Unknown, and known but not this key's: the same 404 (nothing to learn).
+    for (path, key) in [("/v1/models/nope", GW_KEY), ("/v1/models/m2", GW_KEY_BOB)] {
+        let resp = get(path, key).await.expect("ok");
+        assert_eq!(resp.status(), 404, "{path}");
+        let body = json_of(resp).await;
+        assert_eq!(assert_openai_error(&body)["code"], "model_not_found");
+    }
+    assert_eq!(
+        gw.get("/v1/models/m1").await.status(),
+        401,
+        "a key is needed"
+    );
+    assert_eq!(a.posts() + b.posts(), 0, "no upstream call");
+}
+
+#[tokio::test]
 async fn azure_gets_deployment_urls_and_the_api_key_header() {
     let az = MockUpstream::start(Behaviour::ok());
     let base = az.base_url().trim_end_matches("/v1").to_string();
