@@ -63,6 +63,10 @@ fn main() -> ExitCode {
         }
     };
     if cli.test {
+        if let Err(e) = server::check_tls(&loaded.config) {
+            eprintln!("{e}");
+            return ExitCode::from(1);
+        }
         print!("{}", server::describe(&loaded, &conf));
         println!("configuration OK");
         return ExitCode::SUCCESS;

@@ -38,7 +38,7 @@ pub struct Loaded {
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Config {
-    pub listen: Vec<SocketAddr>,
+    pub listen: Vec<Listen>,
     pub admin_listen: Option<SocketAddr>,
     pub access_log: AccessLog,
     pub cors: Cors,
@@ -49,6 +49,21 @@ pub struct Config {
     /// Every usable instance, in config order (`api_keys` expanded).
     pub instances: Vec<Instance>,
     pub aliases: Vec<Alias>,
+}
+
+/// An API listener.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Listen {
+    pub addr: SocketAddr,
+    /// Serve HTTPS with these PEM files (read at start, so a reload picks up
+    /// renewed certificates).
+    pub tls: Option<TlsFiles>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TlsFiles {
+    pub cert: std::path::PathBuf,
+    pub key: std::path::PathBuf,
 }
 
 /// Where the one-JSON-line-per-request access log goes.

@@ -23,17 +23,39 @@ pub const TOP_LEVEL_KEYS: &[&str] = &[
 #[derive(Debug, Deserialize)]
 #[serde(untagged)]
 pub enum OneOrMany {
-    One(String),
-    Many(Vec<String>),
+    One(RawListen),
+    Many(Vec<RawListen>),
 }
 
 impl OneOrMany {
-    pub fn into_vec(self) -> Vec<String> {
+    pub fn into_vec(self) -> Vec<RawListen> {
         match self {
             Self::One(s) => vec![s],
             Self::Many(v) => v,
         }
     }
+}
+
+/// A `listen` entry: `"ip:port"`, or `{addr, tls: {cert, key}}`.
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+pub enum RawListen {
+    Addr(String),
+    Entry(RawListenEntry),
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawListenEntry {
+    pub addr: String,
+    pub tls: Option<RawTls>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawTls {
+    pub cert: String,
+    pub key: String,
 }
 
 #[derive(Debug, Deserialize)]

@@ -28,7 +28,11 @@ fn minimal_config_gets_contract_defaults() {
     let l = load("providers:\n  - { id: a, type: groq, api_key: \"${KEY_A}\", models: [m] }\n")
         .expect("valid");
     let c = &l.config;
-    assert_eq!(c.listen, vec!["0.0.0.0:8080".parse().expect("addr")]);
+    let plain = Listen {
+        addr: "0.0.0.0:8080".parse().expect("addr"),
+        tls: None,
+    };
+    assert_eq!(c.listen, vec![plain]);
     assert_eq!(c.routing, Routing::default());
     assert_eq!(c.connections, Connections::default());
     assert_eq!(c.connections.request_head.as_secs(), 10);
@@ -167,6 +171,26 @@ gw.yaml:19: models[0].targets[0].provider: no provider with id or type `nowhere`
 gw.yaml:19: models[0].targets[1].model: no provider lists model `zzz`
 gw.yaml:20: bogus: unknown key `bogus` (expected one of: listen, admin_listen, access_log, cors, connections, auth, routing, providers, models)";
     assert_eq!(errors(yaml), expected);
+}
+
+#[test]
+fn listen_entries_may_carry_tls_files() {
+    let yaml = "listen: [\"127.0.0.1:1\", { addr: \"127.0.0.1:2\", tls: { cert: /etc/c.pem, key: /etc/k.pem } }]\n\
+                providers: [ { id: a, type: groq, api_key: k, models: [m] } ]\n";
+    let c = load(yaml).expect("valid").config;
+    assert_eq!(c.listen[0].tls, None);
+    let tls = c.listen[1].tls.clone().expect("tls");
+    assert_eq!(c.listen[1].addr.port(), 2);
+    assert_eq!(
+        (tls.cert.to_str(), tls.key.to_str()),
+        (Some("/etc/c.pem"), Some("/etc/k.pem"))
+    );
+    let bad = "listen: [{ addr: \"nowhere\", tls: { cert: c, key: k } }]\n\
+               providers: [ { id: a, type: groq, api_key: k, models: [m] } ]\n";
+    assert_eq!(
+        errors(bad),
+        "gw.yaml:1: listen.addr: `nowhere` is not an address like `0.0.0.0:8080` or `[::1]:8080`"
+    );
 }
 
 #[test]

@@ -3,11 +3,11 @@
 //! aliases that point somewhere, unset variables outside `api_key`.
 
 use super::diagnostics::Problems;
-use super::raw::{RawAuth, RawConnections, RawCors, RawRouting, Sections, Unset};
+use super::raw::{RawAuth, RawConnections, RawCors, RawListen, RawRouting, Sections, Unset};
 use super::units::HumanDuration;
 use super::validate_providers::{aliases, providers};
 use super::{AccessLog, CircuitBreakerConf, Config, Connections, Cors, GatewayKey};
-use super::{HealthCheckConf, Loaded};
+use super::{HealthCheckConf, Listen, Loaded, TlsFiles};
 use super::{Routing, Timeouts};
 use sha2::{Digest, Sha256};
 use std::collections::HashSet;
@@ -93,8 +93,8 @@ fn socket_addr(s: &str, path: &str, p: &mut Problems) -> Option<SocketAddr> {
     }
 }
 
-fn listeners(raw: Option<Vec<String>>, p: &mut Problems) -> Vec<SocketAddr> {
-    let raw = raw.unwrap_or_else(|| vec!["0.0.0.0:8080".into()]);
+fn listeners(raw: Option<Vec<RawListen>>, p: &mut Problems) -> Vec<Listen> {
+    let raw = raw.unwrap_or_else(|| vec![RawListen::Addr("0.0.0.0:8080".into())]);
     if raw.is_empty() {
         p.at("listen", "must name at least one address");
     }
@@ -107,7 +107,18 @@ fn listeners(raw: Option<Vec<String>>, p: &mut Problems) -> Vec<SocketAddr> {
             } else {
                 "listen".into()
             };
-            socket_addr(a, &path, p)
+            let (addr, tls) = match a {
+                RawListen::Addr(addr) => (socket_addr(addr, &path, p)?, None),
+                RawListen::Entry(e) => {
+                    let addr = socket_addr(&e.addr, &format!("{path}.addr"), p)?;
+                    let tls = e.tls.as_ref().map(|t| TlsFiles {
+                        cert: t.cert.clone().into(),
+                        key: t.key.clone().into(),
+                    });
+                    (addr, tls)
+                }
+            };
+            Some(Listen { addr, tls })
         })
         .collect()
 }

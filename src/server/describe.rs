@@ -8,7 +8,12 @@ use std::fmt::Write as _;
 pub fn describe(loaded: &Loaded, conf: &ServerConf) -> String {
     let c = &loaded.config;
     let mut out = String::new();
-    let listen: Vec<String> = c.listen.iter().map(ToString::to_string).collect();
+    let listen: Vec<String> = (c.listen.iter())
+        .map(|l| match l.tls {
+            Some(_) => format!("{} (TLS)", l.addr),
+            None => l.addr.to_string(),
+        })
+        .collect();
     let _ = writeln!(out, "listen: {}", listen.join(", "));
     if let Some(a) = c.admin_listen {
         let _ = writeln!(out, "admin_listen: {a} (GET /metrics)");

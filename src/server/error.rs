@@ -16,6 +16,13 @@ pub enum StartError {
     ServerConf(#[from] ServerConfError),
     #[error("listen `{addr}`: {why}")]
     Listen { addr: SocketAddr, why: String },
+    #[error("listen `{addr}`: TLS certificate `{cert}` or key `{key}`: {why}")]
+    Tls {
+        addr: SocketAddr,
+        cert: String,
+        key: String,
+        why: String,
+    },
     #[error("{0}")]
     AccessLog(#[from] AccessLogError),
     #[error("metrics: {0}")]

@@ -23,11 +23,13 @@ use crate::upstream::{BadHeader, Connector, Endpoints, Prober, Upstream};
 use handover::Handover;
 use listen::Listeners;
 use pingora::connectors::ConnectorOptions;
+use pingora::listeners::tls::TlsSettings;
 use pingora::listeners::{L4BufferSettings, ListenerConfig};
 use pingora::server::configuration::{Opt, ServerConf};
 use pingora::server::Server;
 use pingora::services::background::background_service;
 use pingora::services::listening::Service;
+use std::net::SocketAddr;
 use std::sync::Arc;
 
 /// Where the access log goes. A daemon's stdout is closed (under systemd,
@@ -91,6 +93,56 @@ fn fd_limit() -> u64 {
     }
 }
 
+/// Every TLS listener's certificate and key, read now (and by `-t`): a
+/// missing file, or a PEM without a certificate or a private key, stops the
+/// start with one line, instead of a listener that fails every handshake.
+pub fn check_tls(config: &config::Config) -> Result<(), StartError> {
+    for l in &config.listen {
+        if let Some(files) = &l.tls {
+            tls_settings(l.addr, files)?;
+        }
+    }
+    Ok(())
+}
+
+/// HTTP/1.1 only (no ALPN `h2`): the gateway's request path is HTTP/1.1.
+fn tls_settings(addr: SocketAddr, files: &config::TlsFiles) -> Result<TlsSettings, StartError> {
+    let (cert, key) = (
+        files.cert.display().to_string(),
+        files.key.display().to_string(),
+    );
+    let fail = |why: String| StartError::Tls {
+        addr,
+        cert: cert.clone(),
+        key: key.clone(),
+        why,
+    };
+    let (Some(cert_path), Some(key_path)) = (files.cert.to_str(), files.key.to_str()) else {
+        return Err(fail("the path is not UTF-8".into()));
+    };
+    match pingora::tls::load_certs_and_key_files(cert_path, key_path) {
+        Ok(Some(_)) => {}
+        Ok(None) => {
+            return Err(fail(
+                "no certificate, or no private key, in the PEM files".into(),
+            ))
+        }
+        Err(e) => return Err(fail(tls_why(&e))),
+    }
+    TlsSettings::intermediate(cert_path, key_path).map_err(|e| fail(tls_why(&e)))
+}
+
+/// A Pingora TLS error as one readable phrase (its cause, when it has one).
+fn tls_why(e: &pingora::Error) -> String {
+    match &e.cause {
+        Some(cause) => cause.to_string(),
+        None => e
+            .context
+            .as_ref()
+            .map_or_else(|| e.etype().as_str().to_string(), ToString::to_string),
+    }
+}
+
 /// Build the server: the gateway's listeners, the endpoint refresher, the
 /// health checks and the hand-over watcher. Bootstrap (taking over the old
 /// process's sockets on `-u`) runs as a service after daemonising, and the
@@ -99,7 +151,16 @@ fn fd_limit() -> u64 {
 /// a new process that fails to start never costs the old one its sockets.
 pub fn build(opt: Opt, conf: ServerConf, loaded: &Loaded) -> Result<Server, StartError> {
     let config = &loaded.config;
-    let listeners = Listeners::settle(&config.listen, config.admin_listen, opt.upgrade)?;
+    let tls = (config.listen.iter())
+        .map(|l| {
+            l.tls
+                .as_ref()
+                .map(|files| tls_settings(l.addr, files))
+                .transpose()
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let addrs: Vec<_> = config.listen.iter().map(|l| l.addr).collect();
+    let listeners = Listeners::settle(&addrs, config.admin_listen, opt.upgrade)?;
     let access_log = access_log_target(&config.access_log, opt.daemon || conf.daemon, &conf);
     if (opt.daemon || conf.daemon) && conf.daemon_wait_for_ready {
         launcher::exit_launcher_on_ready_signal().map_err(StartError::Signal)?;
@@ -135,9 +196,18 @@ pub fn build(opt: Opt, conf: ServerConf, loaded: &Loaded) -> Result<Server, Star
         config.routing.timeouts.idle,
     );
     let mut gateway = Service::new("modelgate".to_string(), Gateway::new(state.clone()));
-    for addr in &listeners.api {
-        gateway.add_listener(ListenerConfig::tcp(addr.to_string()).l4_buffer(client_buffers()));
-        log::info!("listening on {addr}");
+    for (addr, tls) in listeners.api.iter().zip(tls) {
+        let listener = ListenerConfig::tcp(addr.to_string()).l4_buffer(client_buffers());
+        match tls {
+            Some(settings) => {
+                gateway.add_listener(listener.tls(settings));
+                log::info!("listening on {addr} (TLS)");
+            }
+            None => {
+                gateway.add_listener(listener);
+                log::info!("listening on {addr}");
+            }
+        }
     }
     server.add_service(gateway).add_dependency(&bootstrap);
     let handover = Handover::new(state.clone(), phases, listeners.all());

@@ -24,3 +24,4 @@ mod proxy;
 mod routing;
 mod service;
 mod streaming;
+mod tls_listener;

@@ -7,12 +7,14 @@
 
 use crate::support::{
     chat_body, chat_stream_body, http_client, run_modelgate_in, try_read_sse_events, write_file,
-    Behaviour, Listening, MockUpstream,
+    Behaviour, Listening, MockUpstream, TestCa,
 };
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio_rustls::rustls::pki_types::ServerName;
 
 const CHAT: &str = "/v1/chat/completions";
 
@@ -23,6 +25,8 @@ struct Daemon {
     /// gateway.yaml names that port, because `-u` takes the old process's listening
     /// socket over by address.
     addr: std::net::SocketAddr,
+    /// A second, TLS listener (`cert.pem`, `key.pem` in `dir`), when asked for.
+    tls_addr: Option<std::net::SocketAddr>,
     pids: Vec<u32>,
 }
 
@@ -48,6 +52,11 @@ impl Daemon {
 
     /// `ExecStartPre` + `ExecStart`.
     async fn start(providers: &str) -> Daemon {
+        Daemon::start_with(providers, None).await
+    }
+
+    /// [`Daemon::start`], with a TLS listener serving `ca`'s server certificate too.
+    async fn start_with(providers: &str, tls: Option<&TestCa>) -> Daemon {
         let dir = tempfile::Builder::new()
             .prefix("modelgate-svc")
             .tempdir()
@@ -56,8 +65,12 @@ impl Daemon {
         let d = Daemon {
             dir,
             addr,
+            tls_addr: tls.map(|_| addr),
             pids: Vec::new(),
         };
+        if let Some(ca) = tls {
+            ca.write_server_pem(d.dir.path());
+        }
         let p = |name: &str| serde_json::to_string(&d.path(name).display().to_string()).unwrap();
         let pingora = format!(
             "version: 1\nthreads: 2\npid_file: {}\nupgrade_sock: {}\nerror_log: {}\n\
@@ -78,10 +91,11 @@ impl Daemon {
         d.pids.push(pid);
         // Logged by the launcher before it forks, so it is in the launcher's stderr.
         let listening = Listening::parse(&err);
-        d.addr = match listening.api[..] {
-            [addr] => addr,
+        (d.addr, d.tls_addr) = match (&listening.api[..], d.tls_addr) {
+            (&[addr], None) => (addr, None),
+            (&[addr, tls], Some(_)) => (addr, Some(tls)),
             _ => panic!(
-                "expected one `listening on ADDR` line: {listening:?}\n{out}{err}\n{}",
+                "expected a `listening on ADDR` line per listener: {listening:?}\n{out}{err}\n{}",
                 d.logs()
             ),
         };
@@ -90,7 +104,16 @@ impl Daemon {
     }
 
     fn write_gateway(&self, providers: &str) {
-        let yaml = format!("listen: \"{}\"\nproviders:\n{providers}", self.addr);
+        let listen = match self.tls_addr {
+            None => format!("\"{}\"", self.addr),
+            Some(tls) => format!(
+                "[\"{}\", {{ addr: \"{tls}\", tls: {{ cert: {}, key: {} }} }}]",
+                self.addr,
+                self.path("cert.pem").display(),
+                self.path("key.pem").display()
+            ),
+        };
+        let yaml = format!("listen: {listen}\nproviders:\n{providers}");
         write_file(self.dir.path(), "gateway.yaml", &yaml);
     }
 
@@ -451,4 +474,44 @@ async fn a_daemon_with_access_log_stdout_writes_access_log_beside_its_error_log(
     let parsed: serde_json::Value = serde_json::from_str(&line).unwrap();
     assert_eq!(parsed["status"], 200);
     assert_eq!(parsed["instance"], "v1-json");
+}
+
+/// Whether an HTTPS `GET /health` on `addr`, trusting only `ca`, gets a 200.
+async fn https_health(addr: std::net::SocketAddr, ca: &TestCa) -> bool {
+    let exchange = async {
+        let tcp = tokio::net::TcpStream::connect(addr).await.ok()?;
+        let name = ServerName::try_from("localhost").ok()?;
+        let mut tls = ca.connector().connect(name, tcp).await.ok()?;
+        let request = b"GET /health HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n";
+        tls.write_all(request).await.ok()?;
+        let mut out = Vec::new();
+        let _ = tls.read_to_end(&mut out).await;
+        Some(out.starts_with(b"HTTP/1.1 200"))
+    };
+    let answer = tokio::time::timeout(Duration::from_secs(5), exchange).await;
+    answer.ok().flatten().unwrap_or(false)
+}
+
+#[tokio::test]
+async fn a_reload_serves_renewed_tls_certificates() {
+    let json = MockUpstream::start(Behaviour::chat_ok());
+    let sse = MockUpstream::start(Behaviour::sse(2, Duration::ZERO));
+    let (old_ca, new_ca) = (TestCa::new(), TestCa::new());
+    let mut daemon = Daemon::start_with(&providers("v1", &json, &sse), Some(&old_ca)).await;
+    let tls = daemon.tls_addr.expect("a TLS listener");
+    assert!(https_health(tls, &old_ca).await, "{}", daemon.logs());
+    assert!(
+        !https_health(tls, &new_ca).await,
+        "not yet the renewed certificate"
+    );
+
+    // Renew the files in place, as certbot would, then reload.
+    new_ca.write_server_pem(daemon.dir.path());
+    let (old, _new) = daemon.reload(&providers("v2", &json, &sse));
+    wait_gone(old, Duration::from_secs(20)).await;
+    assert!(https_health(tls, &new_ca).await, "{}", daemon.logs());
+    assert!(
+        !https_health(tls, &old_ca).await,
+        "the old certificate is gone"
+    );
 }

@@ -85,6 +85,7 @@ pub struct GatewayBuilder {
     args: Vec<String>,
     admin: bool,
     fd_limit: Option<u64>,
+    listen: Option<String>,
 }
 
 impl GatewayBuilder {
@@ -124,6 +125,13 @@ impl GatewayBuilder {
         self
     }
 
+    /// The `listen:` value instead of `"127.0.0.1:0"` (YAML, e.g. a list with a TLS
+    /// entry); [`Gateway::addr`] is the first API listener, [`Gateway::listeners`] all.
+    pub fn listen(mut self, yaml: &str) -> GatewayBuilder {
+        self.listen = Some(yaml.to_string());
+        self
+    }
+
     /// Runs the gateway with this file descriptor limit (soft and hard).
     pub fn fd_limit(mut self, n: u64) -> GatewayBuilder {
         self.fd_limit = Some(n);
@@ -158,7 +166,8 @@ impl GatewayBuilder {
             .prefix("modelgate-it")
             .tempdir()
             .expect("gateway temp dir");
-        let mut gateway_yaml = format!("listen: \"{ANY_PORT}\"\n");
+        let listen = (self.listen.clone()).unwrap_or_else(|| format!("\"{ANY_PORT}\""));
+        let mut gateway_yaml = format!("listen: {listen}\n");
         if self.admin {
             gateway_yaml.push_str(&format!("admin_listen: \"{ANY_PORT}\"\n"));
         }
@@ -221,6 +230,7 @@ impl Gateway {
             args: Vec::new(),
             admin: false,
             fd_limit: None,
+            listen: None,
         }
     }
 
@@ -292,6 +302,11 @@ impl Gateway {
     pub fn admin_url(&self, path: &str) -> String {
         let admin = self.admin.expect("start the gateway with .admin_listen()");
         format!("http://{admin}{path}")
+    }
+
+    /// Every API listener's address, in config order (read from its log).
+    pub fn listeners(&self) -> Vec<SocketAddr> {
+        Listening::parse(&self.capture.stderr()).api
     }
 
     pub fn addr(&self) -> SocketAddr {

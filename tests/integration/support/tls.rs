@@ -22,6 +22,8 @@ pub struct TestCa {
     ca_der: CertificateDer<'static>,
     server_cert: CertificateDer<'static>,
     server_key_der: Vec<u8>,
+    server_pem: String,
+    server_key_pem: String,
     dir: tempfile::TempDir,
 }
 
@@ -61,6 +63,8 @@ impl TestCa {
             ca_der: ca_cert.der().clone(),
             server_cert: server_cert.der().clone(),
             server_key_der: server_key.serialize_der(),
+            server_pem: server_cert.pem(),
+            server_key_pem: server_key.serialize_pem(),
             dir: tempfile::Builder::new()
                 .prefix("modelgate-ca")
                 .tempdir()
@@ -79,6 +83,15 @@ impl TestCa {
         let path = self.dir.path().join("test-ca.pem");
         std::fs::write(&path, &self.ca_pem).expect("write CA PEM");
         path
+    }
+
+    /// The server certificate and its key as PEM files in `dir` (`cert.pem`,
+    /// `key.pem`), for a gateway's TLS listener; returns their paths.
+    pub fn write_server_pem(&self, dir: &std::path::Path) -> (PathBuf, PathBuf) {
+        let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
+        std::fs::write(&cert, &self.server_pem).expect("write cert PEM");
+        std::fs::write(&key, &self.server_key_pem).expect("write key PEM");
+        (cert, key)
     }
 
     /// Server side: the mock's certificate (not the CA) and key. No ALPN is configured,
