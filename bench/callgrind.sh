@@ -72,7 +72,10 @@ measure() {
   up=$(free_port)
   port=$(free_port)
   taskset -c 0 "$bin/mock-provider" --listen "127.0.0.1:$up" --threads 1 >/dev/null 2>&1 &
-  pids+=($!)
+  # measure runs in $(...), a subshell: the EXIT trap never sees these pids,
+  # so each is also killed here.
+  local mock=$!
+  pids+=("$mock")
   out=$work/$target-$2.callgrind
   local argv
   if [ "$target" = modelgate ]; then
@@ -96,7 +99,7 @@ measure() {
     sed -n 's/^WRK_RESULT .*"requests":\([0-9]*\).*/\1/p')
   callgrind_control -d "$vg" >/dev/null
   sleep 1
-  kill -9 "$vg" 2>/dev/null || true
+  kill -9 "$vg" "$mock" 2>/dev/null || true
   local dump
   dump=$(ls -t "$out".* | head -1)
   local ir
