@@ -36,8 +36,12 @@ const FORWARD_UPSTREAM: &[&str] = &[
     "x-title",
 ];
 
-/// Forwarded upstream by prefix (see `FORWARD_UPSTREAM`).
+/// Forwarded upstream by prefix (see `FORWARD_UPSTREAM`), at most
+/// `MAX_PREFIXED` of them: the SDKs send about ten, and a request with a
+/// few hundred made an upstream drop the connection, which counts against
+/// the instance's breaker for everyone.
 const FORWARD_UPSTREAM_PREFIX: &str = "x-stainless-";
+const MAX_PREFIXED: usize = 24;
 
 fn forwarded_upstream(name: &HeaderName) -> bool {
     let name = name.as_str();
@@ -86,9 +90,16 @@ pub fn upstream_request(
     let mut req =
         RequestHeader::build_no_case("POST", path.as_bytes(), Some(client.headers.len() + 4))?;
     let connection = client.headers.get(header::CONNECTION);
+    let mut prefixed = 0;
     for (name, value) in client.headers.iter() {
         if !forwarded_upstream(name) || listed_in_connection(connection, name) {
             continue;
+        }
+        if name.as_str().starts_with(FORWARD_UPSTREAM_PREFIX) {
+            prefixed += 1;
+            if prefixed > MAX_PREFIXED {
+                continue;
+            }
         }
         req.append_header(name.clone(), value.clone())?;
     }

@@ -252,6 +252,11 @@ impl HttpServerApp for Gateway {
             Ok(slot) if slot.unawaited => limits.request_head + limits.keepalive_idle,
             _ => limits.request_head,
         };
+        // Bytes after a request's body are the next request (RFC 9112
+        // §9.3.2), served in order: without this, Pingora's client watch
+        // reads them as "data after the body", the request was taken for
+        // abandoned, and the rest of the bytes were read as a new request.
+        session.set_pipelining_enabled(true);
         let mut stopping = shutdown.clone();
         let read = tokio::select! {
             biased;

@@ -365,3 +365,24 @@ async fn errors_decided_after_an_expect_continue_body_still_reach_the_client() {
         (gw.post_json_with_key("/v1/chat/completions", &chat_body("cheap-busy"), GW_KEY)).await;
     assert_eq!(again.status(), 429, "still serving");
 }
+
+#[tokio::test]
+async fn a_flood_of_sdk_telemetry_headers_is_capped_before_the_upstream() {
+    let up = MockUpstream::start(Behaviour::ok());
+    let yaml = instances_yaml("", &bases(&[&up]), &["m"]);
+    let gw = Gateway::builder(&yaml).instance_keys(1).start().await;
+    let mut req = gw.client().post(gw.url("/v1/chat/completions"));
+    for i in 0..200 {
+        req = req.header(format!("x-stainless-junk-{i}"), "x");
+    }
+    let resp = req.json(&chat_body("m")).send().await.expect("send");
+    assert_eq!(resp.status(), 200);
+    let seen = up.last_request().expect("forwarded");
+    let forwarded = (seen.headers.iter())
+        .filter(|(name, _)| name.starts_with("x-stainless-"))
+        .count();
+    assert_eq!(
+        forwarded, 24,
+        "the first 24 pass, the rest stay at the gateway"
+    );
+}

@@ -18,6 +18,7 @@ mod cli;
 mod connections;
 mod cors;
 mod failover;
+mod fuzz;
 mod hardening;
 mod observability;
 mod proxy;
