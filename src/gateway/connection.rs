@@ -9,8 +9,8 @@
 //!
 //! Each connection owns a [`Slot`] from its first request to its close; it
 //! travels between requests in Pingora's per-connection context, and its
-//! drop gives the connection's place back. Per request, the wait costs two
-//! atomic stores, a waker registration and a one-byte peek; no timer: a
+//! drop gives the connection's place back. Per request, the wait costs a
+//! few atomics, a waker registration and a one-byte peek; no timer: a
 //! [`Sweeper`] ticks a coarse clock and closes the connections idle for
 //! `keepalive_idle` (within an eighth of it, a second at most). The table
 //! is locked only when a connection opens or closes, and scanned once a
@@ -46,6 +46,7 @@ pub struct Table {
     /// touched when a connection opens or closes, never per request.
     registry: Mutex<Registry>,
     next_id: AtomicU64,
+    next_idle: AtomicU64,
     /// Set when the server stops: every idle connection closes, and so does
     /// every connection that goes idle from then on.
     closing: AtomicBool,
@@ -69,6 +70,9 @@ struct Registry {
 struct Shared {
     /// The tick its current idle wait began, plus one (0: busy).
     idle_since: AtomicU64,
+    /// The order in which idle waits began (the oldest is closed first
+    /// under pressure; ticks are too coarse to tell).
+    idle_order: AtomicU64,
     evicted: AtomicBool,
     waker: AtomicWaker,
 }
@@ -122,6 +126,7 @@ impl Table {
             open: AtomicUsize::new(0),
             registry: Mutex::new(Registry::default()),
             next_id: AtomicU64::new(0),
+            next_idle: AtomicU64::new(0),
             closing: AtomicBool::new(false),
             last_warned: AtomicU64::new(0),
             tick: AtomicU64::new(0),
@@ -171,14 +176,13 @@ impl Table {
         let mut idle: Vec<(u64, Arc<Shared>)> = {
             let registry = lock(&self.registry);
             (registry.open.values())
-                .map(|s| (s.idle_since.load(SeqCst), s))
-                .filter(|(since, s)| *since != 0 && !s.evicted.load(Relaxed))
-                .map(|(since, s)| (since, s.clone()))
+                .filter(|s| s.idle_since.load(SeqCst) != 0 && !s.evicted.load(Relaxed))
+                .map(|s| (s.idle_order.load(Relaxed), s.clone()))
                 .collect()
         };
         let n = wanted.max(EVICT_BATCH).min(idle.len());
         if n < idle.len() {
-            idle.select_nth_unstable_by_key(n, |(since, _)| *since);
+            idle.select_nth_unstable_by_key(n, |(order, _)| *order);
         }
         for (_, s) in &idle[..n] {
             s.evict();
@@ -232,6 +236,8 @@ impl Table {
     /// `keepalive_idle`, evicted, or the server stops).
     pub async fn next_request(&self, stream: &mut Stream, slot: &Slot) -> Next {
         let shared = &slot.shared;
+        let order = self.next_idle.fetch_add(1, Relaxed);
+        shared.idle_order.store(order, Relaxed);
         shared.idle_since.store(self.tick.load(Relaxed) + 1, SeqCst);
         if self.closing.load(SeqCst) {
             return Next::Close;

@@ -238,3 +238,31 @@ async fn idle_connections_make_room_for_new_clients_when_descriptors_run_short()
     let chat = gw.post_json("/v1/chat/completions", &chat_body("m")).await;
     assert_eq!(chat.status(), 200);
 }
+
+#[tokio::test]
+async fn pipelined_requests_are_answered_in_order() {
+    let (gw, _up) = gateway("{ keepalive_idle: 5s }").await;
+    let mut s = TcpStream::connect(gw.addr()).await.expect("connect");
+    let models = b"GET /v1/models HTTP/1.1\r\nHost: x\r\n\r\n";
+    let pipelined = [HEALTH, models.as_slice(), HEALTH].concat();
+    s.write_all(&pipelined).await.expect("write");
+    let mut all = String::new();
+    let mut chunk = [0u8; 8192];
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while all.matches("HTTP/1.1 200").count() < 3 {
+        match tokio::time::timeout_at(deadline, s.read(&mut chunk)).await {
+            Ok(Ok(n)) if n > 0 => all.push_str(&String::from_utf8_lossy(&chunk[..n])),
+            _ => break,
+        }
+    }
+    let replies: Vec<&str> = all.split("HTTP/1.1 ").filter(|r| !r.is_empty()).collect();
+    assert_eq!(replies.len(), 3, "three answers: {all}");
+    for (reply, want) in
+        replies
+            .iter()
+            .zip(["\"providers\"", "\"object\":\"list\"", "\"providers\""])
+    {
+        assert!(reply.starts_with("200"), "{reply}");
+        assert!(reply.contains(want), "in order: {want} in {reply}");
+    }
+}
