@@ -15,6 +15,10 @@
 //! `keepalive_idle` (within an eighth of it, a second at most). The table
 //! is locked only when a connection opens or closes, and scanned once a
 //! tick and when it is full.
+//!
+//! A TLS stream cannot be peeked: there the wait for the next request is the
+//! head read itself, under one deadline (`keepalive_idle` + `request_head`),
+//! and such a connection is not among those closed early under pressure.
 
 use crate::config;
 use crate::routing::clock;
@@ -224,8 +228,9 @@ impl Table {
         let registry = lock(&self.registry);
         for s in registry.open.values() {
             let since = s.idle_since.load(SeqCst);
-            // `since` is the tick plus one, `now` the new tick plus one.
-            if since != 0 && now - since >= self.idle_ticks {
+            // `since` is the tick a wait began at plus one; `now` the new
+            // tick (a wait that began during this sweep may be ahead of it).
+            if since != 0 && now.saturating_sub(since) >= self.idle_ticks {
                 s.evict();
             }
         }
