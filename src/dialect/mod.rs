@@ -2,16 +2,24 @@
 //! envelopes that clients and providers speak. Today the gateway serves the
 //! OpenAI dialect on both sides (chat completions, completions, embeddings);
 //! Anthropic Messages and Gemini are named here so that a provider type and a
-//! candidate can say which one they speak, and their error envelopes exist,
-//! but no translation between dialects is built yet (such instances are
-//! skipped at load). This is the seam translators fill: one pure converter
-//! per direction, and a state machine fed bytes per streamed direction.
+//! candidate can say which one they speak, and their error envelopes exist.
+//! This is the seam translators fill, pairwise: one pure converter per
+//! direction, and a state machine fed bytes per streamed direction, sharing
+//! the facts of a dialect (`anthropic`) and the SSE framing (`sse`).
+//!
+//! Built so far, not yet on the request path: an Anthropic client served by
+//! an OpenAI-format provider (`anthropic_to_chat` for the request and the
+//! whole reply, `chat_stream_to_anthropic` for the stream).
 //!
 //! Pure: bytes in, bytes out. Must not know about routing, sockets or Pingora.
 
+pub mod anthropic;
+pub mod anthropic_to_chat;
+pub mod chat_stream_to_anthropic;
 mod envelope;
 mod openai;
 mod route;
+mod sse;
 mod usage;
 
 pub use envelope::ErrorReply;
