@@ -77,7 +77,10 @@ impl ChatUsage {
     /// From an Anthropic `usage` object: the inverse of `to_anthropic`.
     pub fn from_anthropic(usage: &Value) -> Self {
         let n = |k: &str| usage.get(k).and_then(Value::as_u64).unwrap_or(0);
-        let (read, write) = (n("cache_read_input_tokens"), n("cache_creation_input_tokens"));
+        let (read, write) = (
+            n("cache_read_input_tokens"),
+            n("cache_creation_input_tokens"),
+        );
         Self {
             prompt: n("input_tokens") + read + write,
             completion: n("output_tokens"),
@@ -91,7 +94,10 @@ impl ChatUsage {
         let mut usage = Map::new();
         usage.insert("prompt_tokens".into(), self.prompt.into());
         usage.insert("completion_tokens".into(), self.completion.into());
-        usage.insert("total_tokens".into(), (self.prompt + self.completion).into());
+        usage.insert(
+            "total_tokens".into(),
+            (self.prompt + self.completion).into(),
+        );
         usage.insert(
             "prompt_tokens_details".into(),
             json!({ "cached_tokens": self.cached }),
@@ -131,11 +137,9 @@ pub fn short_tool_name(name: &str) -> String {
     if name.len() <= MAX_TOOL_NAME {
         return name.to_string();
     }
-    let hash = name
-        .bytes()
-        .fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
-            (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
-        });
+    let hash = name.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    });
     let suffix = format!("_{:08x}", hash as u32);
     let mut cut = MAX_TOOL_NAME - suffix.len();
     while !name.is_char_boundary(cut) {

@@ -250,7 +250,10 @@ impl HttpServerApp for Gateway {
         let limits = table.limits();
         let head_within = match &slot {
             Ok(slot) if slot.unawaited => limits.request_head + limits.keepalive_idle,
-            _ => limits.request_head,
+            Ok(_) => limits.request_head,
+            // Refused: its head is read only to answer why, and not for
+            // long (the descriptor it holds is not counted anywhere).
+            Err(_) => limits.request_head.min(REFUSED_HEAD),
         };
         // Bytes after a request's body are the next request (RFC 9112
         // §9.3.2), served in order: without this, Pingora's client watch
@@ -271,12 +274,14 @@ impl HttpServerApp for Gateway {
                 return None;
             }
             Err(_) => {
-                let limit_s = head_within.as_secs().max(1);
-                let too_slow = GatewayError::RequestTimeout {
-                    part: "head",
-                    limit_s,
+                let err = match slot {
+                    Err(refused) => refused_error(refused),
+                    Ok(_) => GatewayError::RequestTimeout {
+                        part: "head",
+                        limit_s: head_within.as_secs().max(1),
+                    },
                 };
-                self.refuse(session, &too_slow).await;
+                self.refuse(session, &err).await;
                 return None;
             }
         }
@@ -307,6 +312,10 @@ impl HttpServerApp for Gateway {
         Some(ReusedHttpStream::new(stream, Some(settings)))
     }
 }
+
+/// The longest a refused connection may take to send the head its refusal
+/// answers.
+const REFUSED_HEAD: std::time::Duration = std::time::Duration::from_secs(1);
 
 fn refused_error(refused: Refused) -> GatewayError {
     match refused {

@@ -174,6 +174,18 @@ async fn one_address_cannot_hold_more_than_max_per_ip_connections() {
         "{reply}"
     );
     assert!(closed_quietly(&mut extra, Duration::from_secs(5)).await);
+    // One that sends nothing is not held for request_head (10 s): answered in ~1 s.
+    let started = Instant::now();
+    let mut silent = connect_from_elsewhere(&gw).await;
+    let reply = read_response(&mut silent, Duration::from_secs(5))
+        .await
+        .expect("a reply");
+    assert!(reply.starts_with("HTTP/1.1 429"), "{reply}");
+    assert!(
+        started.elapsed() < Duration::from_secs(4),
+        "{:?}",
+        started.elapsed()
+    );
 
     // The held connections still work; closing one frees its place.
     held[0].write_all(HEALTH).await.expect("write");
