@@ -9,6 +9,13 @@
 
 use serde_json::{json, Map, Value};
 
+/// The signature of every thinking block translated from another
+/// provider's reasoning: not a real signature (only Anthropic makes those),
+/// a marker. Claude Code discards a thinking block without a signature; the
+/// marker lets a request be recognised and stripped of these blocks before
+/// it could reach a real Anthropic upstream, which rejects them.
+pub const UNSIGNED_THINKING: &str = "modelgate-unsigned-thinking";
+
 /// Anthropic's `stop_reason` for an OpenAI `finish_reason`. A turn that
 /// emitted a tool call is `tool_use` whatever the upstream said: a client
 /// told `end_turn` never runs the tool. `content_filter` is `refusal` (as
@@ -107,9 +114,11 @@ impl ChatUsage {
 }
 
 /// A tool id every provider accepts: Anthropic requires
-/// `^[a-zA-Z0-9_-]+$`; other providers' ids (`call_…`, Gemini's none, some
-/// with `.` or `:`) are mapped character by character, so the same id always
-/// maps to the same result and a `tool_result` still pairs with its call.
+/// `^[a-zA-Z0-9_-]+$`; other providers' ids (`call_…`, some with `.` or
+/// `:`) are mapped character by character, so the same id always maps to
+/// the same result and a `tool_result` still pairs with its call. An empty
+/// id maps to a constant: a caller facing a missing id must make a unique
+/// one itself (Anthropic rejects duplicates).
 pub fn tool_id(id: &str) -> String {
     let mut out: String = id
         .chars()

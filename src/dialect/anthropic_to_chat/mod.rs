@@ -37,13 +37,16 @@
 //!   OpenAI documents for the identifier that replaces `user`; Claude Code's
 //!   long JSON ids are dropped rather than risking a 400.
 //!
-//! The reply: `reasoning_content` is dropped, because an Anthropic thinking
-//! block needs a signature only Anthropic can make, and an unsigned one in
-//! the history makes Anthropic reject the conversation if it is later
-//! served there. Tool arguments that are empty, not JSON or not an object
+//! The reply: `reasoning_content` (or `reasoning`) becomes a thinking block
+//! signed with the marker [`UNSIGNED_THINKING`], as the streamed reply does
+//! (Claude Code discards a thinking block without a signature); thinking
+//! blocks in a request's history are dropped on the way to a chat provider,
+//! and must be stripped of marked ones before any real Anthropic upstream.
+//! Tool arguments that are empty, not JSON or not an object
 //! become `{}`: `input` must be an object, and the client's own validation
 //! of `{}` tells the model which arguments are missing.
 
+pub use super::anthropic::UNSIGNED_THINKING;
 use super::anthropic::{short_tool_name, tool_id};
 use serde_json::{json, Map, Value};
 use std::collections::HashSet;

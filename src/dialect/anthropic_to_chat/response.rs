@@ -1,7 +1,7 @@
 //! OpenAI chat completion (non-stream) → Anthropic message.
 
 use super::{parse_object, TranslateError};
-use crate::dialect::anthropic::{stop_reason, tool_id, ChatUsage};
+use crate::dialect::anthropic::{stop_reason, tool_id, ChatUsage, UNSIGNED_THINKING};
 use serde_json::{json, Value};
 
 /// An OpenAI chat completion (non-stream) → an Anthropic message. `model`
@@ -21,10 +21,13 @@ pub fn response(
         .and_then(|c| c.get(0))
         .ok_or_else(|| TranslateError::BadReply("it has no choices".into()))?;
     let message = choice.get("message").unwrap_or(&Value::Null);
-    let mut content: Vec<Value> = visible_text(message)
-        .map(|text| json!({ "type": "text", "text": text }))
-        .into_iter()
-        .collect();
+    let thinking = ["reasoning_content", "reasoning"]
+        .iter()
+        .find_map(|k| message.get(*k).and_then(Value::as_str))
+        .filter(|r| !r.is_empty())
+        .map(|r| json!({ "type": "thinking", "thinking": r, "signature": UNSIGNED_THINKING }));
+    let text = visible_text(message).map(|text| json!({ "type": "text", "text": text }));
+    let mut content: Vec<Value> = thinking.into_iter().chain(text).collect();
     let calls = tool_uses(message, tool_names);
     let tool_used = !calls.is_empty();
     content.extend(calls);

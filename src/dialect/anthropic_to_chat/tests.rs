@@ -520,13 +520,14 @@ fn tool_calls_become_tool_use_blocks_with_their_names_restored() {
     assert_eq!(
         message["content"],
         json!([
+            { "type": "thinking", "thinking": "The user wants ...", "signature": UNSIGNED_THINKING },
             { "type": "text", "text": "Let me check." },
             { "type": "tool_use", "id": "call_abc", "name": "Bash", "input": { "command": "ls" } },
             { "type": "tool_use", "id": "functions_search_1", "name": LONG, "input": {} },
             { "type": "tool_use", "id": "call_bad", "name": "Bash", "input": {} },
             { "type": "tool_use", "id": "call_twice", "name": "Bash", "input": { "command": "pwd" } }
         ]),
-        "reasoning is dropped; no text block before the calls is invented"
+        "reasoning first, as a marked thinking block (as the stream does)"
     );
 }
 

@@ -38,9 +38,7 @@ use super::sse::{Decoded, SseDecoder, SseEvent};
 /// the client gets an error event.
 pub use super::sse::MAX_EVENT;
 
-/// The signature of every thinking block this translation writes: not a
-/// real signature (the upstream is not Anthropic), a marker to strip.
-pub const UNSIGNED_THINKING: &str = "modelgate-unsigned-thinking";
+pub use super::anthropic::UNSIGNED_THINKING;
 
 /// The longest upstream id kept in the message id.
 const MAX_ID: usize = 128;
