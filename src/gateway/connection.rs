@@ -46,6 +46,9 @@ pub struct Table {
     /// logs and the listeners).
     capacity: usize,
     open: AtomicUsize,
+    /// Of those, the ones told to close and not closed yet: counted out, so
+    /// that new connections arriving meanwhile do not evict more.
+    evicting: AtomicUsize,
     /// Connections by address, and every open connection's shared state:
     /// touched when a connection opens or closes, never per request.
     registry: Mutex<Registry>,
@@ -128,6 +131,7 @@ impl Table {
             limits,
             capacity: fd_limit.saturating_sub(reserve).max(16),
             open: AtomicUsize::new(0),
+            evicting: AtomicUsize::new(0),
             registry: Mutex::new(Registry::default()),
             next_id: AtomicU64::new(0),
             next_idle: AtomicU64::new(0),
@@ -167,7 +171,8 @@ impl Table {
             unawaited: false,
         };
         let open = self.open.fetch_add(1, Relaxed) + 1;
-        if open > self.capacity && self.evict_oldest(open - self.capacity) == 0 {
+        let staying = open.saturating_sub(self.evicting.load(Relaxed));
+        if staying > self.capacity && self.evict_oldest(staying - self.capacity) == 0 {
             // Dropping the slot gives its place back.
             return Err(Refused::Full);
         }
@@ -189,7 +194,9 @@ impl Table {
             idle.select_nth_unstable_by_key(n, |(order, _)| *order);
         }
         for (_, s) in &idle[..n] {
-            s.evict();
+            if s.evict() {
+                self.evicting.fetch_add(1, Relaxed);
+            }
         }
         // Logged at most once a minute: a flood of connections must not
         // become a flood of log lines.
@@ -216,8 +223,8 @@ impl Table {
         self.closing.store(true, SeqCst);
         let registry = lock(&self.registry);
         for s in registry.open.values() {
-            if s.idle_since.load(SeqCst) != 0 {
-                s.evict();
+            if s.idle_since.load(SeqCst) != 0 && s.evict() {
+                self.evicting.fetch_add(1, Relaxed);
             }
         }
     }
@@ -230,8 +237,8 @@ impl Table {
             let since = s.idle_since.load(SeqCst);
             // `since` is the tick a wait began at plus one; `now` the new
             // tick (a wait that began during this sweep may be ahead of it).
-            if since != 0 && now.saturating_sub(since) >= self.idle_ticks {
-                s.evict();
+            if since != 0 && now.saturating_sub(since) >= self.idle_ticks && s.evict() {
+                self.evicting.fetch_add(1, Relaxed);
             }
         }
     }
@@ -256,14 +263,15 @@ impl Table {
             }
         });
         let mut first = [0u8; 1];
+        // A request that arrived wins over an eviction decided meanwhile.
         let next = tokio::select! {
             biased;
-            () = evicted => Next::Close,
             peeked = stream.try_peek(&mut first) => match peeked {
                 Ok(true) => Next::Request,
                 Ok(false) => Next::Unknown,
                 Err(_) => Next::Close,
             },
+            () = evicted => Next::Close,
         };
         shared.idle_since.store(0, SeqCst);
         next
@@ -290,15 +298,20 @@ impl BackgroundService for Sweeper {
 }
 
 impl Shared {
-    fn evict(&self) {
-        self.evicted.store(true, SeqCst);
+    /// Tell the connection to close; `false` if it already was.
+    fn evict(&self) -> bool {
+        let first = !self.evicted.swap(true, SeqCst);
         self.waker.wake();
+        first
     }
 }
 
 impl Drop for Slot {
     fn drop(&mut self) {
         self.table.open.fetch_sub(1, Relaxed);
+        if self.shared.evicted.load(SeqCst) {
+            self.table.evicting.fetch_sub(1, Relaxed);
+        }
         let mut registry = lock(&self.table.registry);
         registry.open.remove(&self.id);
         if let Some(ip) = self.ip {

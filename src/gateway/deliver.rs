@@ -3,9 +3,9 @@
 //! arrives (SSE). After the first byte there is no retry: a broken upstream
 //! ends an SSE stream with an `event: error` and a clean end of body.
 
-use super::cors;
 use super::headers::{self, Routed};
 use super::{client, GatewayError, State};
+use super::{cors, respond};
 use crate::dialect::StreamTail;
 use crate::observe::RequestCtx;
 use crate::upstream::{BodyBatches, UpSession};
@@ -74,12 +74,13 @@ impl Deliver<'_> {
             head.insert_header(http::header::CONTENT_LENGTH, body.len())?;
             self.ctx.first_byte = Some(Instant::now());
             self.ctx.bytes_out = body.len();
-            self.session.write_response_header(Box::new(head)).await?;
+            respond::write_head(self.session, head).await?;
             self.session.write_response_body(body, true).await
         };
         let sent: pingora::Result<()> = sent.await;
         if sent.is_err() {
             self.ctx.note = Some("client went away while the response was written".into());
+            self.session.set_keepalive(None);
         }
         self.state.connector.release(conn, self.peer).await;
     }
@@ -96,12 +97,7 @@ impl Deliver<'_> {
             return StreamEnd::Complete;
         };
         self.ctx.first_byte = Some(Instant::now());
-        if self
-            .session
-            .write_response_header(Box::new(head))
-            .await
-            .is_err()
-        {
+        if respond::write_head(self.session, head).await.is_err() {
             return self.client_went_away();
         }
         let state = self.state;

@@ -165,19 +165,23 @@ impl Gateway {
         if e.etype() == &ErrorType::InvalidHTTPHeader {
             self.refuse(session, &GatewayError::MalformedRequest).await;
         } else {
-            let mut session = session;
-            session.shutdown().await;
+            close(session).await;
         }
     }
 
     /// Answer `err` without reading further (in OpenAI's envelope: the
-    /// request may not even have been read), then close.
+    /// request may not even have been read), then close; all of it within
+    /// `REFUSAL_WRITE`, whether the client reads or not.
     async fn refuse(&self, mut session: ServerSession, err: &GatewayError) {
         let mut ctx = RequestCtx::new();
         ctx.request_id = new_request_id();
         session.set_keepalive(None);
-        respond::fail(&mut session, &mut ctx, err).await;
-        session.shutdown().await;
+        session.set_write_timeout(Some(REFUSAL_WRITE));
+        let answer = async {
+            respond::fail(&mut session, &mut ctx, err).await;
+            session.shutdown().await;
+        };
+        let _ = fast_timeout(REFUSAL_WRITE, answer).await;
     }
 }
 
@@ -276,6 +280,14 @@ impl HttpServerApp for Gateway {
             Err(_) => {
                 let err = match slot {
                     Err(refused) => refused_error(refused),
+                    // A TLS keep-alive connection whose wait for a next
+                    // request ran out: idle, not slow; closed without a
+                    // word like any idle one (a 408 could be read as the
+                    // answer to a request sent at that moment).
+                    Ok(slot) if slot.unawaited => {
+                        close(session).await;
+                        return None;
+                    }
                     Ok(_) => GatewayError::RequestTimeout {
                         part: "head",
                         limit_s: head_within.as_secs().max(1),
@@ -312,6 +324,14 @@ impl HttpServerApp for Gateway {
         Some(ReusedHttpStream::new(stream, Some(settings)))
     }
 }
+
+/// Close a connection without a word (bounded: a TLS close may write).
+async fn close(mut session: ServerSession) {
+    let _ = fast_timeout(REFUSAL_WRITE, session.shutdown()).await;
+}
+
+/// How long a refusal (or a close) may take to write, read or not.
+const REFUSAL_WRITE: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// The longest a refused connection may take to send the head its refusal
 /// answers.

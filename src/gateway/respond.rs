@@ -8,6 +8,8 @@ use crate::observe::RequestCtx;
 use bytes::Bytes;
 use pingora::http::ResponseHeader;
 use pingora::protocols::http::ServerSession;
+use pingora::ErrorType;
+use pingora_timeout::fast_timeout::fast_timeout;
 
 /// Write a complete JSON response.
 pub async fn json(
@@ -36,8 +38,33 @@ async fn json_with(
     extra(&mut h)?;
     ctx.status = status;
     ctx.first_byte.get_or_insert_with(std::time::Instant::now);
-    session.write_response_header(Box::new(h)).await?;
-    session.write_response_body(body, true).await
+    let written = match write_head(session, h).await {
+        Ok(()) => session.write_response_body(body, true).await,
+        Err(e) => Err(e),
+    };
+    if written.is_err() {
+        // A response cut short (or never begun) leaves the connection in
+        // no state for another request.
+        session.set_keepalive(None);
+    }
+    written
+}
+
+/// Write a response head within the session's write timeout, as Pingora
+/// bounds body writes (not head writes): a client that pipelines requests
+/// and never reads would otherwise hold its connection forever on a full
+/// send buffer.
+pub async fn write_head(session: &mut ServerSession, head: ResponseHeader) -> pingora::Result<()> {
+    let Some(within) = session.get_write_timeout() else {
+        return session.write_response_header(Box::new(head)).await;
+    };
+    match fast_timeout(within, session.write_response_header(Box::new(head))).await {
+        Ok(written) => written,
+        Err(_) => Err(pingora::Error::explain(
+            ErrorType::WriteTimedout,
+            "writing the response head",
+        )),
+    }
 }
 
 /// Answer a CORS preflight from an allowed origin: 204 with the
@@ -51,7 +78,7 @@ pub async fn preflight(session: &mut ServerSession, ctx: &mut RequestCtx) -> pin
     cors::add_preflight(&mut h, session.req_header())?;
     ctx.status = 204;
     ctx.first_byte.get_or_insert_with(std::time::Instant::now);
-    session.write_response_header(Box::new(h)).await
+    write_head(session, h).await
 }
 
 /// Write `err` as the response, unless a response already started (a

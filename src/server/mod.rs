@@ -120,15 +120,23 @@ fn tls_settings(addr: SocketAddr, files: &config::TlsFiles) -> Result<TlsSetting
     let (Some(cert_path), Some(key_path)) = (files.cert.to_str(), files.key.to_str()) else {
         return Err(fail("the path is not UTF-8".into()));
     };
-    match pingora::tls::load_certs_and_key_files(cert_path, key_path) {
-        Ok(Some(_)) => {}
+    let (certs, key) = match pingora::tls::load_certs_and_key_files(cert_path, key_path) {
+        Ok(Some(pair)) => pair,
         Ok(None) => {
             return Err(fail(
                 "no certificate, or no private key, in the PEM files".into(),
             ))
         }
         Err(e) => return Err(fail(tls_why(&e))),
-    }
+    };
+    // What Pingora does when the listener starts, where a failure is a
+    // panic: a key rustls cannot use, or one that does not match.
+    pingora::tls::install_default_crypto_provider();
+    let versions = [&pingora::tls::version::TLS12, &pingora::tls::version::TLS13];
+    pingora::tls::ServerConfig::builder_with_protocol_versions(&versions)
+        .with_no_client_auth()
+        .with_single_cert(certs, key)
+        .map_err(|e| fail(e.to_string()))?;
     TlsSettings::intermediate(cert_path, key_path).map_err(|e| fail(tls_why(&e)))
 }
 

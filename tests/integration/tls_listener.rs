@@ -83,7 +83,11 @@ async fn a_missing_or_bad_certificate_is_one_line_and_exit_1() {
     let missing = dir.path().join("missing.pem");
     let ca = TestCa::new();
     let (cert, _key) = ca.write_server_pem(dir.path());
+    let other = tempfile::tempdir().expect("dir");
+    let (_, other_key) = TestCa::new().write_server_pem(other.path());
     for (cert, key, why) in [
+        // Another certificate's key: Pingora would panic when the listener starts.
+        (cert.clone(), other_key.clone(), "key"),
         (missing.clone(), junk.clone(), "No such file"),
         (
             junk.clone(),
