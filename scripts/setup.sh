@@ -2,7 +2,8 @@
 # Installs what a fresh Debian lacks to build and run modelgate: a C compiler,
 # make (jemalloc) and cmake (Pingora builds zlib-ng through cmake), curl (demo), CA roots
 # (upstream TLS), systemd-analyze (the test suite verifies systemd/modelgate.service), and
-# procps's kill (the suite signals daemons the way systemd's unit does). Rust itself comes
+# procps's kill (the suite signals daemons the way systemd's unit does), util-linux's prlimit
+# (the suite runs a gateway under a small file descriptor limit). Rust itself comes
 # from rustup (Debian's cargo is too old).
 set -euo pipefail
 need=()
@@ -13,6 +14,7 @@ command -v curl >/dev/null 2>&1 || need+=(curl)
 command -v systemd-analyze >/dev/null 2>&1 || need+=(systemd)   # the suite verifies the unit
 # The suite signals processes with /bin/kill (bash's builtin hides its absence).
 [ -x /bin/kill ] || [ -x /usr/bin/kill ] || need+=(procps)
+command -v prlimit >/dev/null 2>&1 || need+=(util-linux)
 [ -d /etc/ssl/certs ] && [ -n "$(ls -A /etc/ssl/certs 2>/dev/null)" ] || need+=(ca-certificates)
 if [ "${#need[@]}" -gt 0 ]; then
   sudo=""
