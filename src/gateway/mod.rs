@@ -191,25 +191,10 @@ fn model_id(path: &str) -> Option<String> {
     let id = (path.strip_prefix("/v1/models/"))
         .or_else(|| path.strip_prefix("/models/"))
         .filter(|id| !id.is_empty())?;
-    let bytes = id.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        let hex = bytes
-            .get(i + 1..i + 3)
-            .and_then(|h| std::str::from_utf8(h).ok());
-        match (bytes[i], hex.and_then(|h| u8::from_str_radix(h, 16).ok())) {
-            (b'%', Some(b)) => {
-                out.push(b);
-                i += 3;
-            }
-            (b, _) => {
-                out.push(b);
-                i += 1;
-            }
-        }
-    }
-    String::from_utf8(out).ok()
+    let decoded = percent_encoding::percent_decode_str(id)
+        .decode_utf8()
+        .ok()?;
+    Some(decoded.into_owned())
 }
 
 fn request_id(session: &ServerSession) -> String {

@@ -9,6 +9,7 @@ mod base_url;
 pub use base_url::{redacted, BaseUrl, BaseUrlError};
 
 use crate::dialect::{ApiRoute, Dialect};
+use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 use serde::Deserialize;
 
 /// Every provider type a `providers:` entry can name.
@@ -205,16 +206,15 @@ pub fn models_path(urls: UrlStyle, base: &BaseUrl, api_version: Option<&str>) ->
 /// The GA Azure OpenAI data-plane version used when `api_version` is unset.
 pub const AZURE_DEFAULT_API_VERSION: &str = "2024-10-21";
 
+/// Every byte but RFC 3986's unreserved characters is escaped.
+const SEGMENT: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~');
+
 fn percent_encode_segment(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
+    utf8_percent_encode(s, SEGMENT).to_string()
 }
 
 #[cfg(test)]
