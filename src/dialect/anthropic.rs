@@ -136,6 +136,26 @@ pub fn tool_id(id: &str) -> String {
     out
 }
 
+/// The longest upstream id kept in a message id.
+const MAX_ID: usize = 128;
+
+/// An Anthropic message id (`msg_…`) from the upstream's reply id, in
+/// Anthropic's id alphabet and at most 128 characters of it; a fresh one
+/// when the upstream gave none.
+pub fn message_id(upstream: Option<&str>) -> String {
+    match upstream.filter(|id| !id.is_empty()) {
+        Some(id) => {
+            let id: String = tool_id(id).chars().take(MAX_ID).collect();
+            if id.starts_with("msg_") {
+                id
+            } else {
+                format!("msg_{id}")
+            }
+        }
+        None => format!("msg_{}", uuid::Uuid::new_v4().simple()),
+    }
+}
+
 /// The longest tool name OpenAI accepts.
 pub const MAX_TOOL_NAME: usize = 64;
 

@@ -28,16 +28,10 @@ async fn json_with(
     body: Bytes,
     extra: impl FnOnce(&mut ResponseHeader) -> pingora::Result<()>,
 ) -> pingora::Result<()> {
-    let mut h = ResponseHeader::build_no_case(status, Some(4))?;
+    let mut h = own_head(ctx, status)?;
     h.insert_header(http::header::CONTENT_TYPE, "application/json")?;
     h.insert_header(http::header::CONTENT_LENGTH, body.len())?;
-    h.insert_header(X_REQUEST_ID, ctx.request_id.as_str())?;
-    if let Some(allow) = &ctx.cors {
-        cors::add(&mut h, allow)?;
-    }
     extra(&mut h)?;
-    ctx.status = status;
-    ctx.first_byte.get_or_insert_with(std::time::Instant::now);
     let written = match write_head(session, h).await {
         Ok(()) => session.write_response_body(body, true).await,
         Err(e) => Err(e),
@@ -70,15 +64,22 @@ pub async fn write_head(session: &mut ServerSession, head: ResponseHeader) -> pi
 /// Answer a CORS preflight from an allowed origin: 204 with the
 /// `Access-Control-*` headers.
 pub async fn preflight(session: &mut ServerSession, ctx: &mut RequestCtx) -> pingora::Result<()> {
-    let mut h = ResponseHeader::build_no_case(204, Some(8))?;
+    let mut h = own_head(ctx, 204)?;
+    cors::add_preflight(&mut h, session.req_header())?;
+    write_head(session, h).await
+}
+
+/// The head of a response the gateway writes itself, with what every one
+/// carries (`x-request-id`, CORS for an allowed origin), recorded as sent.
+fn own_head(ctx: &mut RequestCtx, status: u16) -> pingora::Result<ResponseHeader> {
+    let mut h = ResponseHeader::build_no_case(status, Some(8))?;
     h.insert_header(X_REQUEST_ID, ctx.request_id.as_str())?;
     if let Some(allow) = &ctx.cors {
         cors::add(&mut h, allow)?;
     }
-    cors::add_preflight(&mut h, session.req_header())?;
-    ctx.status = 204;
+    ctx.status = status;
     ctx.first_byte.get_or_insert_with(std::time::Instant::now);
-    write_head(session, h).await
+    Ok(h)
 }
 
 /// Write `err` as the response, unless a response already started (a

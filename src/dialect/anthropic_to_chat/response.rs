@@ -1,7 +1,7 @@
 //! OpenAI chat completion (non-stream) → Anthropic message.
 
 use super::{parse_object, TranslateError};
-use crate::dialect::anthropic::{stop_reason, tool_id, ChatUsage, UNSIGNED_THINKING};
+use crate::dialect::anthropic::{message_id, stop_reason, tool_id, ChatUsage, UNSIGNED_THINKING};
 use serde_json::{json, Value};
 
 /// An OpenAI chat completion (non-stream) → an Anthropic message. `model`
@@ -44,14 +44,6 @@ pub fn response(
         "usage": usage.to_anthropic(),
     });
     Ok(message.to_string().into_bytes())
-}
-
-/// `msg_` and the upstream id in Anthropic's id alphabet, or a fresh one.
-fn message_id(upstream: Option<&str>) -> String {
-    match upstream.filter(|id| !id.is_empty()) {
-        Some(id) => format!("msg_{}", tool_id(id)),
-        None => format!("msg_{}", uuid::Uuid::new_v4().simple()),
-    }
 }
 
 /// The answer's text: `content` (a string, or text parts from the few

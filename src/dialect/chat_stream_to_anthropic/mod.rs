@@ -30,7 +30,7 @@
 use serde::Serialize;
 use serde_json::{Map, Value};
 
-use super::anthropic::{stop_reason, tool_id, ChatUsage};
+use super::anthropic::{message_id, stop_reason, tool_id, ChatUsage};
 use super::sse::{Decoded, SseDecoder, SseEvent};
 
 /// The most tool arguments held for calls whose block cannot open yet (the
@@ -39,9 +39,6 @@ use super::sse::{Decoded, SseDecoder, SseEvent};
 pub use super::sse::MAX_EVENT;
 
 pub use super::anthropic::UNSIGNED_THINKING;
-
-/// The longest upstream id kept in the message id.
-const MAX_ID: usize = 128;
 
 /// One streamed reply being translated.
 pub struct ChatToAnthropicStream {
@@ -519,21 +516,6 @@ fn first_choice(chunk: &Value) -> Option<&Value> {
     choices
         .iter()
         .find(|c| c.get("index").and_then(Value::as_u64).unwrap_or(0) == 0)
-}
-
-/// `msg_` and the upstream id in Anthropic's id alphabet, or a fresh id.
-fn message_id(upstream: Option<&str>) -> String {
-    match upstream.filter(|id| !id.is_empty()) {
-        Some(id) => {
-            let id: String = tool_id(id).chars().take(MAX_ID).collect();
-            if id.starts_with("msg_") {
-                id
-            } else {
-                format!("msg_{id}")
-            }
-        }
-        None => format!("msg_{}", uuid::Uuid::new_v4().simple()),
-    }
 }
 
 /// Whether streamed tool arguments form a whole JSON value. The cheap test
