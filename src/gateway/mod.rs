@@ -115,6 +115,8 @@ impl Gateway {
                 .await
                 .map_err(|_| GatewayError::Internal);
         }
+        // `GET /v1/models/{id}`, decoded once.
+        let one_model = if is_get { model_id(&path) } else { None };
         match (path.as_str(), ApiRoute::from_path(&path)) {
             // Per-instance state, never a secret; no key needed.
             ("/health", _) if is_get => {
@@ -127,19 +129,17 @@ impl Gateway {
             // Every name this key may ask for, in OpenAI's list format.
             ("/v1/models" | "/models", _) if is_get => {
                 ctx.route = "models";
-                let caller = state.auth.authenticate(&session.req_header().headers)?;
-                ctx.key_name = caller.name.clone();
+                let caller = authenticate(state, session, ctx)?;
                 let body = local::models(state, &caller);
                 respond::json(session, ctx, 200, body)
                     .await
                     .map_err(|_| GatewayError::Internal)
             }
             // One name of that list, or 404.
-            (p, _) if is_get && model_id(p).is_some() => {
+            _ if one_model.is_some() => {
                 ctx.route = "models";
-                let caller = state.auth.authenticate(&session.req_header().headers)?;
-                ctx.key_name = caller.name.clone();
-                let id = model_id(&path).unwrap_or_default();
+                let caller = authenticate(state, session, ctx)?;
+                let id = one_model.unwrap_or_default();
                 let body = local::model(state, &caller, &id)
                     .ok_or_else(|| GatewayError::UnknownModel(truncate(&id, 200)))?;
                 respond::json(session, ctx, 200, body)
@@ -150,8 +150,7 @@ impl Gateway {
             (_, Some(route)) if method == http::Method::POST => {
                 ctx.route = route.label();
                 ctx.dialect = route.dialect();
-                let caller = state.auth.authenticate(&session.req_header().headers)?;
-                ctx.key_name = caller.name.clone();
+                let caller = authenticate(state, session, ctx)?;
                 failover::serve(state, session, ctx, route, &caller).await
             }
             (_, Some(_)) | ("/health" | "/v1/models" | "/models", _) => Err(not_allowed()),
@@ -183,6 +182,17 @@ impl Gateway {
         };
         let _ = fast_timeout(REFUSAL_WRITE, answer).await;
     }
+}
+
+/// The caller by its gateway key, named in the request record.
+fn authenticate(
+    state: &State,
+    session: &ServerSession,
+    ctx: &mut RequestCtx,
+) -> Result<crate::teams::Caller, GatewayError> {
+    let caller = state.auth.authenticate(&session.req_header().headers)?;
+    ctx.key_name = caller.name.clone();
+    Ok(caller)
 }
 
 /// The `{id}` of `/v1/models/{id}` (or `/models/{id}`), percent-decoded:
