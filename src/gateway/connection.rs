@@ -221,23 +221,24 @@ impl Table {
     /// that goes idle from now on.
     pub fn close_idle(&self) {
         self.closing.store(true, SeqCst);
-        let registry = lock(&self.registry);
-        for s in registry.open.values() {
-            if s.idle_since.load(SeqCst) != 0 && s.evict() {
-                self.evicting.fetch_add(1, Relaxed);
-            }
-        }
+        self.evict_idle(|_| true);
     }
 
     /// One tick of the coarse clock: close the connections idle too long.
     fn sweep(&self) {
         let now = self.tick.fetch_add(1, SeqCst) + 1;
+        // `since` is the tick a wait began at plus one; `now` the new tick
+        // (a wait that began during this sweep may be ahead of it).
+        self.evict_idle(|since| now.saturating_sub(since) >= self.idle_ticks);
+    }
+
+    /// Tell every idle connection whose wait `stale` picks (by the tick it
+    /// began at, plus one) to close.
+    fn evict_idle(&self, stale: impl Fn(u64) -> bool) {
         let registry = lock(&self.registry);
         for s in registry.open.values() {
             let since = s.idle_since.load(SeqCst);
-            // `since` is the tick a wait began at plus one; `now` the new
-            // tick (a wait that began during this sweep may be ahead of it).
-            if since != 0 && now.saturating_sub(since) >= self.idle_ticks && s.evict() {
+            if since != 0 && stale(since) && s.evict() {
                 self.evicting.fetch_add(1, Relaxed);
             }
         }
