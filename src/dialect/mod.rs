@@ -20,6 +20,7 @@ mod envelope;
 mod openai;
 mod route;
 mod sse;
+pub mod translate;
 mod usage;
 
 pub use envelope::ErrorReply;

@@ -48,72 +48,10 @@
 
 pub use super::anthropic::UNSIGNED_THINKING;
 use super::anthropic::{short_tool_name, tool_id};
+use super::translate::parse_object;
+pub use super::translate::{RequestOptions, TranslateError, Translated};
 use serde_json::{json, Map, Value};
 use std::collections::HashSet;
-
-/// What the request translation needs to know about the attempt.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RequestOptions {
-    /// The upstream model name to put in the body.
-    pub model: String,
-    /// The upstream model's output limit: a larger `max_tokens` is clamped.
-    pub max_output_tokens: Option<u64>,
-    /// Ask a streaming upstream for usage (`stream_options.include_usage`).
-    pub stream_usage: bool,
-    /// Whether the upstream model takes `reasoning_effort`. OpenAI answers
-    /// 400 "Unsupported parameter" for it on a model that does not reason
-    /// (gpt-4o, gpt-4.1, ...), and Claude Code asks for thinking in every
-    /// request: without this, `thinking` is dropped.
-    pub reasoning: bool,
-}
-
-/// A translated request.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Translated {
-    pub body: Vec<u8>,
-    /// `(short, original)` for every tool name shortened to fit OpenAI's
-    /// limit: the reply's tool calls get their original names back.
-    pub tool_names: Vec<(String, String)>,
-}
-
-/// Why a body cannot be translated.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum TranslateError {
-    #[error("the request body is not valid JSON: {0}")]
-    NotJson(String),
-    #[error("the request body must be a JSON object")]
-    NotObject,
-    #[error("messages: an array of messages is required")]
-    NoMessages,
-    #[error("messages.{index}: {problem}")]
-    BadMessage { index: usize, problem: &'static str },
-    #[error("system: must be a string or an array of text blocks")]
-    BadSystem,
-    /// The upstream answered 200 with something that is not a chat
-    /// completion.
-    #[error("the upstream reply is not a chat completion: {0}")]
-    BadReply(String),
-}
-
-impl TranslateError {
-    /// The message for the client's error envelope.
-    pub fn message(&self) -> String {
-        self.to_string()
-    }
-
-    /// The status to answer with: the client's request is at fault (400,
-    /// `invalid_request_error`), or the upstream's reply (502, `api_error`).
-    pub fn status(&self) -> u16 {
-        match self {
-            Self::BadReply(_) => 502,
-            Self::NotJson(_)
-            | Self::NotObject
-            | Self::NoMessages
-            | Self::BadMessage { .. }
-            | Self::BadSystem => 400,
-        }
-    }
-}
 
 /// Claude Code's first system line: the client's version and, in some
 /// versions, a hash that changes per request. It means nothing to another
@@ -152,16 +90,6 @@ pub fn request(body: &[u8], opts: &RequestOptions) -> Result<Translated, Transla
         body: Value::Object(chat).to_string().into_bytes(),
         tool_names: names.pairs,
     })
-}
-
-/// The body as a JSON object: `Err(None)` for valid JSON that is not an
-/// object, `Err(Some(why))` for invalid JSON.
-fn parse_object(body: &[u8]) -> Result<Map<String, Value>, Option<String>> {
-    match serde_json::from_slice(body) {
-        Ok(Value::Object(object)) => Ok(object),
-        Ok(_) => Err(None),
-        Err(e) => Err(Some(e.to_string())),
-    }
 }
 
 /// The top-level `system` as one text, Claude Code's billing line removed.

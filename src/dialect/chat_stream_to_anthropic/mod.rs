@@ -578,6 +578,21 @@ enum Event<'a> {
     },
 }
 
+impl super::translate::StreamTranslator for ChatToAnthropicStream {
+    fn feed(&mut self, bytes: &[u8], out: &mut Vec<u8>) {
+        ChatToAnthropicStream::feed(self, bytes, out);
+    }
+    fn finish(&mut self, out: &mut Vec<u8>) {
+        ChatToAnthropicStream::finish(self, out);
+    }
+    fn fail(&mut self, message: &str, out: &mut Vec<u8>) {
+        ChatToAnthropicStream::fail(self, message, out);
+    }
+    fn usage(&self) -> Option<ChatUsage> {
+        ChatToAnthropicStream::usage(self)
+    }
+}
+
 impl Event<'_> {
     fn name(&self) -> &'static str {
         match self {

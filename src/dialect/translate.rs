@@ -1,0 +1,96 @@
+//! What every translator shares, whatever the pair of dialects: the
+//! options of a request translation, its result and its errors, and the
+//! shape of a streamed translation (bytes of the upstream's stream in, bytes
+//! of the client's out). Pure.
+
+use super::anthropic::ChatUsage;
+use serde_json::{Map, Value};
+
+/// What the request translation needs to know about the attempt.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RequestOptions {
+    /// The upstream model name to put in the body.
+    pub model: String,
+    /// The upstream model's output limit: a larger `max_tokens` is clamped.
+    pub max_output_tokens: Option<u64>,
+    /// Ask a streaming upstream for usage (`stream_options.include_usage`).
+    pub stream_usage: bool,
+    /// Whether the upstream model takes `reasoning_effort`. OpenAI answers
+    /// 400 "Unsupported parameter" for it on a model that does not reason
+    /// (gpt-4o, gpt-4.1, ...), and Claude Code asks for thinking in every
+    /// request: without this, `thinking` is dropped.
+    pub reasoning: bool,
+}
+
+/// A translated request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Translated {
+    pub body: Vec<u8>,
+    /// `(short, original)` for every tool name shortened to fit OpenAI's
+    /// limit: the reply's tool calls get their original names back.
+    pub tool_names: Vec<(String, String)>,
+}
+
+/// Why a body cannot be translated.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TranslateError {
+    #[error("the request body is not valid JSON: {0}")]
+    NotJson(String),
+    #[error("the request body must be a JSON object")]
+    NotObject,
+    #[error("messages: an array of messages is required")]
+    NoMessages,
+    #[error("messages.{index}: {problem}")]
+    BadMessage { index: usize, problem: &'static str },
+    #[error("system: must be a string or an array of text blocks")]
+    BadSystem,
+    /// The upstream answered 200 with something that is not a chat
+    /// completion.
+    #[error("the upstream reply is not a chat completion: {0}")]
+    BadReply(String),
+}
+
+impl TranslateError {
+    /// The message for the client's error envelope.
+    pub fn message(&self) -> String {
+        self.to_string()
+    }
+
+    /// The status to answer with: the client's request is at fault (400,
+    /// `invalid_request_error`), or the upstream's reply (502, `api_error`).
+    pub fn status(&self) -> u16 {
+        match self {
+            Self::BadReply(_) => 502,
+            Self::NotJson(_)
+            | Self::NotObject
+            | Self::NoMessages
+            | Self::BadMessage { .. }
+            | Self::BadSystem => 400,
+        }
+    }
+}
+
+/// A JSON object, or why not: `None` for JSON that is not an object, else
+/// serde's words.
+pub fn parse_object(body: &[u8]) -> Result<Map<String, Value>, Option<String>> {
+    match serde_json::from_slice(body) {
+        Ok(Value::Object(object)) => Ok(object),
+        Ok(_) => Err(None),
+        Err(e) => Err(Some(e.to_string())),
+    }
+}
+
+/// A streamed reply being translated, event by event, as its bytes arrive.
+pub trait StreamTranslator: Send {
+    /// Takes the next bytes of the upstream's stream (any split) and appends
+    /// the client's events for every upstream event they complete.
+    fn feed(&mut self, bytes: &[u8], out: &mut Vec<u8>);
+    /// The upstream's body ended: appends whatever closes the client's
+    /// stream. Once only; nothing after `fail`.
+    fn finish(&mut self, out: &mut Vec<u8>);
+    /// The upstream broke mid-stream: appends the client dialect's error
+    /// event and ends the stream. Once only; nothing after `finish`.
+    fn fail(&mut self, message: &str, out: &mut Vec<u8>);
+    /// The usage the upstream reported so far, in OpenAI's terms.
+    fn usage(&self) -> Option<ChatUsage>;
+}
