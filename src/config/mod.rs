@@ -25,6 +25,7 @@ pub use strategy::Strategy;
 pub use units::{parse_duration, parse_size};
 
 use crate::providers::{BaseUrl, ProviderType};
+use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::time::Duration;
 
@@ -191,6 +192,20 @@ pub struct Instance {
     pub api_key: Option<Secret>,
     pub api_version: Option<String>,
     pub models: Vec<String>,
+    /// Options given for some of `models`, by name.
+    pub options: HashMap<String, ModelOptions>,
+}
+
+/// What an instance's entry says about one of its models.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ModelOptions {
+    /// The most output tokens the model gives: a translated request's
+    /// `max_tokens` is clamped to it, and an Anthropic upstream gets it
+    /// when the client named none.
+    pub max_output_tokens: Option<u64>,
+    /// Whether the model takes a reasoning effort; unset: guessed from the
+    /// name (see `upstream::Upstream::model_options`).
+    pub reasoning: Option<bool>,
 }
 
 /// An entry under `models:`: an alias, a group or a fallback chain.

@@ -134,7 +134,64 @@ pub struct RawProvider {
     pub api_key: Option<String>,
     pub api_keys: Option<Vec<String>>,
     pub api_version: Option<String>,
-    pub models: Vec<String>,
+    pub models: Vec<RawProviderModel>,
+}
+
+/// A model an instance serves: its name, or its name with options.
+#[derive(Debug, Clone)]
+pub enum RawProviderModel {
+    Name(String),
+    Detailed(RawModelOptions),
+}
+
+/// By hand rather than `untagged`: an untagged enum buffers the value and
+/// loses both the YAML's scalar types and the precise error (an unknown
+/// option would be reported as "did not match any variant").
+impl<'de> Deserialize<'de> for RawProviderModel {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = RawProviderModel;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a model name, or { name, max_output_tokens, reasoning }")
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Self::Value, E> {
+                Ok(RawProviderModel::Name(v.to_string()))
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                map: A,
+            ) -> Result<Self::Value, A::Error> {
+                let d = serde::de::value::MapAccessDeserializer::new(map);
+                RawModelOptions::deserialize(d).map(RawProviderModel::Detailed)
+            }
+        }
+        d.deserialize_any(Visitor)
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawModelOptions {
+    pub name: String,
+    pub max_output_tokens: Option<u64>,
+    pub reasoning: Option<bool>,
+}
+
+impl RawProviderModel {
+    pub fn name(&self) -> &str {
+        match self {
+            Self::Name(name) => name,
+            Self::Detailed(d) => &d.name,
+        }
+    }
+}
+
+impl RawProvider {
+    /// The names of the models it lists, in order.
+    pub fn model_names(&self) -> Vec<String> {
+        self.models.iter().map(|m| m.name().to_string()).collect()
+    }
 }
 
 #[derive(Debug, Deserialize)]

@@ -164,7 +164,7 @@ gw.yaml:1: listen: `127.0.0.1:notaport` is not an address like `0.0.0.0:8080` or
 gw.yaml:3: routing.max_attempts: expected a whole number
 gw.yaml:4: routing.tmeouts: unknown key `tmeouts` (expected one of: strategy, max_attempts, cooldown, bad_key_cooldown, circuit_breaker, health_check, timeouts, max_body)
 gw.yaml:5: routing.cooldown: invalid duration `5x` (unknown time unit \"…\", supported units: ns, us/µs, ms, sec, min, hours, days, weeks, months, years (and few variations)); use e.g. `90s`, `5m`, `1h`
-gw.yaml:8: providers[0].type: unknown variant `grok`, expected one of `openai`, `groq`, `cerebras`, `openrouter`, `together`, `fireworks`, `mistral`, `deepseek`, `xai`, `sambanova`, `perplexity`, `openai-compatible`, `azure`, `anthropic`, `gemini`
+gw.yaml:8: providers[0].type: unknown variant `grok`, expected one of `openai`, `groq`, `cerebras`, `openrouter`, `together`, `fireworks`, `mistral`, `deepseek`, `xai`, `sambanova`, `perplexity`, `openai-compatible`, `azure`, `anthropic`, `anthropic-compatible`, `gemini`
 gw.yaml:14: providers[2].id: duplicate provider id `g2`
 gw.yaml:14: providers[2].base_url: required for type `openai-compatible`
 gw.yaml:19: models[0].targets[0].provider: no provider with id or type `nowhere`
@@ -291,4 +291,19 @@ fn errors_never_echo_secret_values() {
         assert!(!m.contains("sk-live"), "secret leaked: {m}");
         assert!(m.starts_with("gw.yaml:2: providers[0]"), "{m}");
     }
+}
+
+#[test]
+fn models_may_carry_an_output_limit_and_a_reasoning_switch() {
+    let yaml = "providers:\n  - id: a\n    type: groq\n    api_key: k\n    models:\n      - plain\n      - { name: big, max_output_tokens: 32768, reasoning: false }\n";
+    let c = load(yaml).expect("valid").config;
+    let inst = &c.instances[0];
+    assert_eq!(inst.models, vec!["plain".to_string(), "big".to_string()]);
+    let big = inst.options.get("big").copied().expect("options");
+    assert_eq!(big.max_output_tokens, Some(32768));
+    assert_eq!(big.reasoning, Some(false));
+    assert!(!inst.options.contains_key("plain"));
+    let typo = "providers:\n  - id: a\n    type: groq\n    api_key: k\n    models: [ { name: big, max_output_token: 1 } ]\n";
+    let err = errors(typo);
+    assert!(err.contains("providers[0].models"), "{err}");
 }

@@ -3,12 +3,11 @@
 //! point at something that exists).
 
 use super::diagnostics::Problems;
-use super::raw::{RawModel, RawProvider, RawTarget, Unset};
+use super::raw::{RawModel, RawProvider, RawProviderModel, RawTarget, Unset};
 use super::Secret;
-use super::{Alias, Instance, Target};
-use crate::dialect::ApiRoute;
+use super::{Alias, Instance, ModelOptions, Target};
 use crate::providers::{redacted, BaseUrl, ProviderType};
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 /// One `providers:` entry as seen by alias validation (kept even when skipped).
 pub(super) struct Entry {
@@ -43,7 +42,7 @@ pub(super) fn providers(
         entries.push(Entry {
             id: raw.id.clone(),
             kind: raw.kind,
-            models: raw.models.clone(),
+            models: raw.model_names(),
         });
         instances.extend(provider(raw, &path, unset, p, warnings));
     }
@@ -57,9 +56,8 @@ fn provider(
     p: &mut Problems,
     warnings: &mut Vec<String>,
 ) -> Vec<Instance> {
-    let spec = raw.kind.spec();
     let base_url = base_url(&raw, path, p);
-    if raw.models.is_empty() || raw.models.iter().any(|m| m.trim().is_empty()) {
+    if raw.models.is_empty() || raw.models.iter().any(|m| m.name().trim().is_empty()) {
         p.at(
             format!("{path}.models"),
             "list at least one model name (no empty names)",
@@ -74,16 +72,6 @@ fn provider(
     let Some(keys) = keys(&raw, path, p) else {
         return Vec::new();
     };
-    // Every client route speaks OpenAI's dialect today: a provider of
-    // another dialect could serve nothing until translation exists.
-    if !spec.dialect.serves(ApiRoute::ChatCompletions.dialect()) {
-        warnings.push(format!(
-            "provider `{}` skipped: type `{}` needs a wire-format translator this build does not have yet",
-            raw.id,
-            raw.kind.name()
-        ));
-        return Vec::new();
-    }
     let Some(base_url) = base_url else {
         return Vec::new();
     };
@@ -143,6 +131,22 @@ fn keys(raw: &RawProvider, path: &str, p: &mut Problems) -> Option<Vec<(String, 
 
 /// One instance per usable key (`<id>#<n>` when there are several); an
 /// unset key skips its instance with a warning.
+/// The options given for some of an entry's models.
+fn model_options(raw: &RawProvider) -> HashMap<String, ModelOptions> {
+    (raw.models.iter())
+        .filter_map(|m| match m {
+            RawProviderModel::Name(_) => None,
+            RawProviderModel::Detailed(d) => Some((
+                d.name.clone(),
+                ModelOptions {
+                    max_output_tokens: d.max_output_tokens,
+                    reasoning: d.reasoning,
+                },
+            )),
+        })
+        .collect()
+}
+
 fn instances(
     raw: &RawProvider,
     base_url: BaseUrl,
@@ -183,7 +187,8 @@ fn instances(
             base_url: base_url.clone(),
             api_key: key.map(Secret::new),
             api_version: raw.api_version.clone(),
-            models: raw.models.clone(),
+            models: raw.model_names(),
+            options: model_options(raw),
         });
     }
     out

@@ -16,13 +16,17 @@
 pub mod anthropic;
 pub mod anthropic_to_chat;
 pub mod chat_stream_to_anthropic;
+mod count_tokens;
 mod envelope;
 mod openai;
+pub mod pair;
 mod route;
 mod sse;
 pub mod translate;
+pub mod upstream_error;
 mod usage;
 
+pub use count_tokens::estimate as estimate_input_tokens;
 pub use envelope::ErrorReply;
 pub use openai::{BodyError, RequestBody, MAX_MODEL_LEN};
 pub use route::ApiRoute;
@@ -46,18 +50,6 @@ impl Dialect {
             Self::OpenAi => "openai",
             Self::Anthropic => "anthropic",
             Self::Gemini => "gemini",
-        }
-    }
-
-    /// Whether a request from a client of dialect `client` can be sent to
-    /// a provider speaking `self` with this build: only as it is (the same
-    /// dialect); translation is not built yet.
-    pub const fn serves(self, client: Dialect) -> bool {
-        match (self, client) {
-            (Self::OpenAi, Self::OpenAi)
-            | (Self::Anthropic, Self::Anthropic)
-            | (Self::Gemini, Self::Gemini) => true,
-            (Self::OpenAi | Self::Anthropic | Self::Gemini, _) => false,
         }
     }
 }

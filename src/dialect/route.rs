@@ -1,5 +1,6 @@
-//! The API routes the gateway proxies, as clients name them, and the
-//! dialect each speaks.
+//! The API routes the gateway proxies, as clients name them, the dialect
+//! each speaks, and which route a provider of another dialect is called on
+//! in its place.
 
 use super::Dialect;
 
@@ -9,6 +10,10 @@ pub enum ApiRoute {
     ChatCompletions,
     Completions,
     Embeddings,
+    /// Anthropic's Messages API (`/v1/messages`, also `?beta=true`).
+    Messages,
+    /// Anthropic's `/v1/messages/count_tokens`.
+    CountTokens,
 }
 
 impl ApiRoute {
@@ -17,6 +22,8 @@ impl ApiRoute {
             "/v1/chat/completions" | "/chat/completions" => Some(Self::ChatCompletions),
             "/v1/completions" | "/completions" => Some(Self::Completions),
             "/v1/embeddings" | "/embeddings" => Some(Self::Embeddings),
+            "/v1/messages" | "/messages" => Some(Self::Messages),
+            "/v1/messages/count_tokens" | "/messages/count_tokens" => Some(Self::CountTokens),
             _ => None,
         }
     }
@@ -26,15 +33,37 @@ impl ApiRoute {
     pub const fn dialect(self) -> Dialect {
         match self {
             Self::ChatCompletions | Self::Completions | Self::Embeddings => Dialect::OpenAi,
+            Self::Messages | Self::CountTokens => Dialect::Anthropic,
         }
     }
 
-    /// The path below an OpenAI-style base URL.
+    /// The route a provider speaking `upstream` is called on to serve this
+    /// one: the same route in the same dialect; a conversation (chat or
+    /// messages) as the other dialect's conversation; `None` when that
+    /// provider cannot serve it (completions and embeddings exist only in
+    /// OpenAI's dialect, and only Anthropic counts tokens exactly).
+    pub const fn upstream(self, upstream: Dialect) -> Option<ApiRoute> {
+        match (self, upstream) {
+            (Self::ChatCompletions | Self::Messages, Dialect::OpenAi) => {
+                Some(Self::ChatCompletions)
+            }
+            (Self::ChatCompletions | Self::Messages, Dialect::Anthropic) => Some(Self::Messages),
+            (Self::ChatCompletions | Self::Messages, Dialect::Gemini) => Some(Self::Messages),
+            (Self::Completions | Self::Embeddings, Dialect::OpenAi) => Some(self),
+            (Self::CountTokens, Dialect::Anthropic) => Some(self),
+            (Self::Completions | Self::Embeddings | Self::CountTokens, _) => None,
+        }
+    }
+
+    /// The path below a base URL that appends routes (OpenAI's family and
+    /// Anthropic).
     pub const fn suffix(self) -> &'static str {
         match self {
             Self::ChatCompletions => "/chat/completions",
             Self::Completions => "/completions",
             Self::Embeddings => "/embeddings",
+            Self::Messages => "/messages",
+            Self::CountTokens => "/messages/count_tokens",
         }
     }
 
@@ -44,6 +73,8 @@ impl ApiRoute {
             Self::ChatCompletions => "chat",
             Self::Completions => "completions",
             Self::Embeddings => "embeddings",
+            Self::Messages => "messages",
+            Self::CountTokens => "count_tokens",
         }
     }
 }
@@ -64,5 +95,28 @@ mod tests {
         );
         assert_eq!(ApiRoute::from_path("/v1/chat"), None);
         assert_eq!(ApiRoute::Completions.dialect(), Dialect::OpenAi);
+        assert_eq!(
+            ApiRoute::from_path("/v1/messages"),
+            Some(ApiRoute::Messages)
+        );
+        assert_eq!(ApiRoute::Messages.dialect(), Dialect::Anthropic);
+    }
+
+    #[test]
+    fn conversations_cross_dialects_and_the_rest_stays_home() {
+        use Dialect::*;
+        let chat = ApiRoute::ChatCompletions;
+        let messages = ApiRoute::Messages;
+        assert_eq!(messages.upstream(OpenAi), Some(chat));
+        assert_eq!(chat.upstream(Anthropic), Some(messages));
+        assert_eq!(chat.upstream(OpenAi), Some(chat));
+        assert_eq!(messages.upstream(Gemini), Some(messages));
+        assert_eq!(ApiRoute::Embeddings.upstream(Gemini), None);
+        assert_eq!(ApiRoute::Completions.upstream(Anthropic), None);
+        assert_eq!(ApiRoute::CountTokens.upstream(OpenAi), None);
+        assert_eq!(
+            ApiRoute::CountTokens.upstream(Anthropic),
+            Some(ApiRoute::CountTokens)
+        );
     }
 }

@@ -38,6 +38,17 @@ pub fn usage_from_json(body: &[u8]) -> Result<Option<Usage>, NotJson> {
     }
 }
 
+impl From<super::anthropic::ChatUsage> for Usage {
+    /// OpenAI's counts of a translated reply, whatever the provider said.
+    fn from(u: super::anthropic::ChatUsage) -> Self {
+        Self {
+            prompt_tokens: u.prompt,
+            completion_tokens: u.completion,
+            total_tokens: u.prompt + u.completion,
+        }
+    }
+}
+
 impl Usage {
     fn totalled(self) -> Self {
         let total = if self.total_tokens == 0 {

@@ -8,7 +8,8 @@
 use super::classify::{classify, Failure, Served, Verdict};
 use super::deliver::{Deliver, StreamEnd};
 use super::{client, headers, State};
-use crate::dialect::{usage_from_json, Usage};
+use crate::dialect::pair::Pair;
+use crate::dialect::{upstream_error, usage_from_json, Usage};
 use crate::observe::RequestCtx;
 use crate::routing::{hints, Ticket};
 use crate::upstream::{self, BodyBatches, ReadError, UpSession, Upstream, Wire};
@@ -43,6 +44,19 @@ pub struct Attempt<'a> {
     pub stream: bool,
     /// The routing ticket, told at once when the head says a window emptied.
     pub ticket: &'a Ticket<'a>,
+    /// Set when the provider speaks another dialect than the client.
+    pub translation: Option<Translation>,
+}
+
+/// How a reply goes back to a client of another dialect.
+pub struct Translation {
+    pub pair: Pair,
+    /// `(sent, original)` tool names the request had to shorten.
+    pub tool_names: Vec<(String, String)>,
+    /// The model the client asked for: the translated reply names it.
+    pub client_model: String,
+    /// The client asked for a usage event at the end of its stream.
+    pub include_usage: bool,
 }
 
 pub async fn run(
@@ -77,22 +91,39 @@ pub async fn run(
     // moved into its parent's state when awaited, and these are large
     // (measured: ~8k instructions per request for two such layers).
     let idle = state.timeouts.idle;
-    let body = match first_read(verdict, a.stream, &conn) {
+    let translated = a.translation.is_some();
+    let body = match first_read(verdict, a.stream, &conn, translated) {
         FirstRead::Nothing => Body::Stream(None),
         FirstRead::Chunk => match read_chunk(&mut conn, idle).await {
             Ok(Some(first)) => Body::Stream(Some(first)),
             Ok(None) => return Outcome::Failed(Failure::BadResponse(EMPTY_STREAM.into())),
             Err(f) => return Outcome::Failed(f),
         },
-        FirstRead::Json => match read_json_body(&mut conn, idle).await {
+        FirstRead::Json | FirstRead::Error => match read_json_body(&mut conn, idle).await {
             Ok(Json::Checked(body, usage)) => {
                 ctx.usage = usage;
                 Body::Whole(body)
             }
+            // An error passed on in the client's dialect may be any text.
+            Ok(Json::Other(body)) if verdict != Verdict::Deliver => Body::Whole(body),
+            Ok(Json::Other(_)) => return Outcome::Failed(Failure::BadResponse(NOT_JSON.into())),
             Ok(Json::TooLarge(prefix)) => Body::Stream(Some(prefix)),
             Err(f) => return Outcome::Failed(f),
         },
     };
+    let body = match &a.translation {
+        None => body,
+        Some(t) => match translate_whole(t, verdict, status, a.stream, body, ctx) {
+            Ok(body) => body,
+            Err(f) => return Outcome::Failed(f),
+        },
+    };
+    let translator = (a.translation)
+        .filter(|_| matches!(body, Body::Stream(_)))
+        .map(|t| {
+            let created = unix_now();
+            (t.pair).stream(t.client_model, t.tool_names, t.include_usage, created)
+        });
     let deliver = Deliver {
         state,
         session,
@@ -100,9 +131,15 @@ pub async fn run(
         peer: &peer,
         instance: &a.up.id,
         model: a.model,
+        content_type: translated.then_some(match body {
+            Body::Stream(_) => "text/event-stream",
+            Body::Whole(_) => "application/json",
+        }),
     };
     let broke = match body {
-        Body::Stream(first) => deliver.pump(conn, first).await == StreamEnd::UpstreamBroke,
+        Body::Stream(first) => {
+            deliver.pump(conn, first, translator).await == StreamEnd::UpstreamBroke
+        }
         Body::Whole(body) => {
             deliver.whole(conn, body).await;
             false
@@ -124,6 +161,50 @@ enum Body {
 }
 
 const EMPTY_STREAM: &str = "stream ended before any data";
+const NOT_JSON: &str = "a 2xx whose body is not JSON";
+
+/// A whole reply (a success, or an error passed on) in the client's
+/// dialect. A success the translator cannot read is the upstream's fault,
+/// like a 2xx that is not JSON: the next candidate is tried.
+fn translate_whole(
+    t: &Translation,
+    verdict: Verdict,
+    status: u16,
+    stream: bool,
+    body: Body,
+    ctx: &mut RequestCtx,
+) -> Result<Body, Failure> {
+    let body = match body {
+        Body::Whole(body) => body,
+        // A stream is translated as it is pumped.
+        Body::Stream(first) if verdict == Verdict::Deliver && stream => {
+            return Ok(Body::Stream(first))
+        }
+        Body::Stream(_) => {
+            return Err(Failure::BadResponse(
+                "a reply too large to translate".into(),
+            ))
+        }
+    };
+    if verdict != Verdict::Deliver {
+        return Ok(Body::Whole(upstream_error::translate(
+            &body,
+            status,
+            ctx.dialect,
+        )));
+    }
+    let translated = (t.pair)
+        .response(&body, &t.client_model, &t.tool_names, unix_now())
+        .map_err(|e| Failure::BadResponse(e.message()))?;
+    ctx.usage = t.pair.usage(&body).map(Usage::from);
+    Ok(Body::Whole(Bytes::from(translated)))
+}
+
+fn unix_now() -> u64 {
+    SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
 
 /// What is read of a response before its head goes out.
 enum FirstRead {
@@ -133,11 +214,18 @@ enum FirstRead {
     Chunk,
     /// The whole non-stream 2xx, which must be JSON and tells its usage.
     Json,
+    /// The whole error, to be put in the client's dialect.
+    Error,
 }
 
-fn first_read(verdict: Verdict, stream: bool, conn: &UpSession) -> FirstRead {
+fn first_read(verdict: Verdict, stream: bool, conn: &UpSession, translated: bool) -> FirstRead {
     match verdict {
-        Verdict::Retry | Verdict::PassThrough => FirstRead::Nothing,
+        Verdict::Retry => FirstRead::Nothing,
+        Verdict::PassThrough if translated => FirstRead::Error,
+        Verdict::PassThrough => FirstRead::Nothing,
+        // A translator reads what it asked for, and a whole reply whole.
+        Verdict::Deliver if translated && stream => FirstRead::Chunk,
+        Verdict::Deliver if translated => FirstRead::Json,
         Verdict::Deliver if stream || is_event_stream(conn) => FirstRead::Chunk,
         Verdict::Deliver if declared_length(conn).is_some_and(|n| n > CHECK_LIMIT) => {
             FirstRead::Nothing
@@ -166,6 +254,7 @@ async fn connect_and_send(
         &a.path,
         a.body.len(),
         request_id,
+        a.translation.is_some(),
     )
     .and_then(|header| Wire::new(&header, &a.body))
     .map_err(|e| Failure::Connect(e.etype().as_str().to_string()))?;
@@ -261,9 +350,12 @@ enum Json {
     Checked(Bytes, Option<Usage>),
     /// Past `CHECK_LIMIT`: what was read so far, to be sent on with the rest.
     TooLarge(Bytes),
+    /// Whole, but not JSON.
+    Other(Bytes),
 }
 
-/// A non-stream 2xx body, which must be JSON to count as a success.
+/// A whole body (a non-stream 2xx, which must be JSON to count as a
+/// success, or an error to translate).
 async fn read_json_body(conn: &mut UpSession, idle: Duration) -> Result<Json, Failure> {
     let mut batches = BodyBatches::default();
     let mut parts: Vec<Bytes> = Vec::new();
@@ -289,7 +381,7 @@ async fn read_json_body(conn: &mut UpSession, idle: Duration) -> Result<Json, Fa
     let body = concat(parts, len);
     match usage_from_json(&body) {
         Ok(usage) => Ok(Json::Checked(body, usage)),
-        Err(_) => Err(Failure::BadResponse("a 2xx whose body is not JSON".into())),
+        Err(_) => Ok(Json::Other(body)),
     }
 }
 

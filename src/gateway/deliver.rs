@@ -6,7 +6,8 @@
 use super::headers::{self, Routed};
 use super::{client, GatewayError, State};
 use super::{cors, respond};
-use crate::dialect::StreamTail;
+use crate::dialect::translate::StreamTranslator;
+use crate::dialect::{StreamTail, Usage};
 use crate::observe::RequestCtx;
 use crate::upstream::{BodyBatches, UpSession};
 use bytes::Bytes;
@@ -25,6 +26,9 @@ pub struct Deliver<'s> {
     /// The instance that answered, and the model it was sent.
     pub instance: &'s str,
     pub model: &'s str,
+    /// Set for a reply translated to the client's dialect: its content
+    /// type (the provider's length and type no longer apply).
+    pub content_type: Option<&'static str>,
 }
 
 /// How a streamed body ended.
@@ -51,6 +55,10 @@ impl Deliver<'_> {
         };
         self.ctx.status = upstream.status.as_u16();
         let mut head = headers::client_response(upstream, &routed)?;
+        if let Some(content_type) = self.content_type {
+            head.remove_header(&http::header::CONTENT_LENGTH);
+            head.insert_header(http::header::CONTENT_TYPE, content_type)?;
+        }
         if let Some(allow) = &self.ctx.cors {
             cors::add(&mut head, allow)?;
         }
@@ -92,7 +100,14 @@ impl Deliver<'_> {
     /// the request future 1.2 KiB larger (a nested future sits beside the
     /// caller's live locals), and every request's future is copied once
     /// into Pingora's box.
-    pub async fn pump(mut self, mut conn: UpSession, first: Option<Bytes>) -> StreamEnd {
+    /// A `translator` turns the provider's events into the client's
+    /// dialect as each arrives.
+    pub async fn pump(
+        mut self,
+        mut conn: UpSession,
+        first: Option<Bytes>,
+        mut translator: Option<Box<dyn StreamTranslator>>,
+    ) -> StreamEnd {
         let Some((head, sse)) = self.stream_head(&conn) else {
             return StreamEnd::Complete;
         };
@@ -104,8 +119,9 @@ impl Deliver<'_> {
         let _open = state.metrics.stream_opened();
         // For SSE: the last KiBs, for the usage event and to close a
         // half-written event before an error event of ours.
-        let mut tail = sse.then(StreamTail::default);
+        let mut tail = (sse && translator.is_none()).then(StreamTail::default);
         if let Some(chunk) = first {
+            let chunk = translate(&mut translator, |t, out| t.feed(&chunk, out)).unwrap_or(chunk);
             if !self.send_chunk(chunk, &mut tail).await {
                 return self.client_went_away();
             }
@@ -120,13 +136,23 @@ impl Deliver<'_> {
             };
             let why = match next {
                 Ok(Ok(Some(chunk))) => {
+                    let chunk =
+                        translate(&mut translator, |t, out| t.feed(&chunk, out)).unwrap_or(chunk);
                     if !self.send_chunk(chunk, &mut tail).await {
                         return self.client_went_away();
                     }
                     continue;
                 }
                 Ok(Ok(None)) => {
-                    self.ctx.usage = tail.as_ref().and_then(StreamTail::usage);
+                    if let Some(last) = translate(&mut translator, |t, out| t.finish(out)) {
+                        if !self.send_chunk(last, &mut tail).await {
+                            return self.client_went_away();
+                        }
+                    }
+                    self.ctx.usage = match &translator {
+                        Some(t) => t.usage().map(Usage::from),
+                        None => tail.as_ref().and_then(StreamTail::usage),
+                    };
                     let _ = self.session.write_response_body(Bytes::new(), true).await;
                     self.state.connector.release(conn, self.peer).await;
                     return StreamEnd::Complete;
@@ -140,7 +166,14 @@ impl Deliver<'_> {
                     humantime::format_duration(idle)
                 ),
             };
-            self.cut(tail.as_ref(), why).await;
+            if let Some(t) = translator.as_mut() {
+                self.ctx.usage = t.usage().map(Usage::from);
+                let mut event = Vec::new();
+                t.fail(&why, &mut event);
+                self.cut_translated(event, why).await;
+            } else {
+                self.cut(tail.as_ref(), why).await;
+            }
             return StreamEnd::UpstreamBroke;
         }
     }
@@ -187,8 +220,32 @@ impl Deliver<'_> {
         self.session.set_keepalive(None);
     }
 
-    /// Send one chunk on; `false` when the client is gone.
+    /// A translated stream broke: the translator's error event in the
+    /// client's dialect, then a clean end of body.
+    async fn cut_translated(self, event: Vec<u8>, why: String) {
+        log::warn!(
+            "request {}: instance {}: {why}",
+            self.ctx.request_id,
+            self.instance
+        );
+        self.ctx.note = Some(why);
+        let sent = self
+            .session
+            .write_response_body(Bytes::from(event), false)
+            .await
+            .is_ok()
+            && (self.session.write_response_body(Bytes::new(), true).await).is_ok();
+        if !sent {
+            self.session.set_keepalive(None);
+        }
+    }
+
+    /// Send one chunk on; `false` when the client is gone. An empty chunk
+    /// (a translator still waiting for the rest of an event) is not sent.
     async fn send_chunk(&mut self, chunk: Bytes, tail: &mut Option<StreamTail>) -> bool {
+        if chunk.is_empty() {
+            return true;
+        }
         if let Some(tail) = tail {
             tail.push(&chunk);
         }
@@ -202,4 +259,16 @@ impl Deliver<'_> {
         self.session.set_keepalive(None);
         StreamEnd::ClientLeft
     }
+}
+
+/// What the translator, if any, makes of one step (`None`: no translator,
+/// the bytes go as they are).
+fn translate(
+    translator: &mut Option<Box<dyn StreamTranslator>>,
+    step: impl FnOnce(&mut dyn StreamTranslator, &mut Vec<u8>),
+) -> Option<Bytes> {
+    let t = translator.as_mut()?;
+    let mut out = Vec::new();
+    step(t.as_mut(), &mut out);
+    Some(Bytes::from(out))
 }

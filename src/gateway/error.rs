@@ -25,7 +25,7 @@ pub enum GatewayError {
         field: &'static str,
         expected: &'static str,
     },
-    #[error("Missing gateway key: send `Authorization: Bearer <key>`.")]
+    #[error("Missing gateway key: send `Authorization: Bearer <key>` (or `x-api-key: <key>`).")]
     MissingKey,
     #[error("Incorrect gateway key provided.")]
     UnknownKey,
@@ -33,7 +33,13 @@ pub enum GatewayError {
     ModelNotAllowed { key: String, model: String },
     #[error("The model `{0}` does not exist. GET /v1/models lists the available models.")]
     UnknownModel(String),
-    #[error("Unknown request path: {0}. See /v1/chat/completions, /v1/completions, /v1/embeddings, /v1/models.")]
+    #[error("Model `{model}` is served only by providers that cannot serve {route}.")]
+    RouteNotServed { model: String, route: &'static str },
+    /// The request body cannot be put in the provider's dialect (the
+    /// client's fault: its own dialect's rules were broken).
+    #[error("{0}")]
+    Untranslatable(String),
+    #[error("Unknown request path: {0}. See /v1/chat/completions, /v1/completions, /v1/embeddings, /v1/messages, /v1/models.")]
     UnknownPath(String),
     #[error("Method {method} is not allowed on {path}.")]
     MethodNotAllowed { method: String, path: String },
@@ -77,7 +83,9 @@ impl GatewayError {
             | Self::InvalidJson(_)
             | Self::MissingModel
             | Self::BadModelName { .. }
-            | Self::InvalidField { .. } => 400,
+            | Self::InvalidField { .. }
+            | Self::RouteNotServed { .. }
+            | Self::Untranslatable(_) => 400,
             Self::MissingKey | Self::UnknownKey => 401,
             Self::ModelNotAllowed { .. } | Self::OriginNotAllowed => 403,
             Self::UnknownModel(_) | Self::UnknownPath(_) => 404,
@@ -102,6 +110,8 @@ impl GatewayError {
             Self::InvalidField { field, .. } => {
                 ("invalid_request_error", "invalid_type", Some(field))
             }
+            Self::RouteNotServed { .. } => ("invalid_request_error", "unsupported_route", None),
+            Self::Untranslatable(_) => ("invalid_request_error", "invalid_request", None),
             Self::MissingKey => ("invalid_request_error", "missing_api_key", None),
             Self::UnknownKey => ("invalid_request_error", "invalid_api_key", None),
             Self::ModelNotAllowed { .. } => {

@@ -6,14 +6,17 @@
 //! routing ticket and reports its outcome, which is how cooldowns, breakers,
 //! least-busy and latency learn.
 
-use super::attempt::{self, Attempt, Outcome};
+use super::attempt::{self, Attempt, Outcome, Translation};
 use super::classify::{final_error, Failure};
 use super::{client, GatewayError, State};
-use crate::dialect::{ApiRoute, RequestBody};
+use crate::dialect::pair::{wants_stream_usage, Pair};
+use crate::dialect::translate::RequestOptions;
+use crate::dialect::{ApiRoute, Dialect, RequestBody};
 use crate::observe::{AttemptLog, RequestCtx};
-use crate::routing::{Candidate, Skip, Ticket};
+use crate::routing::{Candidate, Plan, Skip, Ticket};
 use crate::teams::Caller;
 use crate::upstream::Upstream;
+use bytes::Bytes;
 use pingora::protocols::http::ServerSession;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -48,8 +51,14 @@ pub async fn serve(
             model: super::truncate(&body.model, 200),
         });
     }
-    let plan = (state.router.plan(&body.model))
+    let mut plan = (state.router.plan(&body.model))
         .map_err(|_| GatewayError::UnknownModel(super::truncate(&body.model, 200)))?;
+    if !keep_servable(state, &mut plan, route) {
+        return Err(GatewayError::RouteNotServed {
+            model: super::truncate(&body.model, 200),
+            route: route.label(),
+        });
+    }
     let mut failures: Failures = (plan.skipped.iter())
         .filter_map(|&(i, skip)| Some((skipped_id(state, i)?, Failure::Skipped(skip))))
         .collect();
@@ -74,21 +83,55 @@ pub async fn serve(
                 continue;
             }
         };
-        let attempt = start(ctx, up, addr, &body, &candidate, route, &ticket);
+        let attempt = start(ctx, up, addr, &body, &candidate, route, &ticket)?;
         let started = Instant::now();
         let outcome = attempt::run(state, session, ctx, attempt).await;
         if finish(ctx, &up.id, outcome, started, ticket, &mut failures) {
             return Ok(());
         }
     }
+    if route == ApiRoute::CountTokens {
+        // No Anthropic upstream counted: an estimate beats an error.
+        return count_locally(session, ctx, &body).await;
+    }
     Err(final_error(&body.model, &failures, state.cooldown))
+}
+
+/// Leave out the candidates whose provider cannot serve `route` at all
+/// (embeddings on Gemini, say); `false` when none is left of a plan that
+/// had some. `count_tokens` never fails that way: it is answered with an
+/// estimate when no Anthropic provider can count.
+fn keep_servable(state: &State, plan: &mut Plan, route: ApiRoute) -> bool {
+    let servable =
+        |i: usize| (state.upstreams.get(i)).is_some_and(|up| route.upstream(up.dialect).is_some());
+    let had_any = !plan.try_order.is_empty() || !plan.skipped.is_empty();
+    plan.try_order.retain(|c| servable(c.instance));
+    plan.skipped.retain(|&(i, _)| servable(i));
+    let left = !plan.try_order.is_empty() || !plan.skipped.is_empty();
+    left || !had_any || route == ApiRoute::CountTokens
+}
+
+/// `{"input_tokens": N}` estimated from the request itself.
+async fn count_locally(
+    session: &mut ServerSession,
+    ctx: &mut RequestCtx,
+    body: &RequestBody,
+) -> Result<(), GatewayError> {
+    let n = crate::dialect::estimate_input_tokens(&body.bytes).ok_or(GatewayError::MissingModel)?;
+    ctx.note = Some("token count estimated: no Anthropic provider counted it".into());
+    let reply = bytes::Bytes::from(serde_json::json!({ "input_tokens": n }).to_string());
+    super::respond::json(session, ctx, 200, reply)
+        .await
+        .map_err(|_| GatewayError::Internal)
 }
 
 fn skipped_id(state: &State, instance: usize) -> Option<String> {
     Some(state.upstreams.get(instance)?.id.to_string())
 }
 
-/// Count an attempt on `up` and say what it sends.
+/// Count an attempt on `up` and say what it sends: the client's body as
+/// it is (the model name aside) when the provider speaks the client's
+/// dialect, else translated for it from the client's original bytes.
 fn start<'a>(
     ctx: &mut RequestCtx,
     up: &'a Upstream,
@@ -97,20 +140,51 @@ fn start<'a>(
     candidate: &'a Candidate,
     route: ApiRoute,
     ticket: &'a Ticket<'a>,
-) -> Attempt<'a> {
+) -> Result<Attempt<'a>, GatewayError> {
     ctx.attempts += 1;
     ctx.instance = Some(up.id.clone());
     ctx.upstream_model = Some(candidate.model.clone());
     let model = &candidate.model;
-    Attempt {
+    let upstream_route = route.upstream(up.dialect).unwrap_or(route);
+    let path = up.path(upstream_route, model, body.stream);
+    let (body_out, translation) = match Pair::between(route.dialect(), up.dialect) {
+        None if up.dialect == Dialect::Anthropic => {
+            let out = body.for_model(model);
+            // Thinking blocks another provider's reasoning became would
+            // be refused by Anthropic as unsigned.
+            let out = strip_unsigned_thinking(&out).map_or(out, Bytes::from);
+            (out, None)
+        }
+        None => (body.for_model(model), None),
+        Some(pair) => {
+            let (max_output_tokens, reasoning) = up.model_options(model);
+            let opts = RequestOptions {
+                model: model.to_string(),
+                max_output_tokens,
+                stream_usage: body.stream,
+                reasoning,
+            };
+            let translated = (pair.request(&body.bytes, &opts))
+                .map_err(|e| GatewayError::Untranslatable(e.message()))?;
+            let translation = Translation {
+                pair,
+                tool_names: translated.tool_names,
+                client_model: body.model.clone(),
+                include_usage: body.stream && wants_stream_usage(&body.bytes),
+            };
+            (Bytes::from(translated.body), Some(translation))
+        }
+    };
+    Ok(Attempt {
         up,
         addr,
-        path: up.path(route, model),
-        body: body.for_model(model),
+        path,
+        body: body_out,
         model,
         stream: body.stream,
         ticket,
-    }
+        translation,
+    })
 }
 
 /// Record an attempt's outcome and tell routing; `true` once the request
@@ -164,4 +238,9 @@ fn record(
         outcome: label,
         ms: elapsed.as_millis() as u64,
     });
+}
+
+// MERGE: replaced by dialect::anthropic::strip_unsigned_thinking (helper A).
+fn strip_unsigned_thinking(_body: &[u8]) -> Option<Vec<u8>> {
+    None
 }

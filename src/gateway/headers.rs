@@ -43,8 +43,16 @@ const FORWARD_UPSTREAM: &[&str] = &[
 const FORWARD_UPSTREAM_PREFIX: &str = "x-stainless-";
 const MAX_PREFIXED: usize = 24;
 
-fn forwarded_upstream(name: &HeaderName) -> bool {
+/// Meaningful only to a provider of the client's own dialect: not sent
+/// when the request is translated (an OpenAI-format provider has no use
+/// for Claude Code's betas, and Anthropic's version is the gateway's own).
+const DIALECT_HEADERS: &[&str] = &["openai-beta", "anthropic-version", "anthropic-beta"];
+
+fn forwarded_upstream(name: &HeaderName, translated: bool) -> bool {
     let name = name.as_str();
+    if translated && DIALECT_HEADERS.contains(&name) {
+        return false;
+    }
     FORWARD_UPSTREAM.contains(&name) || name.starts_with(FORWARD_UPSTREAM_PREFIX)
 }
 
@@ -79,20 +87,22 @@ fn listed_in_connection(connection: Option<&http::HeaderValue>, name: &HeaderNam
     })
 }
 
-/// The request header sent to `up`.
+/// The request header sent to `up` (`translated`: the body is in the
+/// provider's dialect, not the client's).
 pub fn upstream_request(
     client: &RequestHeader,
     up: &Upstream,
     path: &str,
     body_len: usize,
     request_id: &str,
+    translated: bool,
 ) -> pingora::Result<RequestHeader> {
     let mut req =
         RequestHeader::build_no_case("POST", path.as_bytes(), Some(client.headers.len() + 4))?;
     let connection = client.headers.get(header::CONNECTION);
     let mut prefixed = 0;
     for (name, value) in client.headers.iter() {
-        if !forwarded_upstream(name) || listed_in_connection(connection, name) {
+        if !forwarded_upstream(name, translated) || listed_in_connection(connection, name) {
             continue;
         }
         if name.as_str().starts_with(FORWARD_UPSTREAM_PREFIX) {
@@ -105,7 +115,7 @@ pub fn upstream_request(
     }
     req.insert_header(header::HOST, up.host_header.clone())?;
     req.insert_header(header::CONTENT_LENGTH, body_len)?;
-    if !client.headers.contains_key(header::CONTENT_TYPE) {
+    if translated || !client.headers.contains_key(header::CONTENT_TYPE) {
         req.insert_header(header::CONTENT_TYPE, "application/json")?;
     }
     for (name, value) in &up.auth {

@@ -129,8 +129,10 @@ impl Gateway {
             // Every name this key may ask for, in OpenAI's list format.
             ("/v1/models" | "/models", _) if is_get => {
                 ctx.route = "models";
+                ctx.dialect = local::ListShape::of(&req.headers).dialect();
                 let caller = authenticate(state, session, ctx)?;
-                let body = local::models(state, &caller);
+                let shape = local::ListShape::of(&session.req_header().headers);
+                let body = local::models(state, &caller, shape);
                 respond::json(session, ctx, 200, body)
                     .await
                     .map_err(|_| GatewayError::Internal)
@@ -138,15 +140,18 @@ impl Gateway {
             // One name of that list, or 404.
             _ if one_model.is_some() => {
                 ctx.route = "models";
+                ctx.dialect = local::ListShape::of(&req.headers).dialect();
                 let caller = authenticate(state, session, ctx)?;
                 let id = one_model.unwrap_or_default();
-                let body = local::model(state, &caller, &id)
+                let shape = local::ListShape::of(&session.req_header().headers);
+                let body = local::model(state, &caller, &id, shape)
                     .ok_or_else(|| GatewayError::UnknownModel(truncate(&id, 200)))?;
                 respond::json(session, ctx, 200, body)
                     .await
                     .map_err(|_| GatewayError::Internal)
             }
-            // An API call: authenticate, then route with failover.
+            // An API call (`/v1/messages?beta=true` too: the query is not
+            // part of the path): authenticate, then route with failover.
             (_, Some(route)) if method == http::Method::POST => {
                 ctx.route = route.label();
                 ctx.dialect = route.dialect();

@@ -30,6 +30,7 @@ pub enum ProviderType {
     OpenaiCompatible,
     Azure,
     Anthropic,
+    AnthropicCompatible,
     Gemini,
 }
 
@@ -53,6 +54,9 @@ pub enum UrlStyle {
     Append,
     /// Azure's deployment URLs with an `api-version` query.
     AzureDeployment,
+    /// Gemini's `models/{model}:generateContent` (and
+    /// `:streamGenerateContent?alt=sse` for a stream).
+    GeminiModel,
 }
 
 /// The static facts about a provider type.
@@ -113,11 +117,19 @@ impl ProviderType {
                 dialect: Dialect::Anthropic,
                 urls: UrlStyle::Append,
             },
+            Self::AnthropicCompatible => ProviderSpec {
+                default_base_url: None,
+                auth: AuthStyle::AnthropicKey {
+                    version: ANTHROPIC_VERSION,
+                },
+                dialect: Dialect::Anthropic,
+                urls: UrlStyle::Append,
+            },
             Self::Gemini => ProviderSpec {
                 default_base_url: Some("https://generativelanguage.googleapis.com/v1beta"),
                 auth: AuthStyle::GoogApiKey,
                 dialect: Dialect::Gemini,
-                urls: UrlStyle::Append,
+                urls: UrlStyle::GeminiModel,
             },
         }
     }
@@ -139,11 +151,12 @@ impl ProviderType {
             Self::OpenaiCompatible => "openai-compatible",
             Self::Azure => "azure",
             Self::Anthropic => "anthropic",
+            Self::AnthropicCompatible => "anthropic-compatible",
             Self::Gemini => "gemini",
         }
     }
 
-    pub const ALL: [ProviderType; 15] = [
+    pub const ALL: [ProviderType; 16] = [
         Self::Openai,
         Self::Groq,
         Self::Cerebras,
@@ -158,6 +171,7 @@ impl ProviderType {
         Self::OpenaiCompatible,
         Self::Azure,
         Self::Anthropic,
+        Self::AnthropicCompatible,
         Self::Gemini,
     ];
 
@@ -169,12 +183,14 @@ impl ProviderType {
 /// The upstream request path (with query) for `route` on an instance.
 ///
 /// Azure addresses a deployment (the model name) and pins the API version in
-/// the query; everyone else appends the route to the base URL's path.
+/// the query; Gemini names the model in the path and streams from another
+/// method; everyone else appends the route to the base URL's path.
 pub fn upstream_path(
     urls: UrlStyle,
     base: &BaseUrl,
     route: ApiRoute,
     model: &str,
+    stream: bool,
     api_version: Option<&str>,
 ) -> String {
     match urls {
@@ -186,6 +202,21 @@ pub fn upstream_path(
             route.suffix(),
             api_version.unwrap_or(AZURE_DEFAULT_API_VERSION)
         ),
+        UrlStyle::GeminiModel => {
+            // The API's own names are `models/…`; a configured name may
+            // carry that prefix or not.
+            let model = model.strip_prefix("models/").unwrap_or(model);
+            let method = if stream {
+                ":streamGenerateContent?alt=sse"
+            } else {
+                ":generateContent"
+            };
+            format!(
+                "{}/models/{}{method}",
+                base.path_prefix,
+                percent_encode_segment(model)
+            )
+        }
     }
 }
 
@@ -194,13 +225,47 @@ pub fn upstream_path(
 /// `/models` to their base URL; Azure lists at `/openai/models`.
 pub fn models_path(urls: UrlStyle, base: &BaseUrl, api_version: Option<&str>) -> String {
     match urls {
-        UrlStyle::Append => format!("{}/models", base.path_prefix),
+        UrlStyle::Append | UrlStyle::GeminiModel => format!("{}/models", base.path_prefix),
         UrlStyle::AzureDeployment => format!(
             "{}/openai/models?api-version={}",
             base.path_prefix,
             api_version.unwrap_or(AZURE_DEFAULT_API_VERSION)
         ),
     }
+}
+
+/// Whether a model takes a reasoning effort (OpenAI's `reasoning_effort`,
+/// Anthropic's `thinking`, Gemini's `thinkingConfig`), judged by its name
+/// when the config does not say (`reasoning:` on the model). Sending it to
+/// a model that does not reason is a 400 at OpenAI, so an unknown name is
+/// taken not to.
+pub fn reasons_by_name(model: &str) -> bool {
+    let m = model
+        .rsplit('/')
+        .next()
+        .unwrap_or(model)
+        .to_ascii_lowercase();
+    const PREFIXES: &[&str] = &[
+        "o1",
+        "o3",
+        "o4",
+        "gpt-5",
+        "gpt-oss",
+        "deepseek-reasoner",
+        "deepseek-r1",
+        "qwq",
+        "qwen3",
+        "magistral",
+        "grok-3-mini",
+        "grok-4",
+        "gemini-2.5",
+        "gemini-3",
+        "claude-3-7",
+        "claude-sonnet-4",
+        "claude-opus-4",
+        "claude-haiku-4",
+    ];
+    PREFIXES.iter().any(|p| m.starts_with(p))
 }
 
 /// The GA Azure OpenAI data-plane version used when `api_version` is unset.
@@ -237,6 +302,7 @@ mod tests {
             &base,
             ApiRoute::ChatCompletions,
             "m",
+            false,
             None,
         );
         assert_eq!(p, "/openai/v1/chat/completions");
@@ -250,11 +316,41 @@ mod tests {
             &base,
             ApiRoute::Embeddings,
             "my dep",
+            false,
             Some("2024-06-01"),
         );
         assert_eq!(
             p,
             "/openai/deployments/my%20dep/embeddings?api-version=2024-06-01"
         );
+    }
+
+    #[test]
+    fn gemini_names_the_model_and_the_method() {
+        let base =
+            BaseUrl::parse("https://generativelanguage.googleapis.com/v1beta").expect("valid");
+        let path = |model, stream| {
+            let urls = ProviderType::Gemini.spec().urls;
+            upstream_path(urls, &base, ApiRoute::Messages, model, stream, None)
+        };
+        assert_eq!(
+            path("gemini-2.5-flash", false),
+            "/v1beta/models/gemini-2.5-flash:generateContent"
+        );
+        assert_eq!(
+            path("models/gemini-2.5-flash", true),
+            "/v1beta/models/gemini-2.5-flash:streamGenerateContent?alt=sse"
+        );
+    }
+
+    #[test]
+    fn anthropic_types_append_the_messages_routes() {
+        let base = BaseUrl::parse("https://api.anthropic.com/v1").expect("valid");
+        for t in [ProviderType::Anthropic, ProviderType::AnthropicCompatible] {
+            let spec = t.spec();
+            let p = upstream_path(spec.urls, &base, ApiRoute::CountTokens, "m", false, None);
+            assert_eq!(p, "/v1/messages/count_tokens");
+            assert_eq!(spec.dialect, Dialect::Anthropic);
+        }
     }
 }

@@ -3,11 +3,14 @@
 //! the peer settings for Pingora's connector.
 
 use super::EndpointPool;
-use crate::config::{Instance, Secret, Timeouts};
+use crate::config::{Instance, ModelOptions, Secret, Timeouts};
 use crate::dialect::{ApiRoute, Dialect};
-use crate::providers::{models_path, upstream_path, AuthStyle, BaseUrl, ProviderType, UrlStyle};
+use crate::providers::{
+    models_path, reasons_by_name, upstream_path, AuthStyle, BaseUrl, ProviderType, UrlStyle,
+};
 use http::header::{HeaderName, HeaderValue};
 use pingora::upstreams::peer::HttpPeer;
+use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -29,6 +32,7 @@ pub struct Upstream {
     /// `anthropic-version`). Sensitive: never logged, never shown by `Debug`.
     pub auth: Vec<(HeaderName, HeaderValue)>,
     connect_timeout: Duration,
+    options: HashMap<String, ModelOptions>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -59,17 +63,29 @@ impl Upstream {
             host_header: HeaderValue::from_str(&inst.base_url.host_header()).map_err(|_| bad())?,
             auth,
             connect_timeout: timeouts.connect,
+            options: inst.options.clone(),
         })
     }
 
-    pub fn path(&self, route: ApiRoute, model: &str) -> String {
+    /// The path that serves `route` for `model` (`stream`: Gemini streams
+    /// from another method).
+    pub fn path(&self, route: ApiRoute, model: &str, stream: bool) -> String {
         upstream_path(
             self.urls,
             &self.base,
             route,
             model,
+            stream,
             self.api_version.as_deref(),
         )
+    }
+
+    /// `model`'s output limit, if configured, and whether it takes a
+    /// reasoning effort (configured, else guessed from its name).
+    pub fn model_options(&self, model: &str) -> (Option<u64>, bool) {
+        let options = self.options.get(model).copied().unwrap_or_default();
+        let reasoning = options.reasoning.unwrap_or_else(|| reasons_by_name(model));
+        (options.max_output_tokens, reasoning)
     }
 
     /// The path of the instance's model list, which the health check

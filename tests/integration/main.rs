@@ -20,6 +20,7 @@ mod cors;
 mod failover;
 mod fuzz;
 mod hardening;
+mod messages;
 mod observability;
 mod proxy;
 mod routing;
