@@ -96,7 +96,9 @@ impl ChatUsage {
         }
     }
 
-    /// OpenAI's `usage` object.
+    /// OpenAI's `usage` object. `cache_write_tokens` only when there were
+    /// some: OpenAI itself never sends it, but the providers that do (and
+    /// `from_json`) read it back, so the round trip is exact.
     pub fn to_chat(self) -> Value {
         let mut usage = Map::new();
         usage.insert("prompt_tokens".into(), self.prompt.into());
@@ -105,10 +107,11 @@ impl ChatUsage {
             "total_tokens".into(),
             (self.prompt + self.completion).into(),
         );
-        usage.insert(
-            "prompt_tokens_details".into(),
-            json!({ "cached_tokens": self.cached }),
-        );
+        let mut details = json!({ "cached_tokens": self.cached });
+        if self.cache_write > 0 {
+            details["cache_write_tokens"] = self.cache_write.into();
+        }
+        usage.insert("prompt_tokens_details".into(), details);
         Value::Object(usage)
     }
 }
