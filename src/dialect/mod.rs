@@ -14,6 +14,7 @@
 //! Pure: bytes in, bytes out. Must not know about routing, sockets or Pingora.
 
 pub mod anthropic;
+pub mod anthropic_stream_to_chat;
 pub mod anthropic_to_chat;
 pub mod chat_stream_to_anthropic;
 pub mod chat_to_anthropic;

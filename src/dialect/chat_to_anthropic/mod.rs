@@ -46,6 +46,7 @@ mod messages;
 mod response;
 
 pub use response::response;
+pub(super) use response::{completion_id, original_name};
 
 use super::anthropic::short_tool_name;
 use super::translate::parse_object;
