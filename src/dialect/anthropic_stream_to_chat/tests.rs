@@ -610,9 +610,8 @@ fn stream_done() -> AnthropicToChatStream {
 
 #[test]
 fn an_oversized_event_is_an_error_whatever_the_split() {
-    let mut body = TEXT_STREAM[..TEXT_STREAM.find("event: ping").unwrap()]
-        .as_bytes()
-        .to_vec();
+    let ping = TEXT_STREAM.find("event: ping").unwrap();
+    let mut body = TEXT_STREAM.as_bytes()[..ping].to_vec();
     body.extend_from_slice(b"data: \"");
     body.extend(std::iter::repeat_n(b'x', MAX_EVENT));
     let whole = translate_pieces([&body[..]]);
