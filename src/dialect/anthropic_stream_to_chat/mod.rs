@@ -26,13 +26,15 @@
 //!   writes OpenAI's error event (`event: error`, `{"error": {...}}`, which
 //!   the OpenAI SDKs raise) and nothing after it, not even `[DONE]`.
 
-use serde::Serialize;
 use serde_json::{Map, Value};
 
 use super::anthropic::{finish_reason, ChatUsage};
 use super::chat_to_anthropic::{completion_id, original_name};
 use super::sse::{Decoded, SseDecoder, SseEvent, MAX_EVENT};
 use super::translate::StreamTranslator;
+use wire::{Choice, Chunk, Delta, ErrorBody, ErrorEvent, FunctionDelta, ToolCallDelta};
+
+mod wire;
 
 /// The most content blocks tracked at once: Anthropic opens one at a time,
 /// so an upstream that keeps more open is broken, and its extra blocks are
@@ -497,68 +499,6 @@ impl StreamTranslator for AnthropicToChatStream {
     fn usage(&self) -> Option<ChatUsage> {
         AnthropicToChatStream::usage(self)
     }
-}
-
-#[derive(Serialize)]
-struct Chunk<'a> {
-    id: &'a str,
-    object: &'static str,
-    created: u64,
-    model: &'a str,
-    choices: &'a [Choice<'a>],
-    #[serde(skip_serializing_if = "Option::is_none")]
-    usage: Option<Value>,
-}
-
-#[derive(Serialize)]
-struct Choice<'a> {
-    index: u32,
-    delta: Delta<'a>,
-    logprobs: Option<()>,
-    finish_reason: Option<&'static str>,
-}
-
-#[derive(Serialize, Default)]
-struct Delta<'a> {
-    #[serde(skip_serializing_if = "Option::is_none")]
-    role: Option<&'static str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    content: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    reasoning_content: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    tool_calls: Option<[ToolCallDelta<'a>; 1]>,
-}
-
-#[derive(Serialize)]
-struct ToolCallDelta<'a> {
-    index: usize,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    id: Option<&'a str>,
-    #[serde(rename = "type", skip_serializing_if = "Option::is_none")]
-    kind: Option<&'static str>,
-    function: FunctionDelta<'a>,
-}
-
-#[derive(Serialize)]
-struct FunctionDelta<'a> {
-    #[serde(skip_serializing_if = "Option::is_none")]
-    name: Option<&'a str>,
-    arguments: &'a str,
-}
-
-#[derive(Serialize)]
-struct ErrorEvent<'a> {
-    error: ErrorBody<'a>,
-}
-
-#[derive(Serialize)]
-struct ErrorBody<'a> {
-    message: &'a str,
-    #[serde(rename = "type")]
-    kind: &'a str,
-    code: Option<()>,
-    param: Option<()>,
 }
 
 #[cfg(test)]

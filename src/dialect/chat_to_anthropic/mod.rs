@@ -43,6 +43,7 @@
 //!   images, prefill).
 
 mod messages;
+mod parts;
 mod response;
 
 pub use response::response;
