@@ -1,6 +1,9 @@
 //! Anthropic Messages: the facts every translation to or from it shares —
-//! stop reasons, usage, tool ids and tool names. Pure; the translators of
-//! each direction (`anthropic_to_chat`, `chat_stream_to_anthropic`) use these.
+//! stop reasons, usage, tool ids and tool names, and the removal of the
+//! gateway's own unsigned thinking blocks before a real Anthropic upstream.
+//! Pure; the translators of each direction (`anthropic_to_chat`,
+//! `chat_stream_to_anthropic`, `chat_to_anthropic`,
+//! `anthropic_stream_to_chat`) use these.
 //!
 //! Sources: Anthropic's Messages API reference (stop reasons, usage fields,
 //! tool_use ids), OpenAI's chat completions reference (finish reasons,
@@ -8,6 +11,8 @@
 //! (agentgateway, LiteLLM).
 
 use serde_json::{json, Map, Value};
+
+pub use super::unsigned_thinking::strip_unsigned_thinking;
 
 /// The signature of every thinking block translated from another
 /// provider's reasoning: not a real signature (only Anthropic makes those),
@@ -96,7 +101,9 @@ impl ChatUsage {
         }
     }
 
-    /// OpenAI's `usage` object.
+    /// OpenAI's `usage` object. `cache_write_tokens` only when there were
+    /// some: OpenAI itself never sends it, but the providers that do (and
+    /// `from_json`) read it back, so the round trip is exact.
     pub fn to_chat(self) -> Value {
         let mut usage = Map::new();
         usage.insert("prompt_tokens".into(), self.prompt.into());
@@ -105,10 +112,11 @@ impl ChatUsage {
             "total_tokens".into(),
             (self.prompt + self.completion).into(),
         );
-        usage.insert(
-            "prompt_tokens_details".into(),
-            json!({ "cached_tokens": self.cached }),
-        );
+        let mut details = json!({ "cached_tokens": self.cached });
+        if self.cache_write > 0 {
+            details["cache_write_tokens"] = self.cache_write.into();
+        }
+        usage.insert("prompt_tokens_details".into(), details);
         Value::Object(usage)
     }
 }
@@ -212,6 +220,15 @@ mod tests {
         assert_eq!(ChatUsage::from_anthropic(&anthropic), u);
         assert_eq!(u.to_chat()["total_tokens"], 1050);
         assert_eq!(u.to_chat()["prompt_tokens_details"]["cached_tokens"], 800);
+        // Cache writes: in Anthropic's counts and in OpenAI's, and back.
+        let written = ChatUsage::from_anthropic(&json!({
+            "input_tokens": 10, "output_tokens": 5,
+            "cache_creation_input_tokens": 100, "cache_read_input_tokens": 1000 }));
+        assert_eq!(
+            (written.prompt, written.cached, written.cache_write),
+            (1110, 1000, 100)
+        );
+        assert_eq!(ChatUsage::from_json(&written.to_chat()), written);
         // A provider that reports nothing: zeros, every field present.
         assert_eq!(
             ChatUsage::from_json(&json!({})).to_anthropic(),

@@ -9,13 +9,20 @@
 //!
 //! Built so far, not yet on the request path: an Anthropic client served by
 //! an OpenAI-format provider (`anthropic_to_chat` for the request and the
-//! whole reply, `chat_stream_to_anthropic` for the stream).
+//! whole reply, `chat_stream_to_anthropic` for the stream); an OpenAI client
+//! served by an Anthropic provider (`chat_to_anthropic` for the request and
+//! the whole reply, `anthropic_stream_to_chat` for the stream); and, for any
+//! Anthropic request bound for a real Anthropic upstream,
+//! `anthropic::strip_unsigned_thinking`, which removes the thinking blocks
+//! the gateway itself made from another provider's reasoning.
 //!
 //! Pure: bytes in, bytes out. Must not know about routing, sockets or Pingora.
 
 pub mod anthropic;
+pub mod anthropic_stream_to_chat;
 pub mod anthropic_to_chat;
 pub mod chat_stream_to_anthropic;
+pub mod chat_to_anthropic;
 mod count_tokens;
 mod envelope;
 mod openai;
@@ -23,6 +30,7 @@ pub mod pair;
 mod route;
 mod sse;
 pub mod translate;
+mod unsigned_thinking;
 pub mod upstream_error;
 mod usage;
 
