@@ -17,6 +17,7 @@ pub mod anthropic;
 pub mod anthropic_to_chat;
 pub mod chat_stream_to_anthropic;
 mod envelope;
+pub mod gemini;
 mod openai;
 mod route;
 mod sse;
