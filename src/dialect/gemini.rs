@@ -264,5 +264,40 @@ pub fn split_signature(id: &str) -> (&str, Option<String>) {
     (base, Some(signature))
 }
 
+/// A Gemini `functionCall` (with the `thoughtSignature` of its part) as
+/// an OpenAI tool call, without the `index` a stream adds: a fresh id
+/// unique in the conversation carrying the signature, the client's tool
+/// name, the arguments as JSON text, and the signature again where Gemini's
+/// own OpenAI-compatible endpoint puts it.
+pub fn chat_tool_call(
+    call: &Value,
+    signature: Option<&str>,
+    tool_names: &[(String, String)],
+) -> Value {
+    let sent = call.get("name").and_then(Value::as_str).unwrap_or_default();
+    let name = tool_names
+        .iter()
+        .find(|(short, _)| short == sent)
+        .map_or(sent, |(_, original)| original);
+    let arguments = match call.get("args") {
+        Some(args @ Value::Object(_)) => args.to_string(),
+        _ => "{}".to_string(),
+    };
+    let fresh = uuid::Uuid::new_v4().simple().to_string();
+    let id = format!("call_{}", &fresh[..24]);
+    let mut tool_call = json!({
+        "type": "function",
+        "function": { "name": name, "arguments": arguments },
+    });
+    match signature {
+        Some(signature) => {
+            tool_call["id"] = join_signature(&id, signature).into();
+            tool_call["extra_content"] = json!({ "google": { "thought_signature": signature } });
+        }
+        None => tool_call["id"] = id.into(),
+    }
+    tool_call
+}
+
 #[cfg(test)]
 mod tests;

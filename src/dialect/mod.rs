@@ -16,6 +16,7 @@
 pub mod anthropic;
 pub mod anthropic_to_chat;
 pub mod chat_stream_to_anthropic;
+pub mod chat_to_gemini;
 mod envelope;
 pub mod gemini;
 mod openai;
