@@ -264,6 +264,21 @@ pub fn split_signature(id: &str) -> (&str, Option<String>) {
     (base, Some(signature))
 }
 
+/// The candidate translated: index 0, or the first when none says.
+pub fn first_candidate(candidates: &[Value]) -> Option<&Value> {
+    candidates
+        .iter()
+        .find(|c| c.get("index").and_then(Value::as_u64).unwrap_or(0) == 0)
+}
+
+/// `chatcmpl-` and Gemini's `responseId`, or a fresh id.
+pub fn completion_id(response_id: Option<&str>) -> String {
+    match response_id.filter(|id| !id.is_empty()) {
+        Some(id) => format!("chatcmpl-{id}"),
+        None => format!("chatcmpl-{}", uuid::Uuid::new_v4().simple()),
+    }
+}
+
 /// A Gemini `functionCall` (with the `thoughtSignature` of its part) as
 /// an OpenAI tool call, without the `index` a stream adds: a fresh id
 /// unique in the conversation carrying the signature, the client's tool

@@ -142,7 +142,10 @@ mod tests {
     #[test]
     fn models_are_placed_by_their_generation() {
         assert_eq!(thinking_kind("gemini-3-pro-preview"), Thinking::Level);
-        assert_eq!(thinking_kind("models/gemini-3.1-flash-lite"), Thinking::Level);
+        assert_eq!(
+            thinking_kind("models/gemini-3.1-flash-lite"),
+            Thinking::Level
+        );
         assert_eq!(thinking_kind("gemini-10-ultra"), Thinking::Level);
         assert_eq!(thinking_kind("gemini-2.5-flash"), Thinking::Budget);
         assert_eq!(thinking_kind("my-alias"), Thinking::Budget);
@@ -159,7 +162,10 @@ mod tests {
         assert_eq!(budget("none", "gemini-2.5-flash"), 0);
         assert_eq!(budget("none", "gemini-2.5-pro"), 128);
         assert_eq!(budget("high", "gemini-2.5-flash"), 24576);
-        assert_eq!(thinking("low", "gemini-2.5-flash").unwrap()["includeThoughts"], true);
+        assert_eq!(
+            thinking("low", "gemini-2.5-flash").unwrap()["includeThoughts"],
+            true
+        );
     }
 
     #[test]

@@ -62,7 +62,6 @@ use std::collections::HashMap;
 
 /// Gemini's most stop sequences.
 const MAX_STOP: usize = 5;
-const MEDIA_OMITTED: &str = "[a file was omitted: its source cannot be sent to the model]";
 
 /// An OpenAI chat completions request body → a Gemini
 /// `GenerateContentRequest` body.
@@ -187,7 +186,9 @@ impl History {
     fn function_call(&mut self, call: &Value) -> Result<Value, &'static str> {
         let function = call.get("function");
         let name = function.and_then(|f| f.get("name")).and_then(Value::as_str);
-        let name = self.names.short(name.ok_or("a tool call needs a function name")?);
+        let name = self
+            .names
+            .short(name.ok_or("a tool call needs a function name")?);
         let args = arguments(function.and_then(|f| f.get("arguments")));
         let id = call.get("id").and_then(Value::as_str).unwrap_or_default();
         let (base, carried) = split_signature(id);
@@ -210,7 +211,9 @@ impl History {
 
     fn call_name(&self, id: &str) -> Option<String> {
         let found = self.calls.get(id);
-        found.or_else(|| self.calls.get(split_signature(id).0)).cloned()
+        found
+            .or_else(|| self.calls.get(split_signature(id).0))
+            .cloned()
     }
 
     fn tool_result(
@@ -280,62 +283,6 @@ fn text_of(content: Option<&Value>) -> Result<String, &'static str> {
     }
 }
 
-fn user_parts(content: Option<&Value>) -> Result<Vec<Value>, &'static str> {
-    match content {
-        Some(Value::String(text)) if text.is_empty() => Ok(Vec::new()),
-        Some(Value::String(text)) => Ok(vec![json!({ "text": text })]),
-        Some(Value::Array(parts)) => Ok(parts.iter().filter_map(user_part).collect()),
-        _ => Err("content must be a string or an array of content parts"),
-    }
-}
-
-fn user_part(part: &Value) -> Option<Value> {
-    let field = |outer: &str, inner: &str| {
-        let value = part.get(outer)?;
-        value.get(inner).or(Some(value)).and_then(Value::as_str)
-    };
-    match part.get("type")?.as_str()? {
-        "text" => Some(json!({ "text": part.get("text")?.as_str()? })),
-        "image_url" => Some(media_part(field("image_url", "url")?)),
-        "input_audio" => {
-            let audio = part.get("input_audio")?;
-            let format = audio.get("format")?.as_str()?;
-            let data = audio.get("data")?.as_str()?;
-            Some(json!({ "inlineData": { "mimeType": format!("audio/{format}"), "data": data } }))
-        }
-        "file" => Some(media_part(field("file", "file_data").unwrap_or_default())),
-        _ => None,
-    }
-}
-
-/// A data URL as `inlineData`, an http(s) URL as `fileData`, anything else
-/// as a note that something was left out.
-fn media_part(url: &str) -> Value {
-    if let Some(rest) = url.strip_prefix("data:") {
-        if let Some((mime, data)) = rest.split_once(";base64,") {
-            return json!({ "inlineData": { "mimeType": mime, "data": data } });
-        }
-    }
-    if url.starts_with("https://") || url.starts_with("http://") {
-        return json!({ "fileData": { "mimeType": guess_mime(url), "fileUri": url } });
-    }
-    json!({ "text": MEDIA_OMITTED })
-}
-
-fn guess_mime(url: &str) -> &'static str {
-    let path = url.split(['?', '#']).next().unwrap_or_default();
-    let extension = path.rsplit_once('.').map(|(_, e)| e.to_ascii_lowercase());
-    match extension.as_deref() {
-        Some("png") => "image/png",
-        Some("gif") => "image/gif",
-        Some("webp") => "image/webp",
-        Some("heic") => "image/heic",
-        Some("heif") => "image/heif",
-        Some("pdf") => "application/pdf",
-        _ => "image/jpeg",
-    }
-}
-
 /// A tool call's `args`: its arguments parsed, `{}` when not an object.
 fn arguments(arguments: Option<&Value>) -> Value {
     let parsed = match arguments {
@@ -367,7 +314,10 @@ fn tools(req: &Map<String, Value>, names: &mut ToolNames, out: &mut Map<String, 
         "tools".into(),
         json!([{ "functionDeclarations": declarations }]),
     );
-    if let Some(config) = req.get("tool_choice").and_then(|c| calling_config(c, names)) {
+    if let Some(config) = req
+        .get("tool_choice")
+        .and_then(|c| calling_config(c, names))
+    {
         out.insert(
             "toolConfig".into(),
             json!({ "functionCallingConfig": config }),
@@ -408,7 +358,10 @@ fn calling_config(choice: &Value, names: &mut ToolNames) -> Option<Value> {
 }
 
 mod generation;
+mod parts;
 mod response;
+
+use parts::user_parts;
 
 pub use response::response;
 

@@ -11,7 +11,9 @@
 //! filters, rather than an error the client would retry.
 
 use super::{parse_object, TranslateError};
-use crate::dialect::gemini::{chat_tool_call, finish_reason, GeminiUsage};
+use crate::dialect::gemini::{
+    chat_tool_call, completion_id, finish_reason, first_candidate, GeminiUsage,
+};
 use serde_json::{json, Map, Value};
 
 /// A Gemini reply (non-stream) → an OpenAI chat completion. `model` is the
@@ -53,28 +55,13 @@ pub fn response(
         "model": model,
         "choices": [{
             "index": 0,
-            "message": message.to_chat(),
+            "message": message.into_chat(),
             "logprobs": null,
             "finish_reason": finish,
         }],
         "usage": usage.to_chat(),
     });
     Ok(completion.to_string().into_bytes())
-}
-
-/// The candidate translated: index 0, or the first when none says.
-pub(crate) fn first_candidate(candidates: &[Value]) -> Option<&Value> {
-    candidates
-        .iter()
-        .find(|c| c.get("index").and_then(Value::as_u64).unwrap_or(0) == 0)
-}
-
-/// `chatcmpl-` and Gemini's `responseId`, or a fresh id.
-pub(crate) fn completion_id(response_id: Option<&str>) -> String {
-    match response_id.filter(|id| !id.is_empty()) {
-        Some(id) => format!("chatcmpl-{id}"),
-        None => format!("chatcmpl-{}", uuid::Uuid::new_v4().simple()),
-    }
 }
 
 /// The parts of a candidate, sorted into what a chat message holds.
@@ -111,7 +98,7 @@ impl Message {
         message
     }
 
-    fn to_chat(self) -> Value {
+    fn into_chat(self) -> Value {
         let mut message = Map::new();
         message.insert("role".into(), "assistant".into());
         let content = if self.content.is_empty() && !self.tool_calls.is_empty() {

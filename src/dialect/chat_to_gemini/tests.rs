@@ -1,3 +1,4 @@
+use super::parts::MEDIA_OMITTED;
 use super::*;
 use crate::dialect::anthropic_to_chat;
 use crate::dialect::gemini::{split_signature, SIGNATURE_SEPARATOR};
@@ -32,7 +33,13 @@ fn reply(body: &Value) -> Value {
 }
 
 fn reply_names(body: &Value, names: &[(String, String)]) -> Value {
-    let out = response(body.to_string().as_bytes(), "my-model", names, 1_700_000_000).unwrap();
+    let out = response(
+        body.to_string().as_bytes(),
+        "my-model",
+        names,
+        1_700_000_000,
+    )
+    .unwrap();
     serde_json::from_slice(&out).unwrap()
 }
 
@@ -115,7 +122,10 @@ fn tools_and_tool_choice_become_declarations_and_calling_config() {
         }] }])
     );
     let mode = |choice| translate(&body(choice))["toolConfig"]["functionCallingConfig"].clone();
-    assert_eq!(out["toolConfig"]["functionCallingConfig"], json!({ "mode": "AUTO" }));
+    assert_eq!(
+        out["toolConfig"]["functionCallingConfig"],
+        json!({ "mode": "AUTO" })
+    );
     assert_eq!(mode(json!("none")), json!({ "mode": "NONE" }));
     assert_eq!(mode(json!("required")), json!({ "mode": "ANY" }));
     assert_eq!(
@@ -143,7 +153,11 @@ fn a_claude_code_schema_goes_as_json_schema_without_its_meta_keyword() {
     assert!(schema.get("$schema").is_none());
     assert_eq!(schema["additionalProperties"], false);
     assert!(declarations[0].get("parameters").is_none());
-    assert_eq!(declarations[1], json!({ "name": "NoArgs" }), "no parameters: left unset");
+    assert_eq!(
+        declarations[1],
+        json!({ "name": "NoArgs" }),
+        "no parameters: left unset"
+    );
 }
 
 #[test]
@@ -160,11 +174,20 @@ fn long_or_odd_tool_names_are_rewritten_and_restored_in_the_reply() {
         "tool_choice": { "type": "function", "function": { "name": long } }
     });
     let (out, names) = translate_with(&body, &opts());
-    let short = out["tools"][0]["functionDeclarations"][0]["name"].as_str().unwrap().to_string();
+    let short = out["tools"][0]["functionDeclarations"][0]["name"]
+        .as_str()
+        .unwrap()
+        .to_string();
     assert_eq!(short.len(), 64);
     assert_eq!(names, vec![(short.clone(), long.to_string())]);
-    assert_eq!(out["contents"][1]["parts"][0]["functionCall"]["name"], short);
-    assert_eq!(out["contents"][2]["parts"][0]["functionResponse"]["name"], short);
+    assert_eq!(
+        out["contents"][1]["parts"][0]["functionCall"]["name"],
+        short
+    );
+    assert_eq!(
+        out["contents"][2]["parts"][0]["functionResponse"]["name"],
+        short
+    );
     assert_eq!(
         out["toolConfig"]["functionCallingConfig"]["allowedFunctionNames"][0],
         short
@@ -172,7 +195,10 @@ fn long_or_odd_tool_names_are_rewritten_and_restored_in_the_reply() {
     let gemini = json!({ "candidates": [{ "content": { "role": "model", "parts": [
         { "functionCall": { "name": short, "args": {} } }] }, "finishReason": "STOP" }] });
     let chat = reply_names(&gemini, &names);
-    assert_eq!(chat["choices"][0]["message"]["tool_calls"][0]["function"]["name"], long);
+    assert_eq!(
+        chat["choices"][0]["message"]["tool_calls"][0]["function"]["name"],
+        long
+    );
 }
 
 #[test]
@@ -223,7 +249,8 @@ fn every_step_of_the_current_turn_keeps_or_gets_a_signature() {
         json!({ "role": "assistant", "tool_calls": [{ "id": id, "type": "function",
                 "function": { "name": name, "arguments": args } }] })
     };
-    let result = |id: &str, content: &str| json!({ "role": "tool", "tool_call_id": id, "content": content });
+    let result =
+        |id: &str, content: &str| json!({ "role": "tool", "tool_call_id": id, "content": content });
     let a = crate::dialect::gemini::join_signature("call_a", SIG_A);
     let b = crate::dialect::gemini::join_signature("call_b", SIG_B);
     let body = json!({ "messages": [
@@ -241,11 +268,22 @@ fn every_step_of_the_current_turn_keeps_or_gets_a_signature() {
     ] });
     let contents = translate(&body)["contents"].clone();
     let signature = |i: usize| contents[i]["parts"][0]["thoughtSignature"].clone();
-    assert_eq!(signature(1), Value::Null, "an older turn is not validated: as it was");
+    assert_eq!(
+        signature(1),
+        Value::Null,
+        "an older turn is not validated: as it was"
+    );
     assert_eq!(signature(5), SIG_A);
     assert_eq!(signature(7), SIG_B);
-    assert_eq!(signature(9), SKIP_SIGNATURE, "a step with no signature gets the skip one");
-    assert_eq!(contents[4]["parts"][0]["text"], "Check flight AA100 and book a taxi if delayed");
+    assert_eq!(
+        signature(9),
+        SKIP_SIGNATURE,
+        "a step with no signature gets the skip one"
+    );
+    assert_eq!(
+        contents[4]["parts"][0]["text"],
+        "Check flight AA100 and book a taxi if delayed"
+    );
 }
 
 #[test]
@@ -259,7 +297,11 @@ fn gemini_s_own_openai_carrier_is_read_and_wins() {
     ] });
     let part = translate(&body)["contents"][1]["parts"][0].clone();
     assert_eq!(part["thoughtSignature"], SIG_A);
-    assert_eq!(part["functionCall"]["args"], json!({}), "arguments not JSON: {{}}");
+    assert_eq!(
+        part["functionCall"]["args"],
+        json!({}),
+        "arguments not JSON: {{}}"
+    );
 }
 
 #[test]
@@ -357,7 +399,10 @@ fn bad_requests_are_the_client_s_fault() {
     bad(json!({ "role": "tool", "content": "x" }));
     bad(json!({ "role": "assistant", "tool_calls": {} }));
     bad(json!({ "role": "assistant", "tool_calls": [{ "id": "c", "function": {} }] }));
-    assert_eq!(err(br#"{"messages":[{"role":"user","content":7}]}"#).status(), 400);
+    assert_eq!(
+        err(br#"{"messages":[{"role":"user","content":7}]}"#).status(),
+        400
+    );
 }
 
 // The reply.
@@ -424,15 +469,22 @@ fn a_function_call_reply_becomes_tool_calls() {
     let call = &choice["message"]["tool_calls"][0];
     assert_eq!(call["type"], "function");
     assert_eq!(call["function"]["name"], "schedule_meeting");
-    let args: Value = serde_json::from_str(call["function"]["arguments"].as_str().unwrap()).unwrap();
+    let args: Value =
+        serde_json::from_str(call["function"]["arguments"].as_str().unwrap()).unwrap();
     assert_eq!(args["attendees"], json!(["Bob", "Alice"]));
     let id = call["id"].as_str().unwrap();
-    assert!(id.starts_with("call_") && id.contains(SIGNATURE_SEPARATOR), "{id}");
+    assert!(
+        id.starts_with("call_") && id.contains(SIGNATURE_SEPARATOR),
+        "{id}"
+    );
     assert_eq!(split_signature(id).1.as_deref(), Some(SIG_A));
     assert_eq!(call["extra_content"]["google"]["thought_signature"], SIG_A);
     assert_eq!(chat["usage"]["completion_tokens"], 100);
     assert_eq!(chat["usage"]["total_tokens"], 211);
-    assert_eq!(chat["usage"]["completion_tokens_details"]["reasoning_tokens"], 60);
+    assert_eq!(
+        chat["usage"]["completion_tokens_details"]["reasoning_tokens"],
+        60
+    );
 }
 
 #[test]
@@ -462,7 +514,10 @@ fn thoughts_become_reasoning_content() {
     let chat = reply(&gemini);
     let message = &chat["choices"][0]["message"];
     assert_eq!(message["content"], "Paris.");
-    assert_eq!(message["reasoning_content"], "**Weighing the options**\nThe user wants...");
+    assert_eq!(
+        message["reasoning_content"],
+        "**Weighing the options**\nThe user wants..."
+    );
     assert_eq!(
         chat["usage"],
         json!({ "prompt_tokens": 10, "completion_tokens": 52, "total_tokens": 62,
@@ -495,7 +550,13 @@ fn blocked_prompts_and_filtered_answers_are_content_filter() {
 #[test]
 fn what_is_not_a_gemini_reply_is_the_upstream_s_fault() {
     let bad = |body: &[u8]| response(body, "m", &[], 0).unwrap_err();
-    for body in [&b"nope"[..], b"[]", b"{}", br#"{"error":{"code":500}}"#, br#"{"choices":[]}"#] {
+    for body in [
+        &b"nope"[..],
+        b"[]",
+        b"{}",
+        br#"{"error":{"code":500}}"#,
+        br#"{"choices":[]}"#,
+    ] {
         let err = bad(body);
         assert!(matches!(err, TranslateError::BadReply(_)), "{err:?}");
         assert_eq!(err.status(), 502);
@@ -522,8 +583,12 @@ fn a_signature_survives_an_openai_shaped_history() {
         call.as_object_mut().unwrap().remove("extra_content");
     }
     for history in [assistant, stripped] {
-        let ids: Vec<String> = history["tool_calls"].as_array().unwrap().iter()
-            .map(|c| c["id"].as_str().unwrap().to_string()).collect();
+        let ids: Vec<String> = history["tool_calls"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c["id"].as_str().unwrap().to_string())
+            .collect();
         let body = json!({ "messages": [
             { "role": "user", "content": "Weather in Paris and London?" },
             history,
@@ -531,11 +596,16 @@ fn a_signature_survives_an_openai_shaped_history() {
             { "role": "tool", "tool_call_id": ids[1], "content": "9C" }
         ], "tools": [weather_tool()] });
         let contents = translate(&body)["contents"].clone();
-        assert_eq!(contents[1]["parts"][0]["thoughtSignature"], SIG_A, "exactly as received");
+        assert_eq!(
+            contents[1]["parts"][0]["thoughtSignature"], SIG_A,
+            "exactly as received"
+        );
         assert!(contents[1]["parts"][1].get("thoughtSignature").is_none());
         let responses = contents[2]["parts"].as_array().unwrap();
         assert_eq!(responses.len(), 2);
-        assert!(responses.iter().all(|r| r["functionResponse"]["name"] == "get_weather"));
+        assert!(responses
+            .iter()
+            .all(|r| r["functionResponse"]["name"] == "get_weather"));
     }
 }
 
@@ -543,14 +613,24 @@ fn a_signature_survives_an_openai_shaped_history() {
 fn a_signature_survives_an_anthropic_shaped_history() {
     // Gemini → chat completion → Anthropic message, as Claude Code sees it.
     let chat = reply(&gemini_call_reply());
-    let message = anthropic_to_chat::response(chat.to_string().as_bytes(), "claude-x", &[]).unwrap();
+    let message =
+        anthropic_to_chat::response(chat.to_string().as_bytes(), "claude-x", &[]).unwrap();
     let message: Value = serde_json::from_slice(&message).unwrap();
-    let uses: Vec<Value> = message["content"].as_array().unwrap().iter()
-        .filter(|b| b["type"] == "tool_use").cloned().collect();
+    let uses: Vec<Value> = message["content"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|b| b["type"] == "tool_use")
+        .cloned()
+        .collect();
     assert_eq!(uses.len(), 2);
     assert_eq!(message["stop_reason"], "tool_use");
     let first = uses[0]["id"].as_str().unwrap();
-    assert_eq!(split_signature(first).1.as_deref(), Some(SIG_A), "tool_id kept the carrier");
+    assert_eq!(
+        split_signature(first).1.as_deref(),
+        Some(SIG_A),
+        "tool_id kept the carrier"
+    );
     // Claude Code's next request: the history with the results.
     let anthropic = json!({
         "model": "claude-x", "max_tokens": 32000,
@@ -566,16 +646,27 @@ fn a_signature_survives_an_anthropic_shaped_history() {
             "$schema": "http://json-schema.org/draft-07/schema#", "type": "object",
             "properties": { "location": { "type": "string" } }, "additionalProperties": false } }]
     });
-    let chat_opts = RequestOptions { model: MODEL.into(), max_output_tokens: None, stream_usage: false, reasoning: false };
-    let chat_req = anthropic_to_chat::request(anthropic.to_string().as_bytes(), &chat_opts).unwrap();
+    let chat_opts = RequestOptions {
+        model: MODEL.into(),
+        max_output_tokens: None,
+        stream_usage: false,
+        reasoning: false,
+    };
+    let chat_req =
+        anthropic_to_chat::request(anthropic.to_string().as_bytes(), &chat_opts).unwrap();
     let gemini_req = request(&chat_req.body, &opts()).unwrap();
     let gemini_req: Value = serde_json::from_slice(&gemini_req.body).unwrap();
     let contents = &gemini_req["contents"];
     assert_eq!(contents[1]["role"], "model");
     assert_eq!(contents[1]["parts"][0]["thoughtSignature"], SIG_A);
-    assert_eq!(contents[1]["parts"][0]["functionCall"]["args"], json!({ "location": "Paris" }));
+    assert_eq!(
+        contents[1]["parts"][0]["functionCall"]["args"],
+        json!({ "location": "Paris" })
+    );
     assert!(contents[1]["parts"][1].get("thoughtSignature").is_none());
-    assert_eq!(contents[2]["parts"][1]["functionResponse"],
-               json!({ "name": "get_weather", "response": { "output": "9C" } }));
+    assert_eq!(
+        contents[2]["parts"][1]["functionResponse"],
+        json!({ "name": "get_weather", "response": { "output": "9C" } })
+    );
     assert_eq!(gemini_req["generationConfig"]["maxOutputTokens"], 32000);
 }

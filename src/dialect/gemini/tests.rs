@@ -17,7 +17,11 @@ fn finish_reasons_follow_the_table_and_a_function_call_wins() {
         "IMAGE_PROHIBITED_CONTENT",
         "IMAGE_RECITATION",
     ] {
-        assert_eq!(finish_reason(Some(filtered), false), "content_filter", "{filtered}");
+        assert_eq!(
+            finish_reason(Some(filtered), false),
+            "content_filter",
+            "{filtered}"
+        );
     }
     for other in [
         "OTHER",
@@ -43,7 +47,12 @@ fn usage_counts_thoughts_as_output_and_cached_tokens_inside_the_prompt() {
     let usage = GeminiUsage::from_metadata(&metadata);
     assert_eq!(
         usage.chat,
-        ChatUsage { prompt: 1200, completion: 400, cached: 1000, cache_write: 0 }
+        ChatUsage {
+            prompt: 1200,
+            completion: 400,
+            cached: 1000,
+            cache_write: 0
+        }
     );
     assert_eq!(usage.reasoning, 320);
     let chat = usage.to_chat();
@@ -53,11 +62,17 @@ fn usage_counts_thoughts_as_output_and_cached_tokens_inside_the_prompt() {
     // Anthropic's view keeps the cache apart from the input.
     assert_eq!(usage.chat.to_anthropic()["input_tokens"], 200);
     // Nothing reported: zeros.
-    assert_eq!(GeminiUsage::from_metadata(&json!({})), GeminiUsage::default());
+    assert_eq!(
+        GeminiUsage::from_metadata(&json!({})),
+        GeminiUsage::default()
+    );
     // Google's own tools' input is input.
     let tools = json!({ "promptTokenCount": 10, "toolUsePromptTokenCount": 5,
                         "candidatesTokenCount": 1, "totalTokenCount": 16 });
-    assert_eq!(GeminiUsage::from_metadata(&tools).to_chat()["total_tokens"], 16);
+    assert_eq!(
+        GeminiUsage::from_metadata(&tools).to_chat()["total_tokens"],
+        16
+    );
 }
 
 const QUOTA: &str = r#"{
@@ -88,15 +103,30 @@ fn error_bodies_give_their_status_message_and_retry_delay() {
     );
     assert_eq!(retry_delay(QUOTA.as_bytes()), Some(Duration::from_secs(12)));
     let wrapped = format!("[{QUOTA}]");
-    assert_eq!(retry_delay(wrapped.as_bytes()), Some(Duration::from_secs(12)));
-    assert_eq!(error_summary(wrapped.as_bytes()).map(|s| s.0), Some("RESOURCE_EXHAUSTED".into()));
+    assert_eq!(
+        retry_delay(wrapped.as_bytes()),
+        Some(Duration::from_secs(12))
+    );
+    assert_eq!(
+        error_summary(wrapped.as_bytes()).map(|s| s.0),
+        Some("RESOURCE_EXHAUSTED".into())
+    );
     let bad_key = br#"{"error":{"code":400,"message":"API key not valid. Please pass a valid API key.","status":"INVALID_ARGUMENT"}}"#;
-    assert_eq!(error_summary(bad_key).map(|s| s.0), Some("INVALID_ARGUMENT".into()));
+    assert_eq!(
+        error_summary(bad_key).map(|s| s.0),
+        Some("INVALID_ARGUMENT".into())
+    );
     assert_eq!(retry_delay(bad_key), None);
     let no_status = br#"{"error":{"code":503,"message":"The model is overloaded."}}"#;
-    assert_eq!(error_summary(no_status), Some(("503".into(), "The model is overloaded.".into())));
+    assert_eq!(
+        error_summary(no_status),
+        Some(("503".into(), "The model is overloaded.".into()))
+    );
     assert_eq!(openai_error_type("RESOURCE_EXHAUSTED"), "rate_limit_error");
-    assert_eq!(openai_error_type("INVALID_ARGUMENT"), "invalid_request_error");
+    assert_eq!(
+        openai_error_type("INVALID_ARGUMENT"),
+        "invalid_request_error"
+    );
     assert_eq!(openai_error_type("UNAVAILABLE"), "api_error");
 }
 
@@ -112,10 +142,29 @@ fn retry_delays_parse_fractions_and_refuse_odd_input() {
     assert_eq!(delay("1.234s"), Some(Duration::from_millis(1234)));
     assert_eq!(delay("0.000000001s"), Some(Duration::from_nanos(1)));
     assert_eq!(delay("53s"), Some(Duration::from_secs(53)));
-    for odd in ["", "s", "12", "-1s", "1.s5", "1.0000000001s", "abc", ".5s", "1e3s", "99999999999999999999s"] {
+    for odd in [
+        "",
+        "s",
+        "12",
+        "-1s",
+        "1.s5",
+        "1.0000000001s",
+        "abc",
+        ".5s",
+        "1e3s",
+        "99999999999999999999s",
+    ] {
         assert_eq!(delay(odd), None, "{odd:?}");
     }
-    for body in [&b""[..], b"null", b"[]", b"[1]", b"{\"error\":\"x\"}", b"\xff\xfe", b"{\"error\":{\"details\":{}}}"] {
+    for body in [
+        &b""[..],
+        b"null",
+        b"[]",
+        b"[1]",
+        b"{\"error\":\"x\"}",
+        b"\xff\xfe",
+        b"{\"error\":{\"details\":{}}}",
+    ] {
         assert_eq!(retry_delay(body), None);
         let _ = error_summary(body);
     }
@@ -126,7 +175,10 @@ fn retry_delays_parse_fractions_and_refuse_odd_input() {
 #[test]
 fn tool_names_fit_gemini_and_distinct_names_stay_apart() {
     assert_eq!(tool_name("get_weather"), "get_weather");
-    assert_eq!(tool_name("mcp__github__create_issue"), "mcp__github__create_issue");
+    assert_eq!(
+        tool_name("mcp__github__create_issue"),
+        "mcp__github__create_issue"
+    );
     assert_eq!(tool_name("ns.tool:v1-2"), "ns.tool:v1-2");
     let spaced = tool_name("get weather");
     assert!(spaced.starts_with("get_weather_"), "{spaced}");
@@ -160,11 +212,24 @@ fn schemas_go_unchanged_but_for_their_meta_keyword() {
 
 #[test]
 fn signatures_ride_in_ids_and_come_back_exactly() {
-    for signature in ["CiQBjz1rX+/a9Q==", "Ei0KKw/+", "AAAA", "Zm9vYg==", "Zm9vYmE="] {
+    for signature in [
+        "CiQBjz1rX+/a9Q==",
+        "Ei0KKw/+",
+        "AAAA",
+        "Zm9vYg==",
+        "Zm9vYmE=",
+    ] {
         let id = join_signature("call_1_abc", signature);
-        assert!(id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-'), "{id}");
+        assert!(
+            id.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-'),
+            "{id}"
+        );
         assert_eq!(tool_id(&id), id, "an Anthropic tool_use id keeps it");
-        assert_eq!(split_signature(&id), ("call_1_abc", Some(signature.to_string())));
+        assert_eq!(
+            split_signature(&id),
+            ("call_1_abc", Some(signature.to_string()))
+        );
     }
     // Padding left out upstream is restored: the same bytes.
     assert_eq!(
@@ -176,5 +241,8 @@ fn signatures_ride_in_ids_and_come_back_exactly() {
     assert_eq!(split_signature("x__thought__"), ("x__thought__", None));
     assert_eq!(join_signature("x", "not base64!"), "x");
     // LiteLLM's form, with the standard alphabet in the id.
-    assert_eq!(split_signature("call_9__thought__ab+/cd=="), ("call_9", Some("ab+/cd==".into())));
+    assert_eq!(
+        split_signature("call_9__thought__ab+/cd=="),
+        ("call_9", Some("ab+/cd==".into()))
+    );
 }
