@@ -5,11 +5,15 @@
 //! candidate can say which one they speak, and their error envelopes exist.
 //! This is the seam translators fill, pairwise: one pure converter per
 //! direction, and a state machine fed bytes per streamed direction, sharing
-//! the facts of a dialect (`anthropic`) and the SSE framing (`sse`).
+//! the facts of a dialect (`anthropic`, `gemini`) and the SSE framing
+//! (`sse`).
 //!
 //! Built so far, not yet on the request path: an Anthropic client served by
 //! an OpenAI-format provider (`anthropic_to_chat` for the request and the
-//! whole reply, `chat_stream_to_anthropic` for the stream).
+//! whole reply, `chat_stream_to_anthropic` for the stream); an OpenAI client
+//! served by a native Gemini provider (`chat_to_gemini` for the request and
+//! the whole reply, `gemini_stream_to_chat` for the stream), and an
+//! Anthropic client too, by chaining both pairs.
 //!
 //! Pure: bytes in, bytes out. Must not know about routing, sockets or Pingora.
 
@@ -19,6 +23,7 @@ pub mod chat_stream_to_anthropic;
 pub mod chat_to_gemini;
 mod envelope;
 pub mod gemini;
+pub mod gemini_stream_to_chat;
 mod openai;
 mod route;
 mod sse;
