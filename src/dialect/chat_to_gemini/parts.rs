@@ -23,7 +23,10 @@ fn user_part(part: &Value) -> Option<Value> {
         value.get(inner).or(Some(value)).and_then(Value::as_str)
     };
     match part.get("type")?.as_str()? {
-        "text" => Some(json!({ "text": part.get("text")?.as_str()? })),
+        "text" => {
+            let text = part.get("text")?.as_str()?;
+            (!text.is_empty()).then(|| json!({ "text": text }))
+        }
         "image_url" => Some(media_part(field("image_url", "url")?)),
         "input_audio" => {
             let audio = part.get("input_audio")?;

@@ -457,3 +457,30 @@ fn garbage_never_panics_and_always_ends_the_stream() {
         );
     }
 }
+
+#[test]
+fn a_streamed_signature_reaches_an_anthropic_client_in_its_tool_use_id() {
+    use crate::dialect::chat_stream_to_anthropic::ChatToAnthropicStream;
+    let events = vec![
+        json!({ "candidates": [{ "content": { "role": "model", "parts": [
+        { "functionCall": { "name": "Bash", "args": { "command": "ls" } }, "thoughtSignature": SIG }
+    ] }, "finishReason": "STOP" }], "usageMetadata": { "promptTokenCount": 9, "candidatesTokenCount": 3 } }),
+    ];
+    let chat = run(stream(true), [&sse(&events, "\r\n")[..]]);
+    let mut anthropic = ChatToAnthropicStream::new("claude-x".into(), Vec::new());
+    let mut out = Vec::new();
+    for byte in chat.chunks(7) {
+        anthropic.feed(byte, &mut out);
+    }
+    anthropic.finish(&mut out);
+    let text = String::from_utf8(out).unwrap();
+    let start = text
+        .split("\n\n")
+        .filter_map(|frame| frame.split_once("data: ").map(|(_, d)| d))
+        .filter_map(|data| serde_json::from_str::<Value>(data).ok())
+        .find(|event| event["content_block"]["type"] == "tool_use")
+        .expect("a tool_use block");
+    let id = start["content_block"]["id"].as_str().unwrap();
+    assert_eq!(split_signature(id).1.as_deref(), Some(SIG));
+    assert_eq!(anthropic.stop_reason(), Some("tool_use"));
+}
