@@ -49,6 +49,8 @@ const MAX_ERROR_BODY: usize = 64 * 1024;
 /// OpenAI's `finish_reason` for a Gemini `finishReason`. A reply with a
 /// function call is `tool_calls` whatever Gemini said: it says `STOP` then,
 /// and a client told `stop` never runs the tool.
+/// Safety, blocklist, recitation and their image forms are
+/// `content_filter`; `IMAGE_OTHER`, like `OTHER`, says nothing was filtered.
 pub fn finish_reason(gemini: Option<&str>, tool_called: bool) -> &'static str {
     if tool_called {
         return "tool_calls";
