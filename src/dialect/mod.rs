@@ -1,20 +1,21 @@
 //! Wire formats: the shapes of request bodies, replies, streams and error
-//! envelopes that clients and providers speak. Today the gateway serves the
-//! OpenAI dialect on both sides (chat completions, completions, embeddings);
-//! Anthropic Messages and Gemini are named here so that a provider type and a
-//! candidate can say which one they speak, and their error envelopes exist.
-//! This is the seam translators fill, pairwise: one pure converter per
-//! direction, and a state machine fed bytes per streamed direction, sharing
-//! the facts of a dialect (`anthropic`) and the SSE framing (`sse`).
+//! envelopes that clients and providers speak — OpenAI's chat completions
+//! (and completions, embeddings), Anthropic's Messages and Google's Gemini —
+//! and the translators between them, pairwise: one pure converter per
+//! direction and a state machine fed bytes per streamed direction, sharing
+//! the facts of a dialect (`anthropic`, `gemini`), the SSE framing (`sse`)
+//! and the shape of a translation (`translate`). `pair` says which
+//! translators join a client's dialect to a provider's.
 //!
-//! Built so far, not yet on the request path: an Anthropic client served by
-//! an OpenAI-format provider (`anthropic_to_chat` for the request and the
-//! whole reply, `chat_stream_to_anthropic` for the stream); an OpenAI client
-//! served by an Anthropic provider (`chat_to_anthropic` for the request and
-//! the whole reply, `anthropic_stream_to_chat` for the stream); and, for any
-//! Anthropic request bound for a real Anthropic upstream,
-//! `anthropic::strip_unsigned_thinking`, which removes the thinking blocks
-//! the gateway itself made from another provider's reasoning.
+//! The directions: an Anthropic client of an OpenAI-format provider
+//! (`anthropic_to_chat`, `chat_stream_to_anthropic`); an OpenAI client of an
+//! Anthropic provider (`chat_to_anthropic`, `anthropic_stream_to_chat`); an
+//! OpenAI client of Gemini (`chat_to_gemini`, `gemini_stream_to_chat`); an
+//! Anthropic client of Gemini by chaining the first and the third. Provider
+//! errors go back in the client's envelope (`upstream_error`); a request
+//! bound for a real Anthropic upstream loses the thinking blocks the gateway
+//! itself made of another provider's reasoning
+//! (`anthropic::strip_unsigned_thinking`).
 //!
 //! Pure: bytes in, bytes out. Must not know about routing, sockets or Pingora.
 
@@ -23,8 +24,11 @@ pub mod anthropic_stream_to_chat;
 pub mod anthropic_to_chat;
 pub mod chat_stream_to_anthropic;
 pub mod chat_to_anthropic;
+pub mod chat_to_gemini;
 mod count_tokens;
 mod envelope;
+pub mod gemini;
+pub mod gemini_stream_to_chat;
 mod openai;
 pub mod pair;
 mod route;
