@@ -46,7 +46,7 @@ fn error_type(status: u16) -> &'static str {
         429 => "rate_limit_error",
         504 => "timeout_error",
         529 => "overloaded_error",
-        500..=599 => "api_error",
+        _ if status >= 500 => "api_error",
         _ => "invalid_request_error",
     }
 }
