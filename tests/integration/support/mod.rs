@@ -24,8 +24,8 @@ mod wire;
 
 pub use behaviour::Behaviour;
 pub use client::{
-    assert_openai_error, chat_body, chat_stream_body, header, http_client, post_json,
-    read_sse_events, sse_data, try_read_sse_events,
+    anthropic_body, anthropic_event, assert_openai_error, chat_body, chat_stream_body, gemini_body,
+    gemini_frame, header, http_client, post_json, read_sse_events, sse_data, try_read_sse_events,
 };
 pub use gateway::{
     closed_base_url, instances_yaml, provider_yaml, write_file, Gateway, GatewayBuilder,
