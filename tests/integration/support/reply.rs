@@ -61,6 +61,15 @@ struct Pacing {
     cut_after: Option<usize>,
 }
 
+impl Pacing {
+    fn steady(delay: Duration) -> Pacing {
+        Pacing {
+            delay,
+            cut_after: None,
+        }
+    }
+}
+
 /// The JSON object an OK-family reply of the OpenAI dialect produces.
 enum Kind {
     Chat,
@@ -78,28 +87,17 @@ where
         tokio::time::sleep(b.delay_head).await;
     }
     let dialect = Dialect::of(ex.request);
-    let is_get_models = ex.request.method == "GET"
-        && (ex.request.path.split('?').next()).is_some_and(|path| path.ends_with("/models"));
-    let still = Pacing {
-        delay: Duration::ZERO,
-        cut_after: None,
-    };
     match &b.reply {
-        Reply::Ok | Reply::Chat if dialect == Dialect::OpenAi => {
-            let kind = kind_for(&b.reply, ex.request);
-            ok_reply(stream, b, &ex, kind).await
-        }
-        Reply::Completion | Reply::Embeddings => {
-            let kind = kind_for(&b.reply, ex.request);
-            ok_reply(stream, b, &ex, kind).await
-        }
-        Reply::Ok | Reply::Chat if is_get_models => {
+        Reply::Completion | Reply::Embeddings => ok_reply(stream, b, &ex).await,
+        Reply::Ok | Reply::Chat if dialect == Dialect::OpenAi => ok_reply(stream, b, &ex).await,
+        Reply::Ok | Reply::Chat if is_model_list(ex.request) => {
             let body = dialect.model_list(&b.models).to_string();
             full(stream, b, &ex, 200, dialect.json_type(), body.as_bytes()).await
         }
         Reply::Ok | Reply::Chat => {
             let said = Said::Text(answer::words(&b.content));
-            converse(stream, b, &ex, dialect, said, Form::AsAsked(still)).await
+            let form = Form::AsAsked(Pacing::steady(Duration::ZERO));
+            converse(stream, b, &ex, dialect, said, form).await
         }
         Reply::Sse {
             chunks,
@@ -118,11 +116,8 @@ where
                 name: name.clone(),
                 args: args.clone(),
             };
-            let pacing = Pacing {
-                delay: *delay,
-                cut_after: None,
-            };
-            converse(stream, b, &ex, dialect, said, Form::AsAsked(pacing)).await
+            let form = Form::AsAsked(Pacing::steady(*delay));
+            converse(stream, b, &ex, dialect, said, form).await
         }
         Reply::Status(code) => {
             let default = format!("mock upstream error {code}");
@@ -150,11 +145,16 @@ where
     }
 }
 
-fn kind_for(reply: &Reply, request: &RecordedRequest) -> Kind {
+fn is_model_list(request: &RecordedRequest) -> bool {
     let path = request.path.split('?').next().unwrap_or_default();
-    if request.method == "GET" && path.ends_with("/models") {
+    request.method == "GET" && path.ends_with("/models")
+}
+
+fn kind_for(reply: &Reply, request: &RecordedRequest) -> Kind {
+    if is_model_list(request) {
         return Kind::Models;
     }
+    let path = request.path.split('?').next().unwrap_or_default();
     match reply {
         Reply::Chat => Kind::Chat,
         Reply::Completion => Kind::Completion,
@@ -193,16 +193,12 @@ fn ok_body(b: &Behaviour, request: &RecordedRequest, kind: Kind) -> (u16, Value)
     (200, object)
 }
 
-async fn ok_reply<S>(
-    stream: &mut S,
-    b: &Behaviour,
-    ex: &Exchange<'_>,
-    kind: Kind,
-) -> io::Result<Flow>
+/// The OpenAI OK-family reply: the object `kind_for` picks.
+async fn ok_reply<S>(stream: &mut S, b: &Behaviour, ex: &Exchange<'_>) -> io::Result<Flow>
 where
     S: AsyncWrite + Unpin,
 {
-    let (status, body) = ok_body(b, ex.request, kind);
+    let (status, body) = ok_body(b, ex.request, kind_for(&b.reply, ex.request));
     let body = body.to_string();
     full(stream, b, ex, status, "application/json", body.as_bytes()).await
 }
