@@ -110,7 +110,7 @@ impl Behaviour {
     /// 200 `text/event-stream`, chunked: `chunks` content events, a `finish_reason`
     /// event, a `usage` event and `data: [DONE]`, each flushed on its own with `delay`
     /// between events. Send instants are recorded (`MockUpstream::sent_events`).
-    /// The text is `tok0 tok1 ...`; it streams whatever the request asked for.
+    /// The text is `tok0 tok1 ...`; it streams even if the request did not ask to.
     ///
     /// Anthropic: `message_start`, `content_block_start`, `ping`, `chunks`
     /// `content_block_delta`s, `content_block_stop`, `message_delta` (`end_turn`,
