@@ -10,6 +10,7 @@
 mod support;
 
 // Self-tests of the support code; they need no working gateway.
+mod mock_dialects_selftest;
 mod mock_selftest;
 mod mock_wire_selftest;
 

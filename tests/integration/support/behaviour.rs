@@ -1,7 +1,11 @@
 //! What a [`MockUpstream`](super::MockUpstream) does with each request: a small builder
 //! over a closed set of replies. It owns only the description; the mock's connection
-//! loop (`mock.rs`) acts it out, so a behaviour can be swapped at run time.
+//! loop (`mock.rs`) acts it out, so a behaviour can be swapped at run time. The wire
+//! format is not part of it: the request's path picks OpenAI, Anthropic or Gemini
+//! (`dialect.rs`), so one behaviour serves an instance of any provider type.
 
+use super::answer::Usage;
+use serde_json::Value;
 use std::time::Duration;
 
 /// How the mock answers one request. Build one with a constructor
@@ -17,6 +21,9 @@ pub struct Behaviour {
     pub(super) error_message: Option<String>,
     pub(super) models: Vec<String>,
     pub(super) gets_ok: bool,
+    pub(super) usage: Option<Usage>,
+    pub(super) retry_delay: Option<u64>,
+    pub(super) crlf: bool,
 }
 
 /// The closed set of replies; `mock.rs` matches on it exhaustively.
@@ -31,6 +38,11 @@ pub(super) enum Reply {
         chunks: usize,
         delay: Duration,
         cut_after: Option<usize>,
+    },
+    ToolCall {
+        name: String,
+        args: Value,
+        delay: Duration,
     },
     Status(u16),
     Raw {
@@ -56,12 +68,23 @@ impl Behaviour {
             error_message: None,
             models: vec!["mock-model".to_string()],
             gets_ok: false,
+            usage: None,
+            retry_delay: None,
+            crlf: false,
         }
     }
 
     /// 200 with the object the path asks for: `/chat/completions` → chat.completion,
     /// `/completions` → text_completion, `/embeddings` → a list of embeddings,
     /// `GET /models` → a model list. Unknown paths get a 404 OpenAI error.
+    ///
+    /// Anthropic (`.../messages`): a `message` with one text block, or its event stream
+    /// when the body has `"stream": true`. Gemini: a `GenerateContentResponse` on
+    /// `:generateContent`, its `alt=sse` frames on `:streamGenerateContent`. Streams send
+    /// the text word by word, without delay. Bodies a provider would reject (no model;
+    /// Anthropic: no `messages` or `max_tokens`; Gemini: no `contents`) get its 400.
+    /// `GET .../models` with `anthropic-version`, or `GET /v1beta/models`, get that
+    /// provider's model list.
     pub fn ok() -> Behaviour {
         Behaviour::new(Reply::Ok)
     }
@@ -69,6 +92,7 @@ impl Behaviour {
     /// 200 `application/json` chat.completion for the request's `model`, whatever the path.
     /// A body that is not JSON or has no string `model` gets a 400 OpenAI error, like a
     /// real provider. (`GET .../models` still gets the model list, so health checks pass.)
+    /// On Anthropic and Gemini paths it answers exactly like [`Behaviour::ok`].
     pub fn chat_ok() -> Behaviour {
         Behaviour::new(Reply::Chat)
     }
@@ -86,6 +110,13 @@ impl Behaviour {
     /// 200 `text/event-stream`, chunked: `chunks` content events, a `finish_reason`
     /// event, a `usage` event and `data: [DONE]`, each flushed on its own with `delay`
     /// between events. Send instants are recorded (`MockUpstream::sent_events`).
+    /// The text is `tok0 tok1 ...`; it streams even if the request did not ask to.
+    ///
+    /// Anthropic: `message_start`, `content_block_start`, `ping`, `chunks`
+    /// `content_block_delta`s, `content_block_stop`, `message_delta` (`end_turn`,
+    /// cumulative `output_tokens`), `message_stop`, each with its `event:` line.
+    /// Gemini: `chunks` data-only frames (at least one), the last with `finishReason` and
+    /// the full `usageMetadata`, no `[DONE]`.
     pub fn sse(chunks: usize, delay: Duration) -> Behaviour {
         Behaviour::new(Reply::Sse {
             chunks,
@@ -95,7 +126,10 @@ impl Behaviour {
     }
 
     /// An SSE stream that sends `k` content events, then closes the TCP connection
-    /// without the final event, `[DONE]` or the terminating chunk.
+    /// without the final event, `[DONE]` or the terminating chunk. In every dialect:
+    /// Anthropic closes after the `k`-th `content_block_delta` (so without
+    /// `content_block_stop`, `message_delta`, `message_stop`), Gemini after `k` frames
+    /// (none has a `finishReason`).
     pub fn cut_after(k: usize) -> Behaviour {
         Behaviour::new(Reply::Sse {
             chunks: k + 1,
@@ -105,8 +139,27 @@ impl Behaviour {
     }
 
     /// `code` with an OpenAI error envelope body (`{"error": {message, type, param, code}}`).
+    /// Anthropic: `{"type": "error", "error": {type, message}, "request_id"}`, the type
+    /// per status (`rate_limit_error` for 429, `overloaded_error` for 529, ...). Gemini:
+    /// `{"error": {code, message, status}}` with the `google.rpc` status name; a 429 adds
+    /// `details` with a `QuotaFailure` and a `RetryInfo` (see [`Behaviour::retry_delay`]).
     pub fn status(code: u16) -> Behaviour {
         Behaviour::new(Reply::Status(code))
+    }
+
+    /// 200 with a call of tool `name` with `args`, whole or streamed as the request asks
+    /// (Gemini: by path). OpenAI: `tool_calls` with `finish_reason: "tool_calls"`; streamed,
+    /// a chunk with id and name, then the arguments in several fragments. Anthropic: a
+    /// `tool_use` block, `stop_reason: "tool_use"`; streamed, `content_block_start` with
+    /// `input: {}`, then `input_json_delta`s (an empty one first). Gemini: a
+    /// `functionCall` part with [`MOCK_THOUGHT_SIGNATURE`](super::MOCK_THOUGHT_SIGNATURE),
+    /// `finishReason: "STOP"`; streamed, that part whole in one frame.
+    pub fn tool_call(name: &str, args: Value) -> Behaviour {
+        Behaviour::new(Reply::ToolCall {
+            name: name.to_string(),
+            args,
+            delay: Duration::ZERO,
+        })
     }
 
     /// Any status, content type and body, verbatim (with `Content-Length`).
@@ -164,11 +217,44 @@ impl Behaviour {
         self
     }
 
-    /// Changes the delay between SSE events (no effect on other replies).
+    /// Changes the delay between SSE events of `sse` and streamed `tool_call` replies
+    /// (no effect on other replies).
     pub fn chunk_delay(mut self, delay: Duration) -> Behaviour {
-        if let Reply::Sse { delay: d, .. } = &mut self.reply {
+        if let Reply::Sse { delay: d, .. } | Reply::ToolCall { delay: d, .. } = &mut self.reply {
             *d = delay;
         }
+        self
+    }
+
+    /// Ends every SSE line with CRLF instead of LF (`data: ...\r\n\r\n`), as Vertex AI
+    /// and some Gemini front ends do. Recorded events keep the CRLF between their lines.
+    pub fn crlf(mut self) -> Behaviour {
+        self.crlf = true;
+        self
+    }
+
+    /// The usage every reply reports: `prompt` tokens of which `cached` were cache reads,
+    /// and `completion` tokens, each in its dialect's fields. OpenAI: `prompt_tokens`
+    /// (includes the cached), `prompt_tokens_details.cached_tokens`. Anthropic:
+    /// `input_tokens` = `prompt - cached`, `cache_read_input_tokens` = `cached`,
+    /// `output_tokens`. Gemini: `promptTokenCount` (includes the cached),
+    /// `cachedContentTokenCount` (when non-zero), `candidatesTokenCount`. Without it:
+    /// [`MOCK_PROMPT_TOKENS`](super::MOCK_PROMPT_TOKENS), one completion token per word
+    /// (or per argument fragment of a tool call), no cache figures.
+    pub fn usage(mut self, prompt: u64, completion: u64, cached: u64) -> Behaviour {
+        self.usage = Some(Usage {
+            prompt,
+            completion,
+            cached: Some(cached),
+        });
+        self
+    }
+
+    /// The `retryDelay` (`"<secs>s"`) of a Gemini error's `RetryInfo`: sets it on a 429
+    /// (default 1 s) and adds it to any other status. No effect on other dialects; use
+    /// [`Behaviour::retry_after`] for a header.
+    pub fn retry_delay(mut self, secs: u64) -> Behaviour {
+        self.retry_delay = Some(secs);
         self
     }
 
@@ -179,7 +265,7 @@ impl Behaviour {
         self
     }
 
-    /// The assistant text of chat/completion replies (SSE ignores it).
+    /// The assistant text of chat/completion replies and of `ok()` streams (`sse` ignores it).
     pub fn content(mut self, text: &str) -> Behaviour {
         self.content = text.to_string();
         self
@@ -198,7 +284,8 @@ impl Behaviour {
         self
     }
 
-    /// The ids answered on `GET .../models` (default `["mock-model"]`).
+    /// The ids answered on `GET .../models` (default `["mock-model"]`; Gemini lists them
+    /// as `models/<id>`).
     pub fn models(mut self, ids: &[&str]) -> Behaviour {
         self.models = ids.iter().map(|id| id.to_string()).collect();
         self

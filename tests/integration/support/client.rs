@@ -36,6 +36,22 @@ pub fn chat_stream_body(model: &str) -> Value {
     body
 }
 
+/// A minimal Anthropic Messages request for `model` (with the `max_tokens` the provider
+/// requires), streamed or not.
+pub fn anthropic_body(model: &str, stream: bool) -> Value {
+    json!({
+        "model": model,
+        "max_tokens": 64,
+        "stream": stream,
+        "messages": [{ "role": "user", "content": "Say hello." }],
+    })
+}
+
+/// A minimal Gemini `generateContent` request (the model is in the path).
+pub fn gemini_body() -> Value {
+    json!({ "contents": [{ "role": "user", "parts": [{ "text": "Say hello." }] }] })
+}
+
 /// POSTs `body` as JSON, with `Authorization: Bearer <key>` when given. Panics only if
 /// no response arrives at all.
 pub async fn post_json(
@@ -128,6 +144,33 @@ pub fn sse_data(event: &str) -> Option<String> {
         .map(|data| data.strip_prefix(' ').unwrap_or(data))
         .collect();
     (!lines.is_empty()).then(|| lines.join("\n"))
+}
+
+/// Asserts `event` is a well-formed Anthropic event, its `event:` line then one `data:`
+/// line whose JSON `type` repeats the name, and returns both.
+pub fn anthropic_event(event: &str) -> (String, Value) {
+    let mut lines = event.lines();
+    let name = lines.next().and_then(|l| l.strip_prefix("event: "));
+    let name = name.unwrap_or_else(|| panic!("no `event:` line first: {event:?}"));
+    let data = lines.next().and_then(|l| l.strip_prefix("data: "));
+    let data = data.unwrap_or_else(|| panic!("no `data:` line after `event:`: {event:?}"));
+    assert!(lines.next().is_none(), "extra lines: {event:?}");
+    let data: Value = serde_json::from_str(data)
+        .unwrap_or_else(|e| panic!("event data is not JSON ({e}): {event}"));
+    assert_eq!(data["type"], name, "{event}");
+    (name.to_string(), data)
+}
+
+/// Asserts `event` is a Gemini stream frame, one `data:` line and no `event:`, holding a
+/// JSON object (there is no `[DONE]`), and returns the object.
+pub fn gemini_frame(event: &str) -> Value {
+    let data = event.strip_prefix("data: ");
+    let data = data.unwrap_or_else(|| panic!("not a data-only frame: {event:?}"));
+    assert!(!data.contains('\n'), "one line per frame: {event:?}");
+    let frame: Value =
+        serde_json::from_str(data).unwrap_or_else(|e| panic!("frame is not JSON ({e}): {event}"));
+    assert!(frame.is_object(), "{event}");
+    frame
 }
 
 /// Asserts `body` is an OpenAI error envelope and returns its `error` object.

@@ -1,9 +1,10 @@
 //! The OpenAI wire format as the mock upstream speaks it: request validation and the
-//! JSON objects of each reply (chat.completion, text_completion, embeddings, model
-//! list, chat.completion.chunk, the error envelope). Pure functions, no I/O.
+//! JSON objects of each reply (chat.completion with text or a tool call, text_completion,
+//! embeddings, model list, chat.completion.chunk, the error envelope). Pure functions, no
+//! I/O.
 
+use super::answer::{self, Answer, Event, Said, Usage};
 use serde_json::{json, Value};
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 /// Every mock reply reports this many prompt tokens, so tests can assert usage.
@@ -48,8 +49,12 @@ pub fn error_envelope(status: u16, message: &str) -> Value {
 }
 
 fn next_id(prefix: &str) -> String {
-    static NEXT: AtomicUsize = AtomicUsize::new(1);
-    format!("{prefix}-mock{}", NEXT.fetch_add(1, Ordering::Relaxed))
+    format!("{prefix}-mock{}", answer::serial())
+}
+
+/// OpenAI spells tool call ids with an underscore: `call_...`.
+fn call_id() -> String {
+    format!("call_mock{}", answer::serial())
 }
 
 fn now_secs() -> u64 {
@@ -60,30 +65,56 @@ fn now_secs() -> u64 {
 }
 
 fn usage(completion_tokens: u64) -> Value {
-    json!({
-        "prompt_tokens": MOCK_PROMPT_TOKENS,
-        "completion_tokens": completion_tokens,
-        "total_tokens": MOCK_PROMPT_TOKENS + completion_tokens,
+    usage_json(&Usage {
+        prompt: MOCK_PROMPT_TOKENS,
+        completion: completion_tokens,
+        cached: None,
     })
 }
 
-fn word_count(text: &str) -> u64 {
-    text.split_whitespace().count() as u64
+/// `prompt_tokens` includes `prompt_tokens_details.cached_tokens`, present only when the
+/// behaviour set cache figures.
+fn usage_json(usage: &Usage) -> Value {
+    let mut json = json!({
+        "prompt_tokens": usage.prompt,
+        "completion_tokens": usage.completion,
+        "total_tokens": usage.total(),
+    });
+    if let Some(cached) = usage.cached {
+        json["prompt_tokens_details"] = json!({ "cached_tokens": cached });
+    }
+    json
 }
 
-pub(super) fn chat_completion(model: &str, content: &str) -> Value {
+/// A chat.completion: the text as `message.content`, or a tool call in `tool_calls` with
+/// `content: null` and `finish_reason: "tool_calls"`.
+pub(super) fn chat_completion(answer: &Answer) -> Value {
+    let (message, finish) = match &answer.said {
+        Said::Text(pieces) => (
+            json!({ "role": "assistant", "content": pieces.concat() }),
+            "stop",
+        ),
+        Said::ToolCall { name, args } => {
+            let call = json!({
+                "id": call_id(), "type": "function",
+                "function": { "name": name, "arguments": args.to_string() },
+            });
+            let message = json!({ "role": "assistant", "content": null, "tool_calls": [call] });
+            (message, "tool_calls")
+        }
+    };
     json!({
         "id": next_id("chatcmpl"),
         "object": "chat.completion",
         "created": now_secs(),
-        "model": model,
+        "model": answer.model,
         "choices": [{
             "index": 0,
-            "message": { "role": "assistant", "content": content },
+            "message": message,
             "logprobs": null,
-            "finish_reason": "stop",
+            "finish_reason": finish,
         }],
-        "usage": usage(word_count(content)),
+        "usage": usage_json(&answer.usage),
     })
 }
 
@@ -94,7 +125,7 @@ pub(super) fn text_completion(model: &str, content: &str) -> Value {
         "created": now_secs(),
         "model": model,
         "choices": [{ "text": content, "index": 0, "logprobs": null, "finish_reason": "stop" }],
-        "usage": usage(word_count(content)),
+        "usage": usage(answer::word_count(content)),
     })
 }
 
@@ -126,38 +157,60 @@ pub(super) fn model_list(ids: &[String]) -> Value {
     json!({ "object": "list", "data": data })
 }
 
-/// The `data:` payloads of a streamed chat completion: `chunks` content chunks (the
-/// first also carries the role), one with `finish_reason`, one with `usage`, `[DONE]`.
-pub(super) fn sse_payloads(model: &str, chunks: usize) -> Vec<String> {
+/// A streamed chat completion: one chunk per content piece (the first also carries the
+/// role), one with `finish_reason`, one with `usage` and no choices, then `[DONE]`. A tool
+/// call opens with its id and name and streams its arguments over several chunks.
+pub(super) fn stream(answer: &Answer) -> Vec<Event> {
     let id = next_id("chatcmpl");
     let created = now_secs();
-    let chunk = |delta: Value, finish: Value, extra: Option<Value>| {
-        let choices = if extra.is_some() {
-            json!([])
-        } else {
-            json!([{ "index": 0, "delta": delta, "logprobs": null, "finish_reason": finish }])
-        };
+    let chunk = |choices: Value, usage: Option<Value>| {
         let mut object = json!({
             "id": id, "object": "chat.completion.chunk", "created": created,
-            "model": model, "choices": choices,
+            "model": answer.model, "choices": choices,
         });
-        if let Some(usage) = extra {
+        if let Some(usage) = usage {
             object["usage"] = usage;
         }
         object.to_string()
     };
-    let mut payloads: Vec<String> = (0..chunks)
-        .map(|i| {
-            let delta = if i == 0 {
-                json!({ "role": "assistant", "content": format!("tok{i} ") })
-            } else {
-                json!({ "content": format!("tok{i} ") })
-            };
-            chunk(delta, Value::Null, None)
-        })
+    let choice = |delta: Value, finish: Value| json!([{ "index": 0, "delta": delta, "logprobs": null, "finish_reason": finish }]);
+    let (deltas, finish) = match &answer.said {
+        Said::Text(pieces) => (text_deltas(pieces), "stop"),
+        Said::ToolCall { name, args } => (tool_call_deltas(name, args), "tool_calls"),
+    };
+    let mut events: Vec<Event> = deltas
+        .into_iter()
+        .map(|delta| Event::data(chunk(choice(delta, Value::Null), None)).content())
         .collect();
-    payloads.push(chunk(json!({}), json!("stop"), None));
-    payloads.push(chunk(Value::Null, Value::Null, Some(usage(chunks as u64))));
-    payloads.push("[DONE]".to_string());
-    payloads
+    events.push(Event::data(chunk(choice(json!({}), json!(finish)), None)));
+    let usage = usage_json(&answer.usage);
+    events.push(Event::data(chunk(json!([]), Some(usage))));
+    events.push(Event::data("[DONE]".to_string()));
+    events
+}
+
+fn text_deltas(pieces: &[String]) -> Vec<Value> {
+    pieces
+        .iter()
+        .enumerate()
+        .map(|(i, piece)| {
+            if i == 0 {
+                json!({ "role": "assistant", "content": piece })
+            } else {
+                json!({ "content": piece })
+            }
+        })
+        .collect()
+}
+
+fn tool_call_deltas(name: &str, args: &Value) -> Vec<Value> {
+    let opening = json!({
+        "role": "assistant", "content": null,
+        "tool_calls": [{ "index": 0, "id": call_id(), "type": "function",
+                         "function": { "name": name, "arguments": "" } }],
+    });
+    let fragments = answer::argument_fragments(args).into_iter().map(
+        |fragment| json!({ "tool_calls": [{ "index": 0, "function": { "arguments": fragment } }] }),
+    );
+    std::iter::once(opening).chain(fragments).collect()
 }
