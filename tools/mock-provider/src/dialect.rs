@@ -14,12 +14,17 @@ pub enum Dialect {
     /// `/v1/messages…`, and `/v1/models…` when `anthropic-version` is sent
     /// (Anthropic's SDKs always send it; OpenAI's never do).
     Anthropic,
-    /// `/v1beta/…`: `models/{model}:generateContent` and friends.
+    /// `/v1beta/…` and `/v1/…` (google-genai 3 calls the GA `v1` API by
+    /// default): `models/{model}:generateContent` and friends, told from
+    /// OpenAI's `/v1/models` by the `:` of the action or by Google's headers.
     Gemini,
 }
 
 /// The header every Anthropic client sends, e.g. `anthropic-version: 2023-06-01`.
 pub const ANTHROPIC_VERSION: &str = "anthropic-version";
+
+/// Headers only Google's clients send: the key, and the SDK's name.
+const GOOGLE_HEADERS: [&str; 2] = ["x-goog-api-key", "x-goog-api-client"];
 
 impl Dialect {
     /// The dialect of a request. The OpenAI paths are tried first and cost two
@@ -29,10 +34,13 @@ impl Dialect {
             if rest == "messages" || rest.starts_with("messages/") {
                 return Dialect::Anthropic;
             }
-            if (rest == "models" || rest.starts_with("models/"))
-                && headers.contains_key(ANTHROPIC_VERSION)
-            {
-                return Dialect::Anthropic;
+            if rest == "models" || rest.starts_with("models/") {
+                if headers.contains_key(ANTHROPIC_VERSION) {
+                    return Dialect::Anthropic;
+                }
+                if rest.contains(':') || GOOGLE_HEADERS.iter().any(|h| headers.contains_key(*h)) {
+                    return Dialect::Gemini;
+                }
             }
             return Dialect::OpenAi;
         }
@@ -53,6 +61,8 @@ mod tests {
         let plain = HeaderMap::new();
         let mut anthropic = HeaderMap::new();
         anthropic.insert(ANTHROPIC_VERSION, HeaderValue::from_static("2023-06-01"));
+        let mut google = HeaderMap::new();
+        google.insert("x-goog-api-key", HeaderValue::from_static("k"));
         let cases = [
             ("/v1/chat/completions", &plain, Dialect::OpenAi),
             ("/chat/completions", &plain, Dialect::OpenAi),
@@ -64,6 +74,13 @@ mod tests {
             ("/v1/messagesx", &plain, Dialect::OpenAi),
             ("/v1beta/models/g:generateContent", &plain, Dialect::Gemini),
             ("/v1beta/models", &anthropic, Dialect::Gemini),
+            (
+                "/v1/models/g:streamGenerateContent",
+                &plain,
+                Dialect::Gemini,
+            ),
+            ("/v1/models", &google, Dialect::Gemini),
+            ("/v1/models/g", &google, Dialect::Gemini),
             ("/nope", &plain, Dialect::OpenAi),
         ];
         for (path, headers, dialect) in cases {

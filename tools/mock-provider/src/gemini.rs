@@ -2,7 +2,8 @@
 //! `:streamGenerateContent`, `:countTokens`): validates `contents` the way
 //! Google does, estimates prompt tokens, and under `--tool-calls` reads
 //! `tools[].functionDeclarations`, `toolConfig` and the last content to pick
-//! the answer: a `functionCall`, or text quoting a `functionResponse`. Also
+//! the answer: a `functionCall`, or text quoting a `functionResponse` (and
+//! refuses a function call sent back without its `thoughtSignature`). Also
 //! Gemini's error envelope, `{"error":{"code","message","status"}}`. The
 //! replies' shapes live in `gemini_reply`.
 
@@ -69,6 +70,7 @@ pub fn parse(body: &[u8], model: &str, tool_calls: bool) -> Result<ContentReques
         .max(1);
     let functions = functions(raw.tools.as_ref())?;
     let answer = if tool_calls {
+        check_signatures(contents)?;
         answer(model, contents, &functions, raw.tool_config.as_ref())?
     } else {
         Answer::Usual
@@ -123,6 +125,51 @@ fn functions(tools: Option<&Value>) -> Result<Vec<Function<'_>>, ApiError> {
         }
     }
     Ok(functions)
+}
+
+fn parts(content: &Value) -> impl Iterator<Item = &Value> {
+    content
+        .get("parts")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+}
+
+/// Under `--tool-calls` the mock signs its calls, and like Gemini 3 it then
+/// refuses (400) a current turn (the contents after the last user text) with
+/// a model step whose first `functionCall` part lost its `thoughtSignature`:
+/// a gateway that drops signatures fails against the mock as against Google.
+/// Any non-empty signature passes, Google's skip sentinel too.
+fn check_signatures(contents: &[Value]) -> Result<(), ApiError> {
+    let user_text = |c: &&Value| {
+        c.get("role") == Some(&json!("user")) && parts(c).any(|p| p.get("text").is_some())
+    };
+    let turn_start = contents
+        .iter()
+        .rposition(|c| user_text(&c))
+        .map_or(0, |i| i + 1);
+    for (i, content) in contents.iter().enumerate().skip(turn_start) {
+        if content.get("role") != Some(&json!("model")) {
+            continue;
+        }
+        let Some(part) = parts(content).find(|p| p.get("functionCall").is_some()) else {
+            continue;
+        };
+        let signature = part.get("thoughtSignature").and_then(Value::as_str);
+        if signature.is_none_or(str::is_empty) {
+            let name = part["functionCall"].get("name").and_then(Value::as_str);
+            return Err(invalid(format!(
+                "Function call is missing a thought_signature in functionCall parts. This is \
+                 required for tools to work correctly, and missing thought_signature may lead \
+                 to degraded model performance. Additional data, function call \
+                 `default_api:{}` , position {}. Please refer to \
+                 https://ai.google.dev/gemini-api/docs/thought-signatures for more details.",
+                name.unwrap_or(""),
+                i + 1
+            )));
+        }
+    }
+    Ok(())
 }
 
 /// Text quoting the first `functionResponse.response` of the last content;
@@ -306,7 +353,8 @@ mod tests {
         );
 
         let body = json!({"contents": [user("weather?"),
-            {"role": "model", "parts": [{"functionCall": {"name": "get_weather", "args": {}}}]},
+            {"role": "model", "parts": [{"functionCall": {"name": "get_weather", "args": {}},
+                                         "thoughtSignature": "c2ln"}]},
             {"role": "user", "parts": [{"functionResponse": {"name": "get_weather",
                 "response": {"result": "Sunny"}}}]}], "tools": [weather()]});
         let Answer::Text(text) = parse_json(body).expect("valid").answer else {
@@ -317,6 +365,40 @@ mod tests {
         let none = json!({"contents": [user("x")], "tools": [weather()],
                           "toolConfig": {"functionCallingConfig": {"mode": "NONE"}}});
         assert_eq!(parse_json(none).expect("valid").answer, Answer::Usual);
+        let unsigned = json!({"contents": [user("weather?"),
+            {"role": "model", "parts": [{"functionCall": {"name": "get_weather", "args": {}}}]},
+            {"role": "user", "parts": [{"functionResponse": {"name": "get_weather",
+                "response": {"result": "Sunny"}}}]}]});
+        let err = parse_json(unsigned.clone()).expect_err("unsigned call");
+        assert!(
+            err.message.contains("missing a thought_signature"),
+            "{}",
+            err.message
+        );
+        assert!(
+            err.message
+                .contains("default_api:get_weather` , position 2"),
+            "{}",
+            err.message
+        );
+        assert!(
+            parse(unsigned.to_string().as_bytes(), "m", false).is_ok(),
+            "only with the flag"
+        );
+        let mut earlier = unsigned.clone();
+        earlier["contents"]
+            .as_array_mut()
+            .expect("contents")
+            .push(json!({"role": "model",
+            "parts": [{"text": "Sunny."}]}));
+        earlier["contents"]
+            .as_array_mut()
+            .expect("contents")
+            .push(user("and tomorrow?"));
+        assert!(
+            parse_json(earlier).is_ok(),
+            "a past turn needs no signature"
+        );
         let unnamed = json!({"contents": [user("x")], "tools": [{"functionDeclarations": [{}]}]});
         assert!(parse_json(unnamed).is_err());
     }

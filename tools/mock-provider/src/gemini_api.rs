@@ -1,8 +1,9 @@
-//! The Gemini endpoints under `/v1beta/models`: `GET` the list or one model,
-//! and `POST {model}:generateContent`, `:streamGenerateContent` (SSE with
-//! `?alt=sse`, data lines only, no `[DONE]`; a JSON array without it, as
-//! Google does) and `:countTokens`. Wires the request side (`gemini`) to the
-//! replies (`gemini_reply`, `models`).
+//! The Gemini endpoints under `/v1beta/models` and `/v1/models` (the same
+//! API, beta and GA): `GET` the list or one model, and `POST
+//! {model}:generateContent`, `:streamGenerateContent` (SSE with `?alt=sse`,
+//! data lines only, no `[DONE]`; a JSON array without it, as Google does) and
+//! `:countTokens`. Wires the request side (`gemini`) to the replies
+//! (`gemini_reply`, `models`).
 
 use bytes::{BufMut, Bytes, BytesMut};
 use hyper::header::{HeaderValue, CONTENT_TYPE};
@@ -33,7 +34,9 @@ pub fn route(
     query: Option<&str>,
     body: &Bytes,
 ) -> Result<Response<MockBody>, ApiError> {
-    let rest = path.strip_prefix("/v1beta/").unwrap_or(path);
+    let rest = (path.strip_prefix("/v1beta/"))
+        .or_else(|| path.strip_prefix("/v1/"))
+        .unwrap_or(path);
     let not_found = || ApiError::not_found(method, path);
     let named = rest.strip_prefix("models/");
     let action = match named.and_then(|name| name.rsplit_once(':')) {

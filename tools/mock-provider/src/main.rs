@@ -1,7 +1,7 @@
 //! mock-provider: a fake LLM provider for modelgate, speaking three
 //! dialects: OpenAI (chat completions, completions, embeddings, models),
 //! Anthropic Messages (`/v1/messages`, `count_tokens`, models) and Gemini
-//! (`/v1beta/models/{model}:generateContent` and friends).
+//! (`/v1beta/models/{model}:generateContent` and friends, also under `/v1`).
 //!
 //! This module owns the command line, the Tokio runtime, the accept loop
 //! (HTTP/1.1, keep-alive, `TCP_NODELAY`) and shutdown on SIGINT/SIGTERM.
@@ -55,7 +55,8 @@ const SHUTDOWN_GRACE: Duration = Duration::from_secs(3);
 /// /v1/models. Anthropic: POST /v1/messages (any query, e.g. ?beta=true),
 /// /v1/messages/count_tokens; GET /v1/models with an `anthropic-version`
 /// header. Gemini: POST /v1beta/models/{model}:generateContent,
-/// :streamGenerateContent (?alt=sse), :countTokens; GET /v1beta/models.
+/// :streamGenerateContent (?alt=sse), :countTokens; GET /v1beta/models; the
+/// same under /v1 (GET /v1/models with an `x-goog-api-key` header).
 /// The model lists hold mock-small, mock-large, mock-embed and the models
 /// Anthropic and Gemini requests asked for.
 #[derive(Parser, Debug)]
@@ -112,6 +113,8 @@ struct Args {
     /// `tool_use`, Gemini `functionCall` with a `thoughtSignature`. Answer a
     /// request whose last turn is a tool result (`tool` message,
     /// `tool_result` block, `functionResponse` part) with text quoting it.
+    /// Gemini requests whose current turn sends a call back without its
+    /// `thoughtSignature` get 400, as Gemini 3 answers.
     #[arg(long)]
     tool_calls: bool,
 }
