@@ -27,3 +27,6 @@ if ! command -v cargo >/dev/null 2>&1; then
   echo "setup: cargo not found. Install Rust 1.85 or newer with rustup (https://rustup.rs)." >&2
   exit 1
 fi
+
+# The real clients the tests drive (Python SDKs, Claude Code).
+"$(dirname "$0")/clients.sh"

@@ -1,5 +1,6 @@
 //! The response body type: a whole JSON document, an SSE event stream that is
-//! produced frame by frame as hyper polls it (no delay configured), or a
+//! produced frame by frame as hyper polls it (no delay configured: the lazy
+//! OpenAI stream, or the prebuilt Anthropic and Gemini `Frames`), or a
 //! channel fed by a pacing task (with `--chunk-delay-ms`).
 //!
 //! Every SSE event travels as its own body frame, so hyper writes it with
@@ -13,6 +14,7 @@ use bytes::Bytes;
 use hyper::body::{Body, Frame, SizeHint};
 use tokio::sync::mpsc;
 
+use crate::frames::Frames;
 use crate::sse::EventStream;
 
 /// Body of every response the mock sends.
@@ -21,6 +23,8 @@ pub enum MockBody {
     Full(Option<Bytes>),
     /// SSE events generated lazily, one frame per event, without pauses.
     Events(EventStream),
+    /// SSE events built beforehand, one frame per event, without pauses.
+    Frames(Frames),
     /// SSE events pushed by a task that sleeps between them.
     Paced(mpsc::Receiver<Bytes>),
 }
@@ -42,6 +46,7 @@ impl Body for MockBody {
         let frame = match self.get_mut() {
             MockBody::Full(bytes) => bytes.take(),
             MockBody::Events(events) => events.next(),
+            MockBody::Frames(frames) => frames.next(),
             MockBody::Paced(rx) => match rx.poll_recv(cx) {
                 Poll::Ready(next) => next,
                 Poll::Pending => return Poll::Pending,
@@ -54,6 +59,7 @@ impl Body for MockBody {
         match self {
             MockBody::Full(bytes) => bytes.is_none(),
             MockBody::Events(events) => events.is_done(),
+            MockBody::Frames(frames) => frames.is_done(),
             MockBody::Paced(_) => false,
         }
     }
@@ -62,8 +68,41 @@ impl Body for MockBody {
         match self {
             MockBody::Full(Some(bytes)) => SizeHint::with_exact(bytes.len() as u64),
             MockBody::Full(None) => SizeHint::with_exact(0),
-            MockBody::Events(_) | MockBody::Paced(_) => SizeHint::default(),
+            MockBody::Events(_) | MockBody::Frames(_) | MockBody::Paced(_) => SizeHint::default(),
         }
+    }
+}
+
+/// A stream of SSE events `sse_response` can send whole or paced.
+pub trait EventSource: Iterator<Item = Bytes> + Send + 'static {
+    fn is_done(&self) -> bool;
+    /// Whether `--chunk-delay-ms` applies before the next event.
+    fn paced_before_next(&self) -> bool;
+    /// The unpaced body.
+    fn into_body(self) -> MockBody;
+}
+
+impl EventSource for EventStream {
+    fn is_done(&self) -> bool {
+        EventStream::is_done(self)
+    }
+    fn paced_before_next(&self) -> bool {
+        EventStream::paced_before_next(self)
+    }
+    fn into_body(self) -> MockBody {
+        MockBody::Events(self)
+    }
+}
+
+impl EventSource for Frames {
+    fn is_done(&self) -> bool {
+        Frames::is_done(self)
+    }
+    fn paced_before_next(&self) -> bool {
+        Frames::paced_before_next(self)
+    }
+    fn into_body(self) -> MockBody {
+        MockBody::Frames(self)
     }
 }
 

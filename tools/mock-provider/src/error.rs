@@ -1,13 +1,18 @@
-//! OpenAI's error envelope, `{"error":{"message","type","param","code"}}`,
-//! and the HTTP responses that carry it (400, 401, 404, 405, 413, and the
-//! injected `--fail-every` failures).
+//! The mock's errors and the HTTP responses that carry them (400, 401, 403,
+//! 404, 405, 413, and the injected `--fail-every` failures), in the envelope
+//! of the request's dialect: OpenAI's `{"error":{"message","type","param",
+//! "code"}}`, Anthropic's `{"type":"error","error":{"type","message"}}`
+//! (`anthropic.rs` names the types) or Gemini's `{"error":{"code","message",
+//! "status","details"?}}` (`gemini.rs` names the statuses).
 
 use hyper::header::{HeaderValue, ALLOW, RETRY_AFTER};
 use hyper::{Method, Response, StatusCode};
 use serde::Serialize;
 
 use crate::body::MockBody;
+use crate::dialect::Dialect;
 use crate::response::json_response;
+use crate::{anthropic, gemini};
 
 /// An error answered with OpenAI's envelope.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -22,6 +27,23 @@ pub struct ApiError {
     pub retry_after: bool,
     /// Adds an `Allow` header (405).
     pub allow: Option<&'static str>,
+    /// What went wrong where the dialects word it differently.
+    pub cause: Cause,
+}
+
+/// Failures each provider answers with its own status or wording.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Cause {
+    /// Worded the same everywhere (only the envelope differs).
+    Plain,
+    /// `--require-key` and no key in any header the mock reads.
+    MissingKey,
+    /// `--require-key` and a key that is not the one.
+    WrongKey,
+    /// A `--fail-every` failure.
+    Injected,
+    /// No such path.
+    NotFound,
 }
 
 #[derive(Serialize)]
@@ -48,6 +70,7 @@ impl ApiError {
             code: None,
             retry_after: false,
             allow: None,
+            cause: Cause::Plain,
         }
     }
 
@@ -74,9 +97,11 @@ impl ApiError {
         )
     }
 
-    pub fn unauthorized(message: impl Into<String>) -> Self {
+    /// 401 for `--require-key` (`cause` is `MissingKey` or `WrongKey`).
+    pub fn unauthorized(cause: Cause, message: impl Into<String>) -> Self {
         ApiError {
             code: Some("invalid_api_key"),
+            cause,
             ..Self::new(StatusCode::UNAUTHORIZED, "invalid_request_error", message)
         }
     }
@@ -84,7 +109,10 @@ impl ApiError {
     /// Unknown path: OpenAI answers 404 with "Invalid URL (METHOD /path)".
     pub fn not_found(method: &Method, path: &str) -> Self {
         let message = format!("Invalid URL ({method} {path})");
-        Self::new(StatusCode::NOT_FOUND, "invalid_request_error", message)
+        ApiError {
+            cause: Cause::NotFound,
+            ..Self::new(StatusCode::NOT_FOUND, "invalid_request_error", message)
+        }
     }
 
     /// Known path, wrong method.
@@ -137,11 +165,12 @@ impl ApiError {
         };
         ApiError {
             retry_after: true,
+            cause: Cause::Injected,
             ..base
         }
     }
 
-    /// The envelope as JSON bytes.
+    /// OpenAI's envelope as JSON bytes.
     pub fn body(&self) -> Vec<u8> {
         let envelope = Envelope {
             error: Inner {
@@ -158,10 +187,17 @@ impl ApiError {
         })
     }
 
-    pub fn into_response(self) -> Response<MockBody> {
-        let mut response = json_response(self.status, self.body());
+    /// The response in `dialect`'s envelope. Gemini states the retry delay in
+    /// the body (`RetryInfo`), not in a `Retry-After` header.
+    pub fn into_response(self, dialect: Dialect) -> Response<MockBody> {
+        let (status, body) = match dialect {
+            Dialect::OpenAi => (self.status, self.body()),
+            Dialect::Anthropic => (self.status, anthropic::error_body(&self)),
+            Dialect::Gemini => gemini::error_body(&self),
+        };
+        let mut response = json_response(status, body);
         let headers = response.headers_mut();
-        if self.retry_after {
+        if self.retry_after && dialect != Dialect::Gemini {
             headers.insert(RETRY_AFTER, HeaderValue::from_static("1"));
         }
         if let Some(allow) = self.allow {
@@ -189,7 +225,8 @@ mod tests {
 
     #[test]
     fn injected_429_is_a_rate_limit_with_retry_after() {
-        let response = ApiError::injected(StatusCode::TOO_MANY_REQUESTS).into_response();
+        let response =
+            ApiError::injected(StatusCode::TOO_MANY_REQUESTS).into_response(Dialect::OpenAi);
         assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS);
         assert_eq!(response.headers()[RETRY_AFTER], "1");
         let err = ApiError::injected(StatusCode::SERVICE_UNAVAILABLE);

@@ -1,14 +1,31 @@
-//! mock-provider: a fake OpenAI-compatible upstream for modelgate.
+//! mock-provider: a fake LLM provider for modelgate, speaking three
+//! dialects: OpenAI (chat completions, completions, embeddings, models),
+//! Anthropic Messages (`/v1/messages`, `count_tokens`, models) and Gemini
+//! (`/v1beta/models/{model}:generateContent` and friends, also under `/v1`).
 //!
 //! This module owns the command line, the Tokio runtime, the accept loop
 //! (HTTP/1.1, keep-alive, `TCP_NODELAY`) and shutdown on SIGINT/SIGTERM.
-//! Request handling lives in `service`; the wire format in `request`,
-//! `response`, `embedding`, `sse` and `error`; function calling
-//! (`--tool-calls`) in `tools`; the body type in `body`.
+//! Request handling lives in `service` (which tells the dialect, `dialect`,
+//! and serves the OpenAI endpoints), `anthropic_api` and `gemini_api`. The
+//! wire formats: OpenAI's in `request`, `response`, `embedding` and `sse`;
+//! Anthropic's in `anthropic` (requests) and `anthropic_reply`; Gemini's in
+//! `gemini` and `gemini_reply`; every dialect's model list in `models` and
+//! error envelope in `error`. Function calling (`--tool-calls`) is decided
+//! in `tools` (and read from Anthropic and Gemini requests by their
+//! modules); prebuilt streams are `frames`; the body type is `body`.
 
+mod anthropic;
+mod anthropic_api;
+mod anthropic_reply;
 mod body;
+mod dialect;
 mod embedding;
 mod error;
+mod frames;
+mod gemini;
+mod gemini_api;
+mod gemini_reply;
+mod models;
 mod request;
 mod response;
 mod service;
@@ -32,8 +49,16 @@ use crate::service::{FailEvery, State};
 /// How long in-flight responses get to finish after SIGINT/SIGTERM.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(3);
 
-/// A fake OpenAI-compatible provider: chat completions (plain and streamed),
-/// completions, embeddings and a model list, with deterministic answers.
+/// A fake LLM provider with deterministic answers, in three dialects.
+///
+/// OpenAI: POST /v1/chat/completions, /v1/completions, /v1/embeddings; GET
+/// /v1/models. Anthropic: POST /v1/messages (any query, e.g. ?beta=true),
+/// /v1/messages/count_tokens; GET /v1/models with an `anthropic-version`
+/// header. Gemini: POST /v1beta/models/{model}:generateContent,
+/// :streamGenerateContent (?alt=sse), :countTokens; GET /v1beta/models; the
+/// same under /v1 (GET /v1/models with an `x-goog-api-key` header).
+/// The model lists hold mock-small, mock-large, mock-embed and the models
+/// Anthropic and Gemini requests asked for.
 #[derive(Parser, Debug)]
 #[command(name = "mock-provider", version)]
 struct Args {
@@ -42,13 +67,16 @@ struct Args {
     #[arg(long, default_value = "127.0.0.1:9901", value_name = "ADDR")]
     listen: String,
 
-    /// Chunk events per streamed reply (role + content deltas + stop),
-    /// before the optional usage chunk and [DONE].
+    /// Chunk events per streamed OpenAI reply (role + N-2 content deltas +
+    /// stop), before the optional usage chunk and [DONE]. Anthropic streams
+    /// carry the same N-2 text deltas between their framing events; Gemini
+    /// streams the same N-2 pieces as N-2 responses.
     #[arg(long, default_value_t = 20, value_name = "N",
           value_parser = value_parser!(u64).range(3..=1_000_000))]
     chunks: u64,
 
-    /// Pause between streamed chunk events, in milliseconds.
+    /// Pause between streamed chunk events, in milliseconds (Anthropic:
+    /// before each delta and `message_delta`; Gemini: before each response).
     #[arg(long, default_value_t = 0, value_name = "MS")]
     chunk_delay_ms: u64,
 
@@ -56,12 +84,17 @@ struct Args {
     #[arg(long, value_name = "N", value_parser = value_parser!(u64).range(1..=1024))]
     threads: Option<u64>,
 
-    /// Answer 401 unless the request has `Authorization: Bearer <KEY>`.
+    /// Refuse requests without the key in `Authorization: Bearer <KEY>`,
+    /// `x-api-key` (Anthropic), `x-goog-api-key` or `?key=` (Gemini), as the
+    /// path's provider does: 401 (OpenAI, Anthropic); Gemini 403 without a
+    /// key, 400 `API_KEY_INVALID` with a wrong one.
     #[arg(long, value_name = "KEY")]
     require_key: Option<String>,
 
-    /// Fail every N-th request to a known endpoint with --fail-status,
-    /// `Retry-After: 1` and an OpenAI error body.
+    /// Fail every N-th request to a known endpoint with --fail-status and
+    /// the path's error envelope: OpenAI and Anthropic with `Retry-After: 1`
+    /// (429: `rate_limit_error`, 529: `overloaded_error`), Gemini with a
+    /// `RetryInfo` of 1s in the body (429: `RESOURCE_EXHAUSTED`).
     #[arg(long, value_name = "N", value_parser = value_parser!(u64).range(1..))]
     fail_every: Option<u64>,
 
@@ -74,10 +107,14 @@ struct Args {
     #[arg(long)]
     log: bool,
 
-    /// Answer chat requests that carry `tools` with a call of the first tool
-    /// (or the one `tool_choice` names), its required arguments filled with
-    /// placeholders; answer a request whose last message is a `tool` result
-    /// with text quoting it.
+    /// Answer requests that carry tools with a call of the first tool (or
+    /// the one `tool_choice` / `allowedFunctionNames` names), its required
+    /// arguments filled with placeholders: OpenAI `tool_calls`, Anthropic
+    /// `tool_use`, Gemini `functionCall` with a `thoughtSignature`. Answer a
+    /// request whose last turn is a tool result (`tool` message,
+    /// `tool_result` block, `functionResponse` part) with text quoting it.
+    /// Gemini requests whose current turn sends a call back without its
+    /// `thoughtSignature` get 400, as Gemini 3 answers.
     #[arg(long)]
     tool_calls: bool,
 }

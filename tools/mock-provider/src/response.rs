@@ -1,7 +1,7 @@
 //! Response side of the OpenAI wire format: the non-streaming JSON documents
-//! (`chat.completion`, with text or a tool call; `text_completion`; models
-//! list), the shared `usage` object, the deterministic reply text, and the
-//! JSON response helpers.
+//! (`chat.completion`, with text or a tool call; `text_completion`), the
+//! shared `usage` object, the deterministic reply text every dialect answers
+//! with, and the JSON response helpers.
 
 use bytes::Bytes;
 use hyper::header::{HeaderValue, CONTENT_TYPE};
@@ -13,9 +13,6 @@ use crate::error::ApiError;
 use crate::tools::{Answer, ToolCall};
 
 pub const SYSTEM_FINGERPRINT: &str = "fp_mock";
-
-/// Models listed by `GET /v1/models` (any model name is accepted anyway).
-pub const MODELS: [&str; 3] = ["mock-small", "mock-large", "mock-embed"];
 
 /// What every generated reply shares.
 pub struct Reply<'a> {
@@ -239,34 +236,6 @@ pub fn text_completion(reply: &Reply) -> Result<Bytes, ApiError> {
         usage: Usage::new(reply.prompt_tokens, reply_tokens(&text), false),
     })
 }
-#[derive(Serialize)]
-struct ModelList {
-    object: &'static str,
-    data: Vec<Model>,
-}
-
-#[derive(Serialize)]
-struct Model {
-    id: &'static str,
-    object: &'static str,
-    created: u64,
-    owned_by: &'static str,
-}
-
-pub fn models() -> Result<Bytes, ApiError> {
-    to_json(&ModelList {
-        object: "list",
-        data: MODELS
-            .iter()
-            .map(|id| Model {
-                id,
-                object: "model",
-                created: 1_700_000_000,
-                owned_by: "mock-provider",
-            })
-            .collect(),
-    })
-}
 
 #[cfg(test)]
 mod tests {
@@ -335,12 +304,5 @@ mod tests {
         assert_eq!(v["object"], "text_completion");
         assert!(v["choices"][0]["text"].as_str().is_some());
         assert!(v["usage"].get("prompt_tokens_details").is_none());
-    }
-
-    #[test]
-    fn models_lists_the_mock_ids() {
-        let v: Value = serde_json::from_slice(&models().expect("json")).expect("json");
-        assert_eq!(v["data"][0]["id"], "mock-small");
-        assert_eq!(v["data"].as_array().map(Vec::len), Some(3));
     }
 }

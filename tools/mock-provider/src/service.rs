@@ -1,7 +1,10 @@
-//! Per-request handling: reads the body, checks `--require-key`, routes to
-//! the endpoint, injects `--fail-every` failures, asks `tools` for the answer
-//! under `--tool-calls`, and picks the response body (whole JSON, lazy SSE,
-//! or an SSE stream paced by `--chunk-delay-ms`).
+//! Per-request handling: tells the dialect from the path, reads the body,
+//! checks `--require-key` (in any of the three providers' key headers),
+//! routes to the endpoint (the OpenAI ones here, the Anthropic ones in
+//! `anthropic_api`, the Gemini ones in `gemini_api`), injects `--fail-every`
+//! failures, asks `tools` for the answer under `--tool-calls`, and picks the
+//! response body (whole JSON, lazy SSE, or an SSE stream paced by
+//! `--chunk-delay-ms`). Errors answer in the request's dialect.
 
 use std::convert::Infallible;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -15,13 +18,15 @@ use hyper::header::{HeaderMap, HeaderValue, AUTHORIZATION, CACHE_CONTROL, CONTEN
 use hyper::{Method, Request, Response, StatusCode};
 use tokio::sync::mpsc;
 
-use crate::body::MockBody;
-use crate::embedding;
-use crate::error::ApiError;
+use crate::body::{EventSource, MockBody};
+use crate::dialect::Dialect;
+use crate::error::{ApiError, Cause};
+use crate::models::Catalog;
 use crate::request::{parse_chat, parse_completion, parse_embedding};
 use crate::response::{self, json_response, Reply};
 use crate::sse::{EventStream, Kind};
 use crate::tools::{self, Answer};
+use crate::{anthropic_api, embedding, gemini_api};
 
 /// Largest request body read (bigger ones get 413).
 pub const MAX_BODY: usize = 32 * 1024 * 1024;
@@ -62,6 +67,8 @@ pub struct State {
     pub log: bool,
     /// `--tool-calls`: chat requests with `tools` get tool calls.
     pub tool_calls: bool,
+    /// The models `GET …/models` lists.
+    pub models: Catalog,
     id_seed: u64,
     ids: AtomicU64,
 }
@@ -85,16 +92,32 @@ impl State {
             fail,
             log,
             tool_calls,
+            models: Catalog::default(),
             id_seed: id_seed & 0xffff_ffff_ffff,
             ids: AtomicU64::new(0),
         }
     }
 
     /// A response id unique to this process run, e.g. `chatcmpl-…`.
-    fn next_id(&self, prefix: &str) -> String {
+    pub fn next_id(&self, prefix: &str) -> String {
         let n = self.ids.fetch_add(1, Ordering::Relaxed);
         format!("{prefix}{:012x}{n:08x}", self.id_seed)
     }
+
+    /// Counts a request to a known endpoint for `--fail-every`.
+    pub fn check_fail(&self) -> Result<(), ApiError> {
+        match &self.fail {
+            Some(fail) => fail.check(),
+            None => Ok(()),
+        }
+    }
+}
+
+/// Seconds since the Unix epoch.
+pub fn now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
 }
 
 #[derive(Clone, Copy)]
@@ -113,9 +136,10 @@ pub async fn handle(
     let started = state
         .log
         .then(|| (Instant::now(), req.method().clone(), req.uri().clone()));
-    let response = route(&state, req)
+    let dialect = Dialect::of(req.uri().path(), req.headers());
+    let response = route(&state, dialect, req)
         .await
-        .unwrap_or_else(ApiError::into_response);
+        .unwrap_or_else(|e| e.into_response(dialect));
     if let Some((started, method, uri)) = started {
         eprintln!(
             "{method} {uri} -> {} ({:.1?})",
@@ -126,45 +150,66 @@ pub async fn handle(
     Ok(response)
 }
 
-async fn route(state: &State, req: Request<Incoming>) -> Result<Response<MockBody>, ApiError> {
+async fn route(
+    state: &State,
+    dialect: Dialect,
+    req: Request<Incoming>,
+) -> Result<Response<MockBody>, ApiError> {
     let (parts, body) = req.into_parts();
     // Read the whole body first, even for errors, so keep-alive survives.
     let body = read_body(body).await?;
-    check_key(state.require_key.as_deref(), &parts.headers)?;
+    if let Some(required) = state.require_key.as_deref() {
+        check_key(required, &parts.headers, parts.uri.query())?;
+    }
+    let (method, path) = (&parts.method, parts.uri.path());
+    match dialect {
+        Dialect::OpenAi => openai(state, method, path, &body),
+        Dialect::Anthropic => anthropic_api::route(state, method, path, &body),
+        Dialect::Gemini => gemini_api::route(state, method, path, parts.uri.query(), &body),
+    }
+}
 
-    let path = parts.uri.path();
+/// The OpenAI endpoints, exactly as before the other dialects came.
+fn openai(
+    state: &State,
+    method: &Method,
+    path: &str,
+    body: &Bytes,
+) -> Result<Response<MockBody>, ApiError> {
     let endpoint = match path.strip_prefix("/v1").unwrap_or(path) {
         "/chat/completions" => Endpoint::Chat,
         "/completions" => Endpoint::Completion,
         "/embeddings" => Endpoint::Embedding,
         "/models" => Endpoint::Models,
-        _ => return Err(ApiError::not_found(&parts.method, path)),
+        _ => return Err(ApiError::not_found(method, path)),
     };
     let (allowed, allow) = match endpoint {
         Endpoint::Models => (Method::GET, "GET"),
         _ => (Method::POST, "POST"),
     };
-    if parts.method != allowed {
-        return Err(ApiError::method_not_allowed(&parts.method, path, allow));
+    if method != allowed {
+        return Err(ApiError::method_not_allowed(method, path, allow));
     }
-    if let Some(fail) = &state.fail {
-        fail.check()?;
-    }
+    state.check_fail()?;
 
-    let created = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs());
+    let created = now();
     let (kind, req, prefix) = match endpoint {
-        Endpoint::Models => return Ok(json_response(StatusCode::OK, response::models()?)),
+        Endpoint::Models => {
+            let models = state.models.ids();
+            return Ok(json_response(
+                StatusCode::OK,
+                crate::models::openai(&models)?,
+            ));
+        }
         Endpoint::Embedding => {
-            let req = parse_embedding(&body)?;
+            let req = parse_embedding(body)?;
             return Ok(json_response(StatusCode::OK, embedding::embeddings(&req)?));
         }
-        Endpoint::Chat => (Kind::Chat, parse_chat(&body)?, "chatcmpl-"),
-        Endpoint::Completion => (Kind::Completion, parse_completion(&body)?, "cmpl-"),
+        Endpoint::Chat => (Kind::Chat, parse_chat(body)?, "chatcmpl-"),
+        Endpoint::Completion => (Kind::Completion, parse_completion(body)?, "cmpl-"),
     };
     let answer = if kind == Kind::Chat && state.tool_calls {
-        tools::answer(&body, &req.model)?
+        tools::answer(body, &req.model)?
     } else {
         Answer::Usual
     };
@@ -207,32 +252,49 @@ async fn read_body(body: Incoming) -> Result<Bytes, ApiError> {
     }
 }
 
-/// `--require-key`: the request must carry `Authorization: Bearer <key>`.
-fn check_key(required: Option<&str>, headers: &HeaderMap) -> Result<(), ApiError> {
-    let Some(required) = required else {
-        return Ok(());
-    };
-    let given = headers
+/// Where clients put their key: OpenAI's `Authorization: Bearer` (which
+/// Anthropic's SDK also sends for an auth token), Anthropic's `x-api-key`,
+/// Gemini's `x-goog-api-key`.
+const KEY_HEADERS: [&str; 2] = ["x-api-key", "x-goog-api-key"];
+
+/// `--require-key`: one of the key headers (or Gemini's `?key=` query
+/// parameter) must carry the key. Any path accepts any of them; the error
+/// answers in the path's dialect.
+fn check_key(required: &str, headers: &HeaderMap, query: Option<&str>) -> Result<(), ApiError> {
+    let bearer = headers
         .get(AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "))
         .map(str::trim);
-    match given {
-        Some(key) if key == required => Ok(()),
-        Some(_) => Err(ApiError::unauthorized(
-            "Incorrect API key provided. The mock-provider was started with --require-key.",
-        )),
-        None => Err(ApiError::unauthorized(
+    let others = KEY_HEADERS
+        .iter()
+        .filter_map(|name| headers.get(*name).and_then(|v| v.to_str().ok()))
+        .map(str::trim);
+    let in_query = query
+        .into_iter()
+        .flat_map(|q| q.split('&'))
+        .filter_map(|pair| pair.strip_prefix("key="));
+    let mut given = bearer.into_iter().chain(others).chain(in_query).peekable();
+    if given.peek().is_none() {
+        return Err(ApiError::unauthorized(
+            Cause::MissingKey,
             "You didn't provide an API key. You need to provide your API key in an \
              Authorization header using Bearer auth (i.e. Authorization: Bearer YOUR_KEY).",
-        )),
+        ));
     }
+    if given.any(|key| key == required) {
+        return Ok(());
+    }
+    Err(ApiError::unauthorized(
+        Cause::WrongKey,
+        "Incorrect API key provided. The mock-provider was started with --require-key.",
+    ))
 }
 
 /// A `text/event-stream` response; paced by a task when there is a delay.
-fn sse_response(mut events: EventStream, delay: Duration) -> Response<MockBody> {
+pub fn sse_response<E: EventSource>(mut events: E, delay: Duration) -> Response<MockBody> {
     let body = if delay.is_zero() {
-        MockBody::Events(events)
+        events.into_body()
     } else {
         let (tx, rx) = mpsc::channel(2);
         tokio::spawn(async move {
@@ -293,14 +355,30 @@ mod tests {
     #[test]
     fn require_key_checks_the_bearer_token() {
         let mut headers = HeaderMap::new();
-        assert!(check_key(None, &headers).is_ok());
-        let missing = check_key(Some("k"), &headers).expect_err("no header");
+        let missing = check_key("k", &headers, None).expect_err("no header");
         assert_eq!(missing.status, StatusCode::UNAUTHORIZED);
         assert_eq!(missing.code, Some("invalid_api_key"));
+        assert_eq!(missing.cause, Cause::MissingKey);
         headers.insert(AUTHORIZATION, HeaderValue::from_static("Bearer nope"));
-        assert!(check_key(Some("k"), &headers).is_err());
+        let wrong = check_key("k", &headers, None).expect_err("wrong key");
+        assert_eq!(wrong.cause, Cause::WrongKey);
         headers.insert(AUTHORIZATION, HeaderValue::from_static("Bearer k"));
-        assert!(check_key(Some("k"), &headers).is_ok());
+        assert!(check_key("k", &headers, None).is_ok());
+    }
+
+    #[test]
+    fn require_key_takes_the_anthropic_and_gemini_headers_and_query() {
+        for name in KEY_HEADERS {
+            let mut headers = HeaderMap::new();
+            headers.insert(name, HeaderValue::from_static("nope"));
+            assert!(check_key("k", &headers, None).is_err(), "{name}");
+            headers.insert(name, HeaderValue::from_static("k"));
+            assert!(check_key("k", &headers, None).is_ok(), "{name}");
+        }
+        let headers = HeaderMap::new();
+        assert!(check_key("k", &headers, Some("alt=sse&key=k")).is_ok());
+        let wrong = check_key("k", &headers, Some("key=x")).expect_err("wrong");
+        assert_eq!(wrong.cause, Cause::WrongKey);
     }
 
     #[test]

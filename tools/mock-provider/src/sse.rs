@@ -340,6 +340,24 @@ impl EventStream {
     }
 }
 
+/// The usual reply's words as `n` deltas, cycled if more are asked for
+/// (what the OpenAI chat stream carries between its role and stop chunks;
+/// the Anthropic and Gemini streams carry the same).
+pub fn reply_pieces(model: &str, n: usize) -> Vec<String> {
+    let text = reply_text(model);
+    let words: Vec<&str> = text.split_whitespace().collect();
+    (0..n)
+        .map(|i| {
+            let word = words.get(i % words.len().max(1)).copied().unwrap_or("");
+            if i == 0 {
+                word.to_owned()
+            } else {
+                format!(" {word}")
+            }
+        })
+        .collect()
+}
+
 fn piece(pieces: &[String], n: usize) -> &str {
     pieces.get(n).map_or("", String::as_str)
 }
@@ -347,7 +365,7 @@ fn piece(pieces: &[String], n: usize) -> &str {
 /// `text`'s words in at most `most` pieces, as even as they go (one word a
 /// piece when there are fewer words); every piece but the first starts with a
 /// space, so the pieces spell a single-spaced text exactly.
-fn word_pieces(text: &str, most: usize) -> Vec<String> {
+pub fn word_pieces(text: &str, most: usize) -> Vec<String> {
     let words: Vec<&str> = text.split_whitespace().collect();
     let n = words.len().min(most).max(1);
     (0..n)
@@ -364,7 +382,7 @@ fn word_pieces(text: &str, most: usize) -> Vec<String> {
 
 /// `text` cut into at most `most` pieces of as even a number of characters
 /// as they go (one character a piece when it is shorter).
-fn char_pieces(text: &str, most: usize) -> Vec<String> {
+pub fn char_pieces(text: &str, most: usize) -> Vec<String> {
     let bounds: Vec<usize> = text
         .char_indices()
         .map(|(at, _)| at)
@@ -551,6 +569,13 @@ mod tests {
         assert_eq!(word_pieces("", 5), vec![""]);
         assert_eq!(char_pieces("héllo", 2), vec!["hé", "llo"]);
         assert_eq!(char_pieces("", 3), vec![""]);
+    }
+
+    #[test]
+    fn reply_pieces_spell_the_reply_and_cycle() {
+        assert_eq!(reply_pieces("m", 18).concat(), reply_text("m"));
+        let more = reply_pieces("m", 20);
+        assert_eq!(more[18], " Hello!");
     }
 
     #[test]

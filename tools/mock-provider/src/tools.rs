@@ -1,8 +1,11 @@
-//! `--tool-calls`: function calling in chat completions. Reads a request's
-//! `tools`, `tool_choice` and last message (checked the way a provider checks
-//! them) and decides the answer: a call of one of the tools, with placeholder
+//! `--tool-calls`: function calling. Reads an OpenAI chat request's `tools`,
+//! `tool_choice` and last message (checked the way a provider checks them)
+//! and decides the answer: a call of one of the tools, with placeholder
 //! arguments built from its JSON schema, or a text that acknowledges a tool
-//! result. The wire shapes of the answer live in `response` and `sse`.
+//! result. The call and the follow-up text are built here for every dialect
+//! (`anthropic` and `gemini` read their own requests' tools); the wire shapes
+//! of the answer live in `response` and `sse` (OpenAI), `anthropic_reply` and
+//! `gemini_reply`.
 
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -27,7 +30,8 @@ pub enum Answer {
 /// One function call, as the assistant message's `tool_calls[0]`.
 #[derive(Debug, PartialEq, Eq)]
 pub struct ToolCall {
-    /// `call_` and 16 hex digits, the same for the same request.
+    /// A prefix (`call_`, `toolu_`) and 16 hex digits, the same for the same
+    /// request.
     pub id: String,
     pub name: String,
     /// The arguments object as a JSON string, the way OpenAI sends it.
@@ -57,9 +61,10 @@ struct Message {
 }
 
 /// A function tool of the request.
-struct Function<'a> {
-    name: &'a str,
-    parameters: Option<&'a Value>,
+pub struct Function<'a> {
+    pub name: &'a str,
+    /// Its JSON schema (`parameters`, `input_schema`, `parametersJsonSchema`).
+    pub parameters: Option<&'a Value>,
 }
 
 /// The answer to a chat request (a body `parse_chat` accepted) under
@@ -76,7 +81,7 @@ pub fn answer(body: &[u8], model: &str) -> Result<Answer, ApiError> {
         }
     }
     Ok(match chosen {
-        Some(tool) => Answer::Call(call(tool, raw.messages.len())),
+        Some(tool) => Answer::Call(call(tool, raw.messages.len(), "call_")),
         None => Answer::Usual,
     })
 }
@@ -188,17 +193,17 @@ fn choose<'a>(
     }
 }
 
-/// The call of `tool`; its id hashes the tool, the arguments and the length
-/// of the conversation, so a repeated request gets the same id and the next
-/// turn of an agent loop a new one.
-fn call(tool: &Function, messages: usize) -> ToolCall {
+/// The call of `tool`; its id (`prefix` and 16 hex digits) hashes the tool,
+/// the arguments and the length of the conversation, so a repeated request
+/// gets the same id and the next turn of an agent loop a new one.
+pub fn call(tool: &Function, messages: usize, prefix: &str) -> ToolCall {
     let arguments = arguments(tool.parameters);
     let mut seed = fnv1a(FNV_OFFSET, tool.name.as_bytes());
     seed = fnv1a(seed, &[0]);
     seed = fnv1a(seed, arguments.as_bytes());
     seed = fnv1a(seed, &(messages as u64).to_le_bytes());
     ToolCall {
-        id: format!("call_{seed:016x}"),
+        id: format!("{prefix}{seed:016x}"),
         name: tool.name.to_owned(),
         arguments,
     }
@@ -227,8 +232,8 @@ pub fn arguments(parameters: Option<&Value>) -> String {
     format!("{{{}}}", fields.join(","))
 }
 
-/// A value of a property's declared type: `"example"`, `1`, `true`, `[]` or
-/// `{}`; its `const` or first `enum` value if it has one; the first non-null
+/// A value of a property's declared type (in any case): `"example"`, `1`,
+/// `true`, `[]` or `{}`; its `const` or first `enum` value if it has one; the first non-null
 /// branch of an `anyOf`/`oneOf`; `null` if nothing is declared.
 fn placeholder(schema: Option<&Value>) -> Value {
     let Some(schema) = schema else {
@@ -244,15 +249,17 @@ fn placeholder(schema: Option<&Value>) -> Value {
     {
         return first.clone();
     }
+    // Gemini's schema subset spells the types in capitals (`STRING`).
     let declared = match schema.get("type") {
-        Some(Value::String(kind)) => Some(kind.as_str()),
+        Some(Value::String(kind)) => Some(kind.to_ascii_lowercase()),
         Some(Value::Array(kinds)) => kinds
             .iter()
             .filter_map(Value::as_str)
-            .find(|kind| *kind != "null"),
+            .find(|kind| !kind.eq_ignore_ascii_case("null"))
+            .map(str::to_ascii_lowercase),
         _ => None,
     };
-    match declared {
+    match declared.as_deref() {
         Some("string") => json!("example"),
         Some("number" | "integer") => json!(1),
         Some("boolean") => json!(true),
@@ -275,7 +282,7 @@ fn placeholder(schema: Option<&Value>) -> Value {
 /// The answer after a tool result: quotes `content` (a string or text
 /// parts), cut to `QUOTE_CHARS`. Whitespace is collapsed to single spaces,
 /// so the streamed words spell exactly the same text.
-fn follow_up(model: &str, content: Option<&Value>) -> String {
+pub fn follow_up(model: &str, content: Option<&Value>) -> String {
     let result = match content {
         Some(Value::String(text)) => text.clone(),
         Some(Value::Array(parts)) => parts
@@ -416,6 +423,9 @@ mod tests {
             r#"{"s":"example","n":1,"i":1,"b":true,"a":[],"o":{},"e":"c","opt":1,"any":true,"untyped":null,"absent":null}"#
         );
         assert_eq!(arguments(None), "{}");
+        let gemini = json!({"type": "OBJECT", "required": ["c", "n"],
+            "properties": {"c": {"type": "STRING"}, "n": {"type": ["NULL", "INTEGER"]}}});
+        assert_eq!(arguments(Some(&gemini)), r#"{"c":"example","n":1}"#);
         assert_eq!(arguments(Some(&json!({"type": "object"}))), "{}");
         let keys = json!({"required": ["a\"b"], "properties": {"a\"b": {"type": "string"}}});
         assert_eq!(arguments(Some(&keys)), r#"{"a\"b":"example"}"#);

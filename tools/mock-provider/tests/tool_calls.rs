@@ -5,42 +5,19 @@
 // Test code: a failed expectation should panic with its reason.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::io::{BufRead, BufReader, Read, Write};
+mod common;
+
+use std::io::{Read, Write};
 use std::net::TcpStream;
-use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use serde_json::{json, Value};
 
+use common::Mock;
+
 const CHAT: &str = "/v1/chat/completions";
 
-/// A running mock-provider; killed when dropped.
-struct Mock {
-    child: Child,
-    addr: String,
-}
-
 impl Mock {
-    fn start(flags: &[&str]) -> Mock {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_mock-provider"))
-            .args(["--listen", "127.0.0.1:0"])
-            .args(flags)
-            .stdout(Stdio::piped())
-            .spawn()
-            .expect("mock-provider starts");
-        let mut line = String::new();
-        let stdout = child.stdout.take().expect("piped stdout");
-        BufReader::new(stdout)
-            .read_line(&mut line)
-            .expect("start line");
-        let addr = line
-            .trim()
-            .strip_prefix("mock-provider listening on ")
-            .unwrap_or_else(|| panic!("unexpected start line {line:?}"))
-            .to_owned();
-        Mock { child, addr }
-    }
-
     fn tool_calls() -> Mock {
         Mock::start(&["--tool-calls"])
     }
@@ -93,13 +70,6 @@ impl Mock {
         rest.iter()
             .map(|e| serde_json::from_str(e.strip_prefix("data: ").expect("data:")).expect("json"))
             .collect()
-    }
-}
-
-impl Drop for Mock {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 
