@@ -6,11 +6,18 @@
 //! against the two formats it joins (as agentgateway does), not through a
 //! common internal form. Each direction then maps exactly what its two
 //! formats share, and a format's quirks stay in the one file that meets
-//! them.
+//! them. The one pair without converters of its own, an Anthropic client of
+//! Gemini, chains two that exist through OpenAI's chat format: both of its
+//! halves are needed anyway, and a third pair of converters would repeat
+//! most of them.
 
 use super::anthropic::ChatUsage;
+use super::anthropic_stream_to_chat::AnthropicToChatStream;
+use super::chat_stream_to_anthropic::ChatToAnthropicStream;
+use super::gemini::GeminiUsage;
+use super::gemini_stream_to_chat::GeminiToChatStream;
 use super::translate::{RequestOptions, StreamTranslator, TranslateError, Translated};
-use super::{anthropic_to_chat, chat_stream_to_anthropic, Dialect};
+use super::{anthropic_to_chat, chat_to_anthropic, chat_to_gemini, Dialect};
 use serde_json::Value;
 
 /// A client dialect and a different upstream dialect, joined.
@@ -19,16 +26,27 @@ pub enum Pair {
     /// An Anthropic client (Claude Code, the Anthropic SDKs) served by an
     /// OpenAI-format provider.
     AnthropicToChat,
+    /// An OpenAI client served by an Anthropic provider.
+    ChatToAnthropic,
+    /// An OpenAI client served by Gemini.
+    ChatToGemini,
+    /// An Anthropic client served by Gemini, through the chat format.
+    AnthropicToGemini,
 }
 
 impl Pair {
     /// The translators between a client of `client` and a provider of
-    /// `upstream`; `None` when they speak the same dialect or this build
-    /// cannot join them.
+    /// `upstream`; `None` when they speak the same dialect (or the client
+    /// speaks Gemini's, which no route does).
     pub fn between(client: Dialect, upstream: Dialect) -> Option<Pair> {
         match (client, upstream) {
             (Dialect::Anthropic, Dialect::OpenAi) => Some(Self::AnthropicToChat),
-            _ => None,
+            (Dialect::OpenAi, Dialect::Anthropic) => Some(Self::ChatToAnthropic),
+            (Dialect::OpenAi, Dialect::Gemini) => Some(Self::ChatToGemini),
+            (Dialect::Anthropic, Dialect::Gemini) => Some(Self::AnthropicToGemini),
+            (Dialect::OpenAi, Dialect::OpenAi)
+            | (Dialect::Anthropic, Dialect::Anthropic)
+            | (Dialect::Gemini, _) => None,
         }
     }
 
@@ -36,20 +54,36 @@ impl Pair {
     pub fn request(self, body: &[u8], opts: &RequestOptions) -> Result<Translated, TranslateError> {
         match self {
             Self::AnthropicToChat => anthropic_to_chat::request(body, opts),
+            Self::ChatToAnthropic => chat_to_anthropic::request(body, opts),
+            Self::ChatToGemini => chat_to_gemini::request(body, opts),
+            Self::AnthropicToGemini => {
+                let chat = anthropic_to_chat::request(body, opts)?;
+                let gemini = chat_to_gemini::request(&chat.body, opts)?;
+                Ok(Translated {
+                    body: gemini.body,
+                    tool_names: compose(&chat.tool_names, gemini.tool_names),
+                })
+            }
         }
     }
 
     /// A whole (non-stream) upstream reply in the client's dialect.
-    /// `model`: the name the client asked for.
+    /// `model`: the name the client asked for; `tool_names` from `request`.
     pub fn response(
         self,
         body: &[u8],
         model: &str,
         tool_names: &[(String, String)],
-        _created: u64,
+        created: u64,
     ) -> Result<Vec<u8>, TranslateError> {
         match self {
             Self::AnthropicToChat => anthropic_to_chat::response(body, model, tool_names),
+            Self::ChatToAnthropic => chat_to_anthropic::response(body, model, tool_names, created),
+            Self::ChatToGemini => chat_to_gemini::response(body, model, tool_names, created),
+            Self::AnthropicToGemini => {
+                let chat = chat_to_gemini::response(body, model, tool_names, created)?;
+                anthropic_to_chat::response(&chat, model, &[])
+            }
         }
     }
 
@@ -59,13 +93,28 @@ impl Pair {
         self,
         model: String,
         tool_names: Vec<(String, String)>,
-        _include_usage: bool,
-        _created: u64,
+        include_usage: bool,
+        created: u64,
     ) -> Box<dyn StreamTranslator> {
         match self {
-            Self::AnthropicToChat => Box::new(
-                chat_stream_to_anthropic::ChatToAnthropicStream::new(model, tool_names),
-            ),
+            Self::AnthropicToChat => Box::new(ChatToAnthropicStream::new(model, tool_names)),
+            Self::ChatToAnthropic => Box::new(AnthropicToChatStream::new(
+                model,
+                tool_names,
+                include_usage,
+                created,
+            )),
+            Self::ChatToGemini => Box::new(GeminiToChatStream::new(
+                model,
+                tool_names,
+                include_usage,
+                created,
+            )),
+            Self::AnthropicToGemini => Box::new(Chain {
+                first: GeminiToChatStream::new(model.clone(), tool_names, true, created),
+                second: ChatToAnthropicStream::new(model, Vec::new()),
+                between: Vec::new(),
+            }),
         }
     }
 
@@ -73,10 +122,64 @@ impl Pair {
     /// request record).
     pub fn usage(self, body: &[u8]) -> Option<ChatUsage> {
         let reply: Value = serde_json::from_slice(body).ok()?;
-        let usage = reply.get("usage")?;
         match self {
-            Self::AnthropicToChat => Some(ChatUsage::from_json(usage)),
+            Self::AnthropicToChat => Some(ChatUsage::from_json(reply.get("usage")?)),
+            Self::ChatToAnthropic => Some(ChatUsage::from_anthropic(reply.get("usage")?)),
+            Self::ChatToGemini | Self::AnthropicToGemini => {
+                Some(GeminiUsage::from_metadata(reply.get("usageMetadata")?).chat)
+            }
         }
+    }
+}
+
+/// The names a chained request shortened, first (`(short, original)`)
+/// then again (`(shorter, short)`), as one map from what the provider saw
+/// to what the client sent.
+fn compose(first: &[(String, String)], then: Vec<(String, String)>) -> Vec<(String, String)> {
+    let original = |name: &str| {
+        (first.iter())
+            .find(|(short, _)| short == name)
+            .map_or_else(|| name.to_string(), |(_, original)| original.clone())
+    };
+    let mut names: Vec<(String, String)> = (then.iter())
+        .map(|(shorter, short)| (shorter.clone(), original(short)))
+        .collect();
+    for (short, orig) in first {
+        if !then.iter().any(|(_, renamed)| renamed == short) {
+            names.push((short.clone(), orig.clone()));
+        }
+    }
+    names
+}
+
+/// Two stream translators in a row: the provider's events through the
+/// first, its output through the second, as each event arrives.
+struct Chain<A, B> {
+    first: A,
+    second: B,
+    between: Vec<u8>,
+}
+
+impl<A: StreamTranslator, B: StreamTranslator> StreamTranslator for Chain<A, B> {
+    fn feed(&mut self, bytes: &[u8], out: &mut Vec<u8>) {
+        self.between.clear();
+        self.first.feed(bytes, &mut self.between);
+        self.second.feed(&self.between, out);
+    }
+
+    fn finish(&mut self, out: &mut Vec<u8>) {
+        self.between.clear();
+        self.first.finish(&mut self.between);
+        self.second.feed(&self.between, out);
+        self.second.finish(out);
+    }
+
+    fn fail(&mut self, message: &str, out: &mut Vec<u8>) {
+        self.second.fail(message, out);
+    }
+
+    fn usage(&self) -> Option<ChatUsage> {
+        self.first.usage()
     }
 }
 
@@ -95,4 +198,72 @@ pub fn wants_stream_usage(body: &[u8]) -> bool {
         .ok()
         .and_then(|f| f.stream_options)
         .is_some_and(|o| o.include_usage)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pairs(list: &[(&str, &str)]) -> Vec<(String, String)> {
+        list.iter()
+            .map(|(a, b)| (a.to_string(), b.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn shortened_twice_still_maps_to_the_clients_name() {
+        let first = pairs(&[
+            ("mcp_long_a1b2", "mcp__server__a_very_long_tool_name"),
+            ("short_x", "long_x"),
+        ]);
+        let then = pairs(&[("mcp_long_zz", "mcp_long_a1b2"), ("bad_name_1", "bad.name")]);
+        let mut names = compose(&first, then);
+        names.sort();
+        assert_eq!(
+            names,
+            pairs(&[
+                ("bad_name_1", "bad.name"),
+                ("mcp_long_zz", "mcp__server__a_very_long_tool_name"),
+                ("short_x", "long_x"),
+            ])
+        );
+    }
+
+    #[test]
+    fn every_pair_of_different_dialects_has_translators() {
+        use Dialect::*;
+        for client in [OpenAi, Anthropic] {
+            for upstream in [OpenAi, Anthropic, Gemini] {
+                assert_eq!(
+                    Pair::between(client, upstream).is_some(),
+                    client != upstream
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn an_anthropic_client_of_gemini_gets_anthropic_events_from_gemini_frames() {
+        let mut t = Pair::AnthropicToGemini.stream("claude-x".into(), Vec::new(), false, 1);
+        let mut out = Vec::new();
+        let frame = "data: {\"candidates\":[{\"content\":{\"role\":\"model\",\"parts\":[{\"text\":\"Hel\"}]},\"index\":0}]}\r\n\r\n";
+        // Fed one byte at a time: every event still comes out whole.
+        for b in frame.as_bytes() {
+            t.feed(std::slice::from_ref(b), &mut out);
+        }
+        let last = "data: {\"candidates\":[{\"content\":{\"role\":\"model\",\"parts\":[{\"text\":\"lo\"}]},\"finishReason\":\"STOP\",\"index\":0}],\"usageMetadata\":{\"promptTokenCount\":7,\"candidatesTokenCount\":2,\"totalTokenCount\":9}}\r\n\r\n";
+        t.feed(last.as_bytes(), &mut out);
+        t.finish(&mut out);
+        let text = String::from_utf8(out).expect("utf8");
+        assert!(text.starts_with("event: message_start\n"), "{text}");
+        assert!(text.contains("\"text\":\"Hel\""), "{text}");
+        assert!(text.contains("\"stop_reason\":\"end_turn\""), "{text}");
+        assert!(
+            text.trim_end()
+                .ends_with("data: {\"type\":\"message_stop\"}"),
+            "{text}"
+        );
+        let usage = t.usage().expect("usage");
+        assert_eq!((usage.prompt, usage.completion), (7, 2));
+    }
 }

@@ -9,6 +9,7 @@
 use super::attempt::{self, Attempt, Outcome, Translation};
 use super::classify::{final_error, Failure};
 use super::{client, GatewayError, State};
+use crate::dialect::anthropic::strip_unsigned_thinking;
 use crate::dialect::pair::{wants_stream_usage, Pair};
 use crate::dialect::translate::RequestOptions;
 use crate::dialect::{ApiRoute, Dialect, RequestBody};
@@ -238,9 +239,4 @@ fn record(
         outcome: label,
         ms: elapsed.as_millis() as u64,
     });
-}
-
-// MERGE: replaced by dialect::anthropic::strip_unsigned_thinking (helper A).
-fn strip_unsigned_thinking(_body: &[u8]) -> Option<Vec<u8>> {
-    None
 }
