@@ -137,6 +137,20 @@ pub fn error_summary(body: &[u8]) -> Option<(String, String)> {
     Some((status, message))
 }
 
+/// Whether an error body says the API key is not valid. Gemini answers a
+/// bad key with a 400 (`INVALID_ARGUMENT`, reason `API_KEY_INVALID` in an
+/// `ErrorInfo` detail), which would otherwise read as the request's fault.
+pub fn key_invalid(body: &[u8]) -> bool {
+    let Some(error) = error_object(body) else {
+        return false;
+    };
+    let details = error.get("details").and_then(Value::as_array);
+    details.is_some_and(|d| {
+        d.iter()
+            .any(|detail| detail.get("reason").and_then(Value::as_str) == Some("API_KEY_INVALID"))
+    })
+}
+
 /// The wait Google asks for in an error body: `retryDelay` of the
 /// `google.rpc.RetryInfo` entry of `error.details` (`"12s"`, `"0.5s"`).
 pub fn retry_delay(body: &[u8]) -> Option<Duration> {

@@ -9,7 +9,7 @@ use super::classify::{classify, Failure, Served, Verdict};
 use super::deliver::{Deliver, StreamEnd};
 use super::{client, headers, State};
 use crate::dialect::pair::Pair;
-use crate::dialect::{upstream_error, usage_from_json, Usage};
+use crate::dialect::{gemini, upstream_error, usage_from_json, Dialect, Usage};
 use crate::observe::RequestCtx;
 use crate::routing::{hints, Ticket};
 use crate::upstream::{self, BodyBatches, ReadError, UpSession, Upstream, Wire};
@@ -24,6 +24,8 @@ use std::time::{Duration, Instant, SystemTime};
 /// (embeddings of big batches) are streamed through unchanged, with the
 /// upstream's own framing: never cut short under a rewritten length.
 const CHECK_LIMIT: usize = 64 * 1024 * 1024;
+/// How long a 429's body is waited for when its rate-limit hint is in it.
+const HINT_BODY_WAIT: Duration = Duration::from_secs(5);
 /// A stale pooled connection is replaced this many times per attempt.
 const STALE_RETRIES: u32 = 2;
 
@@ -81,7 +83,27 @@ pub async fn run(
         }
     }
     if verdict == Verdict::Retry {
-        let f = retry_failure(&conn);
+        let mut f = retry_failure(&conn);
+        // Gemini says how long to wait in the body (`RetryInfo`), not in
+        // a header.
+        if let (
+            Failure::Status {
+                code: 429,
+                retry_after: None,
+            },
+            Dialect::Gemini,
+        ) = (&f, a.up.dialect)
+        {
+            let within = state.timeouts.idle.min(HINT_BODY_WAIT);
+            if let Ok(Json::Checked(body, _) | Json::Other(body)) =
+                read_json_body(&mut conn, within).await
+            {
+                f = Failure::Status {
+                    code: 429,
+                    retry_after: gemini::retry_delay(&body),
+                };
+            }
+        }
         (state.connector)
             .discard(conn, &peer, state.timeouts.idle)
             .await;
@@ -92,6 +114,12 @@ pub async fn run(
     // (measured: ~8k instructions per request for two such layers).
     let idle = state.timeouts.idle;
     let translated = a.translation.is_some();
+    if translated && a.stream && verdict == Verdict::Deliver && !is_event_stream(&conn) {
+        // A translator reads events; a whole reply to a stream request is
+        // not what was asked for.
+        (state.connector).discard(conn, &peer, idle).await;
+        return Outcome::Failed(Failure::BadResponse(NOT_A_STREAM.into()));
+    }
     let body = match first_read(verdict, a.stream, &conn, translated) {
         FirstRead::Nothing => Body::Stream(None),
         FirstRead::Chunk => match read_chunk(&mut conn, idle).await {
@@ -111,6 +139,17 @@ pub async fn run(
             Err(f) => return Outcome::Failed(f),
         },
     };
+    if let (Dialect::Gemini, Body::Whole(error)) = (a.up.dialect, &body) {
+        if status == 400 && gemini::key_invalid(error) {
+            // Gemini's word for a rejected key: fail over, and let routing
+            // re-check the key as for a 401.
+            (state.connector).discard(conn, &peer, idle).await;
+            return Outcome::Failed(Failure::Status {
+                code: 401,
+                retry_after: None,
+            });
+        }
+    }
     let body = match &a.translation {
         None => body,
         Some(t) => match translate_whole(t, verdict, status, a.stream, body, ctx) {
@@ -162,6 +201,7 @@ enum Body {
 
 const EMPTY_STREAM: &str = "stream ended before any data";
 const NOT_JSON: &str = "a 2xx whose body is not JSON";
+const NOT_A_STREAM: &str = "a stream was asked for and the reply is not one";
 
 /// A whole reply (a success, or an error passed on) in the client's
 /// dialect. A success the translator cannot read is the upstream's fault,

@@ -14,6 +14,7 @@
 use super::connector::{self, Connector, Wire};
 use super::Upstream;
 use crate::config::HealthCheckConf;
+use crate::dialect::Dialect;
 use crate::routing::{Health, Probe};
 use async_trait::async_trait;
 use bytes::Bytes;
@@ -87,7 +88,12 @@ impl Prober {
         let wire = Wire::new(&req, &Bytes::new())?;
         let (stream, _) = self.connector.connect(&peer).await?;
         let conn = connector::exchange(stream, &peer, &wire).await?;
-        let status = connector::status(&conn);
+        let status = match (connector::status(&conn), up.dialect) {
+            // Gemini answers a bad key with a 400; a model list has no
+            // request of its own to be wrong.
+            (400, Dialect::Gemini) => 401,
+            (status, _) => status,
+        };
         self.connector.discard(conn, &peer, self.idle).await;
         Ok(status)
     }

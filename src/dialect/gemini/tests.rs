@@ -246,3 +246,13 @@ fn signatures_ride_in_ids_and_come_back_exactly() {
         ("call_9", Some("ab+/cd==".into()))
     );
 }
+
+#[test]
+fn a_bad_key_is_told_apart_from_a_bad_request() {
+    // As Google answers a request with an invalid key.
+    let bad_key = br#"{"error":{"code":400,"message":"API key not valid. Please pass a valid API key.","status":"INVALID_ARGUMENT","details":[{"@type":"type.googleapis.com/google.rpc.ErrorInfo","reason":"API_KEY_INVALID","domain":"googleapis.com","metadata":{"service":"generativelanguage.googleapis.com"}}]}}"#;
+    assert!(key_invalid(bad_key));
+    let bad_request = br#"{"error":{"code":400,"message":"* GenerateContentRequest.contents: contents is not specified","status":"INVALID_ARGUMENT"}}"#;
+    assert!(!key_invalid(bad_request));
+    assert!(!key_invalid(b"not json"));
+}
