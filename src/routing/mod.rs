@@ -23,6 +23,7 @@ use crate::config::{Alias, Config, Instance, Strategy};
 use crate::dialect::Dialect;
 use std::collections::HashMap;
 use std::sync::Arc;
+use wildmatch::WildMatch;
 
 /// One thing to try: an instance and the model name to send it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -58,6 +59,23 @@ struct Route {
     order: Order,
 }
 
+/// A `models:` entry whose name is a glob (`claude-*`): its candidates
+/// depend on the name asked for, so they are built per request, always as
+/// many and in the same order (the order's rotation state lives here).
+struct Glob {
+    pattern: WildMatch,
+    targets: Vec<GlobTarget>,
+    order: Order,
+}
+
+enum GlobTarget {
+    /// A target naming its model: the same candidates for every name.
+    Fixed(Vec<Candidate>),
+    /// `{ provider: p }` without a model: these instances, sent the name
+    /// the client asked for.
+    Requested(Vec<usize>),
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("model `{0}` does not exist")]
 pub struct UnknownModel(pub String);
@@ -66,6 +84,8 @@ pub struct Router {
     /// Each instance's dialect, by instance index.
     dialects: Vec<Dialect>,
     aliases: HashMap<String, Route>,
+    /// Glob entries under `models:`, in file order.
+    globs: Vec<Glob>,
     models: HashMap<String, Route>,
     /// `<entry id>` or `<provider type>` → its instances.
     prefixes: HashMap<String, Prefix>,
@@ -137,6 +157,7 @@ impl Router {
         let mut router = Self {
             dialects: instances.iter().map(|i| i.kind.spec().dialect).collect(),
             aliases: HashMap::new(),
+            globs: Vec::new(),
             models: HashMap::new(),
             prefixes,
             auto: Route::new(Vec::new(), None, Strategy::RoundRobin),
@@ -154,6 +175,11 @@ impl Router {
         });
         router.auto = Route::new(auto.collect(), None, Strategy::RoundRobin);
         for alias in &config.aliases {
+            if is_glob(&alias.name) {
+                let glob = router.glob(alias, instances);
+                router.globs.push(glob);
+                continue;
+            }
             let route = router.alias_route(alias, instances);
             router.names.push(ModelName {
                 id: alias.name.clone(),
@@ -207,6 +233,59 @@ impl Router {
         )
     }
 
+    fn glob(&self, alias: &Alias, instances: &[Instance]) -> Glob {
+        let mut targets = Vec::new();
+        let mut weights = Vec::new();
+        for t in &alias.targets {
+            let target = match (&t.provider, &t.model) {
+                (Some(p), None) => GlobTarget::Requested(
+                    (self.prefixes.get(p).map(|prefix| prefix.instances.clone()))
+                        .unwrap_or_default(),
+                ),
+                (Some(_), Some(_)) => {
+                    let one = Alias {
+                        targets: vec![t.clone()],
+                        ..alias.clone()
+                    };
+                    GlobTarget::Fixed(self.alias_route(&one, instances).candidates)
+                }
+                (None, Some(m)) => GlobTarget::Fixed(
+                    (self.resolve_name(m).map(|r| r.candidates.clone())).unwrap_or_default(),
+                ),
+                (None, None) => GlobTarget::Fixed(Vec::new()),
+            };
+            let n = match &target {
+                GlobTarget::Fixed(c) => c.len(),
+                GlobTarget::Requested(i) => i.len(),
+            };
+            weights.extend(std::iter::repeat_n(t.weight, n));
+            targets.push(target);
+        }
+        let strategy = alias.strategy.unwrap_or(Strategy::Priority);
+        Glob {
+            pattern: WildMatch::new(&alias.name),
+            targets,
+            order: Order::new(strategy, &weights),
+        }
+    }
+
+    /// The first glob entry matching `requested`: its candidates for that
+    /// name, and its order.
+    fn globbed(&self, requested: &str) -> Option<(Vec<Candidate>, &Order)> {
+        let glob = self.globs.iter().find(|g| g.pattern.matches(requested))?;
+        let name: Arc<str> = Arc::from(requested);
+        let mut candidates = Vec::new();
+        for target in &glob.targets {
+            match target {
+                GlobTarget::Fixed(list) => candidates.extend(list.iter().cloned()),
+                GlobTarget::Requested(instances) => {
+                    candidates.extend(instances.iter().map(|&i| self.candidate(i, name.clone())))
+                }
+            }
+        }
+        Some((candidates, &glob.order))
+    }
+
     fn resolve_name(&self, name: &str) -> Option<&Route> {
         self.aliases.get(name).or_else(|| self.models.get(name))
     }
@@ -214,15 +293,15 @@ impl Router {
     /// The candidates for `requested`: the usable ones in the order to try
     /// them (the route's strategy over live state), and the ones skipped.
     pub fn plan(&self, requested: &str) -> Result<Plan, UnknownModel> {
-        let pinned;
+        let built;
         let (candidates, order) = match self.route(requested) {
             Some(route) => (route.candidates.as_slice(), &route.order),
             None => {
-                let (list, order) = self
-                    .pinned(requested)
+                let (list, order) = (self.globbed(requested))
+                    .or_else(|| self.pinned(requested))
                     .ok_or_else(|| UnknownModel(requested.to_string()))?;
-                pinned = list;
-                (pinned.as_slice(), order)
+                built = list;
+                (built.as_slice(), order)
             }
         };
         let now = clock::now();
@@ -238,6 +317,8 @@ impl Router {
         Ok(Plan { try_order, skipped })
     }
 
+    /// `auto`, an alias, or (unless a glob claims the name first, or it is
+    /// pinned to a provider) a model some instance lists.
     fn route(&self, requested: &str) -> Option<&Route> {
         if requested == "auto" {
             return Some(&self.auto);
@@ -246,6 +327,7 @@ impl Router {
             self.models
                 .get(requested)
                 .filter(|_| !self.is_pinned(requested))
+                .filter(|_| !self.globs.iter().any(|g| g.pattern.matches(requested)))
         })
     }
 
@@ -281,6 +363,11 @@ impl Route {
         let order = Order::new(strategy, &weights);
         Self { candidates, order }
     }
+}
+
+/// Whether a `models:` name is a glob (`claude-*`, `gpt-4?`).
+pub fn is_glob(name: &str) -> bool {
+    name.contains(['*', '?'])
 }
 
 fn push_unique(v: &mut Vec<usize>, i: usize) {

@@ -394,3 +394,32 @@ fn pinned_requests_share_their_prefix_rotation() {
         "rotates although each request builds its list"
     );
 }
+
+#[test]
+fn a_glob_entry_sends_the_requested_name_or_its_targets_model() {
+    let yaml = r#"
+providers:
+  - { id: claude, type: anthropic, api_key: "${K}", models: [claude-sonnet-4-5] }
+  - { id: g1, type: groq, api_key: "${K}", models: [llama] }
+models:
+  - name: "claude-*"
+    targets: [ { provider: claude }, { model: llama } ]
+"#;
+    let r = router(yaml);
+    assert_eq!(
+        pairs(&r.resolve("claude-opus-5-5").expect("glob")),
+        vec![(0, "claude-opus-5-5".into()), (1, "llama".into())]
+    );
+    // A listed name the glob matches goes the glob's way too (globs come
+    // before the instances' own lists), with the client's name kept.
+    assert_eq!(
+        pairs(&r.resolve("claude-sonnet-4-5").expect("glob")),
+        vec![(0, "claude-sonnet-4-5".into()), (1, "llama".into())]
+    );
+    assert!(r.resolve("gpt-4o").is_err());
+    assert!(r.model_names().iter().all(|m| m.id != "claude-*"));
+    // Each dialect is known per candidate, for translation.
+    let c = r.resolve("claude-x").expect("glob");
+    assert_eq!(c[0].dialect, Dialect::Anthropic);
+    assert_eq!(c[1].dialect, Dialect::OpenAi);
+}
