@@ -15,6 +15,7 @@ mod mock_selftest;
 mod mock_wire_selftest;
 
 // Gateway tests, one module per concern, added as the product lands:
+mod claude_code;
 mod cli;
 mod connections;
 mod cors;

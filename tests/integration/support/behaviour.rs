@@ -74,8 +74,9 @@ impl Behaviour {
         }
     }
 
-    /// 200 with the object the path asks for: `/chat/completions` → chat.completion,
-    /// `/completions` → text_completion, `/embeddings` → a list of embeddings,
+    /// 200 with the object the path asks for: `/chat/completions` → chat.completion
+    /// (or its chunk stream when the body has `"stream": true`), `/completions` →
+    /// text_completion, `/embeddings` → a list of embeddings,
     /// `GET /models` → a model list. Unknown paths get a 404 OpenAI error.
     ///
     /// Anthropic (`.../messages`): a `message` with one text block, or its event stream

@@ -89,6 +89,17 @@ where
     let dialect = Dialect::of(ex.request);
     match &b.reply {
         Reply::Completion | Reply::Embeddings => ok_reply(stream, b, &ex).await,
+        // `ok()` streams a chat request that asks for it (as `tool_call` does);
+        // `chat_ok()` answers JSON whatever was asked.
+        Reply::Ok
+            if dialect == Dialect::OpenAi
+                && ex.request.path.ends_with("/chat/completions")
+                && asks_stream(ex.request) =>
+        {
+            let said = Said::Text(answer::words(&b.content));
+            let form = Form::AsAsked(Pacing::steady(Duration::ZERO));
+            converse(stream, b, &ex, dialect, said, form).await
+        }
         Reply::Ok | Reply::Chat if dialect == Dialect::OpenAi => ok_reply(stream, b, &ex).await,
         Reply::Ok | Reply::Chat if is_model_list(ex.request) => {
             let body = dialect.model_list(&b.models).to_string();
@@ -331,4 +342,9 @@ where
     }
     wire::send(stream, wire::LAST_CHUNK).await?;
     Ok(ex.flow())
+}
+
+/// Whether a JSON request body has `"stream": true`.
+fn asks_stream(request: &RecordedRequest) -> bool {
+    serde_json::from_slice::<Value>(&request.body).is_ok_and(|v| v["stream"] == true)
 }
