@@ -51,6 +51,12 @@ curl -si "$base/v1/chat/completions" -H 'content-type: application/json' \
 show "Streaming: events arrive as the provider sends them"
 curl -sN "$base/v1/chat/completions" -H 'content-type: application/json' \
   -d '{"model":"mock-small","stream":true,"messages":[{"role":"user","content":"Count"}]}'
+show "POST /v1/messages (Anthropic's API, as Claude Code calls it), served by the Gemini-format instance"
+curl -s "$base/v1/messages?beta=true" -H 'content-type: application/json' -H 'anthropic-version: 2023-06-01' \
+  -d '{"model":"mock-gemini","max_tokens":256,"messages":[{"role":"user","content":"Hello!"}]}'; echo
+show "An OpenAI client of the Anthropic-format instance: translated both ways"
+curl -s "$base/v1/chat/completions" -H 'content-type: application/json' \
+  -d '{"model":"mock-claude","messages":[{"role":"user","content":"Hello!"}]}'; echo
 show "An unknown model: 404 in OpenAI's error format"
 curl -s "$base/v1/chat/completions" -d '{"model":"gpt-9","messages":[]}'; echo
 printf '\nmodelgate is serving %s/v1 (OpenAI base URL); access log: %s. Ctrl-C stops it.\n' "$base" "$DEMO_ACCESS_LOG"
