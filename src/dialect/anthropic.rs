@@ -12,8 +12,6 @@
 
 use serde_json::{json, Map, Value};
 
-pub use super::unsigned_thinking::strip_unsigned_thinking;
-
 /// The signature of every thinking block translated from another
 /// provider's reasoning: not a real signature (only Anthropic makes those),
 /// a marker. Claude Code discards a thinking block without a signature; the

@@ -15,7 +15,7 @@
 //! errors go back in the client's envelope (`upstream_error`); a request
 //! bound for a real Anthropic upstream loses the thinking blocks the gateway
 //! itself made of another provider's reasoning
-//! (`anthropic::strip_unsigned_thinking`).
+//! (`strip_unsigned_thinking`).
 //!
 //! Pure: bytes in, bytes out. Must not know about routing, sockets or Pingora.
 
@@ -42,6 +42,7 @@ pub use count_tokens::estimate as estimate_input_tokens;
 pub use envelope::ErrorReply;
 pub use openai::{BodyError, RequestBody, MAX_MODEL_LEN};
 pub use route::ApiRoute;
+pub use unsigned_thinking::strip_unsigned_thinking;
 pub use usage::{usage_from_json, StreamTail, Usage};
 
 /// A wire format, as spoken by a client route or a provider type.

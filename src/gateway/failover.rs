@@ -9,10 +9,10 @@
 use super::attempt::{self, Attempt, Outcome, Translation};
 use super::classify::{final_error, Failure};
 use super::{client, GatewayError, State};
-use crate::dialect::anthropic::strip_unsigned_thinking;
+
 use crate::dialect::pair::{wants_stream_usage, Pair};
 use crate::dialect::translate::RequestOptions;
-use crate::dialect::{ApiRoute, Dialect, RequestBody};
+use crate::dialect::{strip_unsigned_thinking, ApiRoute, Dialect, RequestBody};
 use crate::observe::{AttemptLog, RequestCtx};
 use crate::routing::{Candidate, Plan, Skip, Ticket};
 use crate::teams::Caller;
