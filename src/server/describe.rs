@@ -67,12 +67,17 @@ fn models(out: &mut String, c: &Config) {
         );
     }
     for a in &c.aliases {
+        let unnamed = if crate::routing::is_glob(&a.name) {
+            "<requested name>"
+        } else {
+            "<first model>"
+        };
         let targets: Vec<String> = a
             .targets
             .iter()
             .map(|t| match (&t.provider, &t.model) {
                 (Some(p), Some(m)) => format!("{p}/{m}"),
-                (Some(p), None) => format!("{p}/<first model>"),
+                (Some(p), None) => format!("{p}/{unnamed}"),
                 (None, Some(m)) => m.clone(),
                 (None, None) => "-".into(),
             })
