@@ -19,6 +19,7 @@ mod claude_code;
 mod cli;
 mod connections;
 mod cors;
+mod dialects;
 mod failover;
 mod fuzz;
 mod hardening;

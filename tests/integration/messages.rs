@@ -221,3 +221,27 @@ async fn the_model_list_takes_anthropics_shape_for_an_anthropic_client() {
     let plain: Value = gw.get("/v1/models").await.json().await.expect("json");
     assert_eq!(plain["object"], "list");
 }
+
+#[tokio::test]
+async fn claude_codes_max_tokens_is_clamped_to_the_models_limit() {
+    let mock = MockUpstream::start(Behaviour::chat_ok());
+    let base = mock.url("/v1");
+    let yaml = format!(
+        "providers:\n  - id: p1\n    type: openai-compatible\n    base_url: {base}\n    models:\n      - {{ name: m1, max_output_tokens: 8192 }}\n      - m2\n"
+    );
+    let gw = Gateway::builder(&yaml).start().await;
+    let response = post(&gw, &anthropic_body("m1", false), CLAUDE_HEADERS).await;
+    assert_eq!(response.status(), 200);
+    let sent = mock.last_request().expect("request").json();
+    assert_eq!(
+        sent["max_tokens"], 8192,
+        "64000 asked, 8192 the model's limit"
+    );
+    // A model without a limit gets what the client asked.
+    let response = post(&gw, &anthropic_body("m2", false), CLAUDE_HEADERS).await;
+    assert_eq!(response.status(), 200);
+    assert_eq!(
+        mock.last_request().expect("request").json()["max_tokens"],
+        64000
+    );
+}
