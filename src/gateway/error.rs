@@ -39,6 +39,10 @@ pub enum GatewayError {
     /// client's fault: its own dialect's rules were broken).
     #[error("{0}")]
     Untranslatable(String),
+    #[error("The request body could not be decoded ({0}).")]
+    Undecodable(String),
+    #[error("Content-Encoding `{0}` is not supported: send the body as is, or with gzip or zstd.")]
+    UnsupportedEncoding(String),
     #[error("Unknown request path: {0}. See /v1/chat/completions, /v1/completions, /v1/embeddings, /v1/messages, /v1/models.")]
     UnknownPath(String),
     #[error("Method {method} is not allowed on {path}.")]
@@ -85,13 +89,15 @@ impl GatewayError {
             | Self::BadModelName { .. }
             | Self::InvalidField { .. }
             | Self::RouteNotServed { .. }
-            | Self::Untranslatable(_) => 400,
+            | Self::Untranslatable(_)
+            | Self::Undecodable(_) => 400,
             Self::MissingKey | Self::UnknownKey => 401,
             Self::ModelNotAllowed { .. } | Self::OriginNotAllowed => 403,
             Self::UnknownModel(_) | Self::UnknownPath(_) => 404,
             Self::MethodNotAllowed { .. } => 405,
             Self::RequestTimeout { .. } => 408,
             Self::BodyTooLarge { .. } => 413,
+            Self::UnsupportedEncoding(_) => 415,
             Self::AllRateLimited { .. } | Self::TooManyConnections(_) => 429,
             Self::Internal => 500,
             Self::UpstreamFailed { .. } => 502,
@@ -112,6 +118,10 @@ impl GatewayError {
             }
             Self::RouteNotServed { .. } => ("invalid_request_error", "unsupported_route", None),
             Self::Untranslatable(_) => ("invalid_request_error", "invalid_request", None),
+            Self::Undecodable(_) => ("invalid_request_error", "invalid_encoding", None),
+            Self::UnsupportedEncoding(_) => {
+                ("invalid_request_error", "unsupported_encoding", None)
+            }
             Self::MissingKey => ("invalid_request_error", "missing_api_key", None),
             Self::UnknownKey => ("invalid_request_error", "invalid_api_key", None),
             Self::ModelNotAllowed { .. } => {

@@ -8,7 +8,7 @@
 
 use super::attempt::{self, Attempt, Outcome, Translation};
 use super::classify::{final_error, Failure};
-use super::{client, GatewayError, State};
+use super::{client, encoding, GatewayError, State};
 
 use crate::dialect::pair::{wants_stream_usage, Pair};
 use crate::dialect::translate::RequestOptions;
@@ -43,6 +43,7 @@ pub async fn serve(
     )
     .await?;
     ctx.bytes_in = body.len();
+    let body = encoding::decode(&session.req_header().headers, body, state.max_body)?;
     let body = RequestBody::parse(body)?;
     ctx.requested_model = Some(body.model.clone());
     ctx.stream = body.stream;

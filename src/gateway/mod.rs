@@ -31,6 +31,7 @@ mod client;
 mod connection;
 mod cors;
 mod deliver;
+mod encoding;
 mod error;
 mod failover;
 mod headers;
