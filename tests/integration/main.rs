@@ -27,6 +27,7 @@ mod messages;
 mod observability;
 mod proxy;
 mod routing;
+mod sdk_clients;
 mod service;
 mod streaming;
 mod tls_listener;

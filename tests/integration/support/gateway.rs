@@ -44,8 +44,20 @@ pub fn write_file(dir: &Path, name: &str, contents: &str) -> PathBuf {
 /// One `providers:` list entry for an OpenAI-compatible upstream, in block style so
 /// `${KEY}` stays a plain YAML scalar. `key_env: None` leaves out `api_key`.
 pub fn provider_yaml(id: &str, base_url: &str, key_env: Option<&str>, models: &[&str]) -> String {
-    let mut entry =
-        format!("  - id: {id}\n    type: openai-compatible\n    base_url: {base_url}\n");
+    typed_provider_yaml(id, "openai-compatible", base_url, key_env, models)
+}
+
+/// [`provider_yaml`] for any provider `type` that takes a `base_url`: `anthropic-compatible`
+/// (a mock's `/v1`: the gateway calls `{base}/messages`), `gemini` (a mock's `/v1beta`:
+/// `{base}/models/{m}:generateContent`), `openai-compatible`, ...
+pub fn typed_provider_yaml(
+    id: &str,
+    provider_type: &str,
+    base_url: &str,
+    key_env: Option<&str>,
+    models: &[&str],
+) -> String {
+    let mut entry = format!("  - id: {id}\n    type: {provider_type}\n    base_url: {base_url}\n");
     if let Some(var) = key_env {
         entry.push_str(&format!("    api_key: ${{{var}}}\n"));
     }

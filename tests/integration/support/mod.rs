@@ -28,7 +28,8 @@ pub use client::{
     gemini_frame, header, http_client, post_json, read_sse_events, sse_data, try_read_sse_events,
 };
 pub use gateway::{
-    closed_base_url, instances_yaml, provider_yaml, write_file, Gateway, GatewayBuilder,
+    closed_base_url, instances_yaml, provider_yaml, typed_provider_yaml, write_file, Gateway,
+    GatewayBuilder,
 };
 pub use gemini::MOCK_THOUGHT_SIGNATURE;
 pub use mock::{bases, MockUpstream, RecordedRequest, SentEvent};
