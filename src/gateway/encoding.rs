@@ -23,7 +23,9 @@ pub fn decode(headers: &HeaderMap, body: Bytes, limit: u64) -> Result<Bytes, Gat
                 .map_err(|e| GatewayError::Undecodable(format!("zstd: {e}")))?;
             read_bounded(decoder, "zstd", limit)
         }
-        other => Err(GatewayError::UnsupportedEncoding(super::truncate(other, 40))),
+        other => Err(GatewayError::UnsupportedEncoding(super::truncate(
+            other, 40,
+        ))),
     }
 }
 
@@ -47,7 +49,10 @@ mod tests {
 
     fn headers(encoding: &str) -> HeaderMap {
         let mut h = HeaderMap::new();
-        h.insert(http::header::CONTENT_ENCODING, encoding.parse().expect("value"));
+        h.insert(
+            http::header::CONTENT_ENCODING,
+            encoding.parse().expect("value"),
+        );
         h
     }
 
@@ -66,7 +71,10 @@ mod tests {
         let out = decode(&headers("zstd"), z, 1000).expect("zstd");
         assert_eq!(&out[..], body);
         let plain = Bytes::from_static(body);
-        assert_eq!(decode(&HeaderMap::new(), plain.clone(), 10).expect("as is"), plain);
+        assert_eq!(
+            decode(&HeaderMap::new(), plain.clone(), 10).expect("as is"),
+            plain
+        );
     }
 
     #[test]

@@ -119,9 +119,7 @@ impl GatewayError {
             Self::RouteNotServed { .. } => ("invalid_request_error", "unsupported_route", None),
             Self::Untranslatable(_) => ("invalid_request_error", "invalid_request", None),
             Self::Undecodable(_) => ("invalid_request_error", "invalid_encoding", None),
-            Self::UnsupportedEncoding(_) => {
-                ("invalid_request_error", "unsupported_encoding", None)
-            }
+            Self::UnsupportedEncoding(_) => ("invalid_request_error", "unsupported_encoding", None),
             Self::MissingKey => ("invalid_request_error", "missing_api_key", None),
             Self::UnknownKey => ("invalid_request_error", "invalid_api_key", None),
             Self::ModelNotAllowed { .. } => {

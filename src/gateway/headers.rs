@@ -119,6 +119,11 @@ pub fn upstream_request(
         req.insert_header(header::CONTENT_TYPE, "application/json")?;
     }
     for (name, value) in &up.auth {
+        // On pass-through the client's own API version wins: it is what its
+        // body was written for. The instance's is the default.
+        if !translated && name == "anthropic-version" && client.headers.contains_key(name) {
+            continue;
+        }
         req.insert_header(name.clone(), value.clone())?;
     }
     req.insert_header(X_REQUEST_ID, request_id)?;

@@ -141,7 +141,6 @@ async fn sdk_anthropic_passes_through_to_anthropic_byte_for_byte() {
 /// allow-list forwards it there): it decides the shape of the reply the SDK then parses.
 /// The SDK sends its own, newer than the gateway's `2023-06-01`.
 #[tokio::test]
-#[ignore = "gateway bug: on pass-through the instance's anthropic-version: 2023-06-01 replaces the client's"]
 async fn sdk_anthropic_version_reaches_anthropic_on_pass_through() {
     let mock = MockUpstream::start(Behaviour::ok().content(REPLY));
     let gw = single(Upstream::Anthropic, &mock).await;
