@@ -20,6 +20,7 @@ mod cli;
 mod connections;
 mod cors;
 mod dialects;
+mod encoding;
 mod failover;
 mod fuzz;
 mod hardening;
