@@ -2,7 +2,8 @@
 # Installs the real clients the tests drive modelgate (and tools/mock-provider) with:
 #   - the official Python SDKs pinned in tests/clients/requirements.txt (openai, anthropic,
 #     google-genai), into the venv target/clients/venv;
-#   - the npm CLIs pinned in tests/clients/package.json + package-lock.json (Claude Code),
+#   - the npm CLIs pinned in tests/clients/package.json + package-lock.json (Claude Code,
+#     the Codex CLI),
 #     into tests/clients/node_modules (run them from tests/clients/node_modules/.bin).
 # Idempotent and quick when already installed: each half is skipped while the stamp it left
 # matches the hash of its pin files. Installs python3-venv and Node (Debian packages) when
