@@ -27,7 +27,9 @@ import report
 from procs import CLK_TCK
 
 ROOT = Path(__file__).resolve().parent.parent
-BIN = ROOT / "target" / "release"
+# Where cargo put the release binaries: $CARGO_TARGET_DIR (relative to the repo
+# root, as run.sh builds from there) or target/.
+BIN = ROOT / os.environ.get("CARGO_TARGET_DIR", "target") / "release"
 BENCH = ROOT / "bench"
 PATH = "/v1/chat/completions"
 MESSAGES = [{"role": "user", "content": "Say hello in one short sentence, please."}]
@@ -53,6 +55,13 @@ class Cell:
     failover: bool = False
     fail_every: int = 0
     fail_status: int = 429
+    # Translated cells: modelgate only, its one instance `type: anthropic-compatible`
+    # (the mock's /v1/messages); the client still speaks OpenAI.
+    translated: bool = False
+
+    @property
+    def modelgate_only(self):
+        return self.failover or self.translated
 
 
 CELLS = [
@@ -60,6 +69,11 @@ CELLS = [
     Cell("ns-c128", "non-stream, c=128", False, "wrk", 128),
     Cell("s20-c32", "stream 20 chunks, no delay, c=32", True, "wrk", 32),
     Cell("s20-c128", "stream 20 chunks, no delay, c=128", True, "wrk", 128),
+    # The s20-c32 request, served by an Anthropic-format provider: the gateway
+    # calls /v1/messages and translates each event back into an OpenAI chunk.
+    # Compared with s20-c32's modelgate row of the same run.
+    Cell("tr-s20-c32", "translated stream 20 chunks (OpenAI client, Anthropic provider), c=32", True, "wrk", 32,
+         translated=True),
     Cell("d10-c1", "stream 20 chunks 10 ms apart, c=1", True, "sse", 1, 10),
     Cell("d10-c8", "stream 20 chunks 10 ms apart, c=8", True, "sse", 8, 10),
     Cell("d10-c32", "stream 20 chunks 10 ms apart, c=32", True, "sse", 32, 10),
@@ -112,7 +126,7 @@ class Setup:
         argv = [str(BIN / "pingora-floor"), f"127.0.0.1:{self.port}", f"127.0.0.1:{upstream_port}"]
         self._proxy("pingora", argv, {**os.environ, "RUST_LOG": "warn"})
 
-    def modelgate(self, upstream_ports):
+    def modelgate(self, upstream_ports, provider_type="openai-compatible"):
         d = Path(self.tmp) / "modelgate"
         d.mkdir()
         self.port = procs.free_port()
@@ -122,7 +136,7 @@ class Setup:
             f"version: 1\nthreads: 1\npid_file: {d}/modelgate.pid\nupgrade_sock: {d}/upgrade.sock\n"
             "grace_period_seconds: 1\ngraceful_shutdown_timeout_seconds: 1\nupstream_keepalive_pool_size: 256\n")
         providers = "".join(
-            f"  - {{ id: mock-{i}, type: openai-compatible, base_url: \"http://127.0.0.1:{port}/v1\","
+            f"  - {{ id: mock-{i}, type: {provider_type}, base_url: \"http://127.0.0.1:{port}/v1\","
             f" api_key: bench-key, models: [mock-small] }}\n" for i, port in enumerate(upstream_ports))
         # The access log is off, like nginx's here; --access-log writes it to
         # stdout (/dev/null), to measure what a line per request costs.
@@ -160,6 +174,8 @@ def start_target(ps, tmp, cell, target, mock_args):
         first = ["--fail-every", str(cell.fail_every), "--fail-status", str(cell.fail_status)] if cell.fail_every else []
         ports = [s.mock("mock-a", *mock_args, *first), s.mock("mock-b", *mock_args)]
         s.modelgate(ports)
+    elif cell.translated:
+        s.modelgate([s.mock("mock", *mock_args)], "anthropic-compatible")
     else:
         port = s.mock("mock", *mock_args)
         if target == "direct":
@@ -371,13 +387,17 @@ def main(argv):
     unknown = set(targets) - set(ALL_TARGETS) | (set(cfg.cells.split(",")) - {c.id for c in CELLS} if cfg.cells else set())
     if unknown:
         raise SystemExit(f"bench: unknown cell or target: {', '.join(sorted(unknown))}")
+    ids = {c.id for c in cells}
+    if "tr-s20-c32" in ids and ("s20-c32" not in ids or "modelgate" not in targets):
+        print("bench: tr-s20-c32 is reported against s20-c32's modelgate row of the same run, "
+              "which this run leaves out: its ratio will be missing", file=sys.stderr)
     if not cfg.no_soak:
         fit_soak_to_fd_limit(cfg)
     out = Path(cfg.out)
     out.mkdir(parents=True, exist_ok=True)
     stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime())
     raw_path, md_path, log_path = out / f"{stamp}.jsonl", out / f"{stamp}.md", out / f"{stamp}.log"
-    meta = report.machine_meta(ROOT, cfg, argv, LOAD_CORE, PROXY_CORE)
+    meta = report.machine_meta(ROOT, BIN, cfg, argv, LOAD_CORE, PROXY_CORE)
     # stderr of the mocks and proxies, one file per name, kept for post-mortems.
     proc_logs = out / f"{stamp}.logs"
     proc_logs.mkdir()
@@ -400,13 +420,13 @@ def main(argv):
                 raw.flush()
 
             keep({"kind": "meta", "meta": meta})
-            total = cfg.repeats * sum(1 if c.failover else len(targets) for c in cells)
+            total = cfg.repeats * sum(1 if c.modelgate_only else len(targets) for c in cells)
             done = 0
             # Repeat-major, so that a burst of noise hits every target alike.
             for rep in range(1, cfg.repeats + 1):
                 for cell in cells:
-                    for target in (["modelgate"] if cell.failover else targets):
-                        if cell.failover and "modelgate" not in targets:
+                    for target in (["modelgate"] if cell.modelgate_only else targets):
+                        if cell.modelgate_only and "modelgate" not in targets:
                             continue
                         done += 1
                         row = measure(ps, cfg, cell, target, rep, log)
@@ -426,6 +446,9 @@ def main(argv):
     md = report.markdown(rows, meta)
     md_path.write_text(md)
     print("\n" + md)
+    for cell, r in report.translated_over_limit(rows):
+        print(f"bench: ✗ {cell}: modelgate's CPU per request is {r:.2f}× the pass-through stream's "
+              f"(limit {report.TRANSLATED_CPU_LIMIT:g}×)", file=sys.stderr)
     print(f"bench: wrote {md_path.relative_to(ROOT) if md_path.is_relative_to(ROOT) else md_path} "
           f"(raw rows: {raw_path.name}, client output: {log_path.name})")
     return 0

@@ -1,7 +1,8 @@
 """The markdown report of a benchmark run, from the raw rows harness.py wrote.
 
 Owns: medians over repeats, ratios (latency against direct, CPU and RSS
-against nginx, failover against clean), the issue-5 targets table, and the
+against nginx, failover against clean, the translated stream against the
+pass-through one), the issue-5 targets table, and the
 one-line progress summaries. Pure: rows in, text out (except machine_meta,
 which reads the machine once at the start of a run).
 """
@@ -20,6 +21,11 @@ FAILOVER_PAIRS = (
     ("fo-ns-clean", "non-stream", (("fo-ns-429", "429"), ("fo-ns-503", "503"))),
     ("fo-s20-clean", "stream 20 chunks", (("fo-s20-429", "429"), ("fo-s20-503", "503"))),
 )
+# (translated cell, the pass-through cell it is compared with): same request,
+# same concurrency; modelgate's CPU per request in the translated cell must
+# stay within TRANSLATED_CPU_LIMIT × the pass-through one's, same run.
+TRANSLATED_PAIRS = (("tr-s20-c32", "s20-c32"),)
+TRANSLATED_CPU_LIMIT = 2.0
 TITLES = {
     "ns-c32": "Non-stream, c=32 (wrk)",
     "ns-c128": "Non-stream, c=128 (wrk)",
@@ -39,7 +45,7 @@ def _run(argv):
         return "?"
 
 
-def machine_meta(root, cfg, argv, load_core, proxy_core):
+def machine_meta(root, bin_dir, cfg, argv, load_core, proxy_core):
     cpu = "?"
     try:
         with open("/proc/cpuinfo") as f:
@@ -52,7 +58,7 @@ def machine_meta(root, cfg, argv, load_core, proxy_core):
     except (OSError, subprocess.TimeoutExpired):
         dirty = []
     dirty = sorted({line[3:].strip() for line in dirty if line.strip()})
-    binary = root / "target" / "release" / "modelgate"
+    binary = bin_dir / "modelgate"
     built = binary.stat().st_mtime if binary.exists() else None
     newest_src = max((f.stat().st_mtime for f in (root / "src").rglob("*.rs")), default=0)
     return {
@@ -208,6 +214,43 @@ def failover_table(med):
     return head + "\n".join(lines) + "\n" if lines else ""
 
 
+def translated_table(med):
+    """modelgate's translated stream cell next to the pass-through cell of the
+    same request, with the CPU ratio and its verdict."""
+    head = ("| modelgate serving | provider | req/s | p50 ms | p99 ms | errors | proxy CPU µs/req | peak RSS MB "
+            "| CPU × pass-through | goal | |\n" + "|---" * 11 + "|\n")
+    lines = []
+    for tr, plain in TRANSLATED_PAIRS:
+        if (tr, "modelgate") not in med:
+            continue
+        base = get(med, plain, "modelgate", "cpu_us_per_req")
+        for cell, what, provider in ((plain, f"pass-through ({plain})", "openai-compatible"),
+                                     (tr, f"translated ({tr})", "anthropic-compatible")):
+            g = lambda k, c=cell: get(med, c, "modelgate", k)  # noqa: E731
+            if g("requests") is None:
+                lines.append(f"| {what} | {provider} | not in this run |" + " |" * 8)
+                continue
+            r = ratio(g("cpu_us_per_req"), base)
+            verdict = (f"| {times(r)} | ≤ {TRANSLATED_CPU_LIMIT:g}× | {_verdict(r, TRANSLATED_CPU_LIMIT)} |"
+                       if cell == tr else "| | | |")
+            lines.append(
+                f"| {what} | {provider} | {num(g('rps'))} | {ms(g('p50'))} | {ms(g('p99'))} | {num(g('errors'))} "
+                f"| {num(g('cpu_us_per_req'), 1)} | {mb(g('peak_rss_kb'))} {verdict}")
+    return head + "\n".join(lines) + "\n" if lines else ""
+
+
+def translated_over_limit(rows):
+    """[(translated cell, CPU ratio)] for each translated cell whose CPU per
+    request is above TRANSLATED_CPU_LIMIT × its pass-through cell's."""
+    med = medians(rows)
+    out = []
+    for tr, plain in TRANSLATED_PAIRS:
+        r = ratio(get(med, tr, "modelgate", "cpu_us_per_req"), get(med, plain, "modelgate", "cpu_us_per_req"))
+        if r is not None and r > TRANSLATED_CPU_LIMIT:
+            out.append((tr, r))
+    return out
+
+
 def soak_table(rows):
     soaks = [r for r in rows if r.get("kind") == "soak"]
     if not soaks:
@@ -313,6 +356,11 @@ def markdown(rows, meta):
     for c in LATENCY_CELLS:
         if any(k[0] == c for k in med):
             parts.append(f"## {TITLES[c]}\n\n" + latency_table(med, c))
+    tr = translated_table(med)
+    if tr:
+        parts.append("## Translated stream: OpenAI client, Anthropic-format provider, 20 chunks, c=32 (wrk)\n\n"
+                     "The s20-c32 request; modelgate's one instance is `type: anthropic-compatible` (the mock's "
+                     "`/v1/messages`), and each Anthropic event is translated back into an OpenAI chunk.\n\n" + tr)
     fo = failover_table(med)
     if fo:
         parts.append("## Failover: two instances, the first answers 429 or 503 to every 10th request (sse-load)\n\n" + fo)

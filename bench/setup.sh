@@ -7,7 +7,8 @@
 # harness runs its own nginx in the foreground with a private prefix.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-scripts/setup.sh
+# Build tools only: the SDKs and Claude Code the test suite drives are not needed here.
+SETUP_SKIP_CLIENTS=1 scripts/setup.sh
 need=()
 command -v wrk >/dev/null 2>&1 || need+=(wrk)
 command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || need+=(nginx)

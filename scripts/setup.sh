@@ -28,5 +28,6 @@ if ! command -v cargo >/dev/null 2>&1; then
   exit 1
 fi
 
-# The real clients the tests drive (Python SDKs, Claude Code).
-"$(dirname "$0")/clients.sh"
+# The real clients the tests drive (Python SDKs, Claude Code). The benchmark
+# drives none of them and skips this (SETUP_SKIP_CLIENTS=1, bench/setup.sh).
+[ "${SETUP_SKIP_CLIENTS:-0}" = 1 ] || "$(dirname "$0")/clients.sh"
