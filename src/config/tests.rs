@@ -60,9 +60,9 @@ fn full_example_file_loads() {
     let ids: Vec<&str> = l.config.instances.iter().map(|i| i.id.as_str()).collect();
     assert_eq!(
         ids,
-        vec!["groq-1", "groq-2#1", "groq-2#2", "openai", "azure", "local"]
+        vec!["groq-1", "groq-2#1", "groq-2#2", "openai", "azure", "local", "claude", "gemini-1"]
     );
-    assert_eq!(l.config.aliases.len(), 2);
+    assert_eq!(l.config.aliases.len(), 3);
 }
 
 #[test]
