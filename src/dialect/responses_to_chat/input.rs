@@ -28,10 +28,11 @@ use super::{ToolNames, TranslateError};
 use serde_json::{json, Map, Value};
 use std::collections::HashSet;
 
-const IMAGE_OMITTED: &str = "[an image was omitted: its source cannot be sent to the model]";
+pub(super) const IMAGE_OMITTED: &str =
+    "[an image was omitted: its source cannot be sent to the model]";
 const IMAGE_IN_RESULT: &str =
     "[an image was omitted: the model cannot take images in tool results]";
-const FILE_OMITTED: &str = "[a file was omitted: the model cannot take files]";
+pub(super) const FILE_OMITTED: &str = "[a file was omitted: the model cannot take files]";
 
 /// The chat messages of a Responses request.
 pub(super) fn messages(
