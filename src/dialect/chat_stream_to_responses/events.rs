@@ -30,6 +30,8 @@ pub(super) enum Open {
 impl ChatToResponsesStream {
     pub(super) fn text(&mut self, delta: &str, out: &mut Vec<u8>) {
         if !matches!(self.open, Some(Open::Text { .. })) {
+            // Closed first: the open item takes its place in the output.
+            self.close_open(Status::Completed, out);
             let index = self.output.len();
             let item = item_id("msg", self.response_id(), index);
             let open = Open::Text {
@@ -50,6 +52,8 @@ impl ChatToResponsesStream {
 
     pub(super) fn reasoning(&mut self, delta: &str, out: &mut Vec<u8>) {
         if !matches!(self.open, Some(Open::Reasoning { .. })) {
+            // Closed first: the open item takes its place in the output.
+            self.close_open(Status::Completed, out);
             let index = self.output.len();
             let item = item_id("rs", self.response_id(), index);
             let open = Open::Reasoning {
@@ -82,10 +86,10 @@ impl ChatToResponsesStream {
         self.calls[call].sent.push_str(&held);
     }
 
-    /// Closes the open item and opens `open`: `output_item.added` with the
-    /// item empty, and the first part of a message or a summary.
+    /// Opens `open` (the open item closed before, so that `open`'s index is
+    /// the output's length): `output_item.added` with the item empty, and
+    /// the first part of a message or a summary.
     pub(super) fn open_item(&mut self, open: Open, out: &mut Vec<u8>) {
-        self.close_open(Status::Completed, out);
         let (index, item, part) = match &open {
             Open::Text { index, item, .. } => {
                 let mut message = responses::message_item(item, "", "in_progress");
