@@ -1,4 +1,5 @@
 use super::*;
+use crate::dialect::translate::StreamTranslator;
 use serde_json::json;
 
 const MODEL: &str = "gpt-5-codex";
@@ -666,4 +667,46 @@ fn any_mix_of_upstream_events_keeps_the_responses_rules() {
             assert_eq!(names(&events(&again)), names(&seen));
         }
     }
+}
+
+#[test]
+fn an_anthropic_stream_chained_through_chat_reaches_a_responses_client() {
+    use crate::dialect::anthropic_stream_to_chat::AnthropicToChatStream;
+    let upstream = concat!(
+        "event: message_start\ndata: {\"type\":\"message_start\",\"message\":{\"id\":\"msg_01\",\"type\":\"message\",\"role\":\"assistant\",\"model\":\"claude\",\"content\":[],\"stop_reason\":null,\"usage\":{\"input_tokens\":10,\"output_tokens\":1}}}\n\n",
+        "event: content_block_start\ndata: {\"type\":\"content_block_start\",\"index\":0,\"content_block\":{\"type\":\"tool_use\",\"id\":\"toolu_1\",\"name\":\"exec_command\",\"input\":{}}}\n\n",
+        "event: content_block_delta\ndata: {\"type\":\"content_block_delta\",\"index\":0,\"delta\":{\"type\":\"input_json_delta\",\"partial_json\":\"{\\\"cmd\\\":\\\"ls\\\"}\"}}\n\n",
+        "event: content_block_stop\ndata: {\"type\":\"content_block_stop\",\"index\":0}\n\n",
+        "event: message_delta\ndata: {\"type\":\"message_delta\",\"delta\":{\"stop_reason\":\"tool_use\"},\"usage\":{\"output_tokens\":7}}\n\n",
+        "event: message_stop\ndata: {\"type\":\"message_stop\"}\n\n",
+    );
+    let mut first = AnthropicToChatStream::new(MODEL.into(), Vec::new(), true, 0);
+    let mut second = ChatToResponsesStream::new(MODEL.into(), Vec::new(), 0);
+    let (mut between, mut out) = (Vec::new(), Vec::new());
+    for byte in upstream.as_bytes() {
+        between.clear();
+        StreamTranslator::feed(&mut first, std::slice::from_ref(byte), &mut between);
+        second.feed(&between, &mut out);
+    }
+    between.clear();
+    StreamTranslator::finish(&mut first, &mut between);
+    second.feed(&between, &mut out);
+    second.finish(&mut out);
+    let events = events(&out);
+    assert_eq!(
+        calls(&events),
+        [(
+            "toolu_1".into(),
+            "exec_command".into(),
+            "{\"cmd\":\"ls\"}".into()
+        )]
+    );
+    let usage = &final_response(&events)["usage"];
+    assert_eq!(
+        (
+            usage["input_tokens"].as_u64(),
+            usage["output_tokens"].as_u64()
+        ),
+        (Some(10), Some(7))
+    );
 }

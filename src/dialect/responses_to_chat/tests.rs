@@ -582,3 +582,41 @@ fn a_reply_that_is_not_a_completion_is_a_bad_reply() {
     assert!(empty["id"].as_str().expect("id").starts_with("resp_"));
     assert_eq!(empty["usage"]["total_tokens"], 0);
 }
+
+#[test]
+fn a_codex_turn_chains_on_to_anthropic_and_gemini() {
+    let opts = RequestOptions {
+        reasoning: true,
+        ..opts()
+    };
+    let chat = request(codex_request().to_string().as_bytes(), &opts).expect("chat");
+    let anthropic =
+        crate::dialect::chat_to_anthropic::request(&chat.body, &opts).expect("anthropic");
+    let anthropic: Value = serde_json::from_slice(&anthropic.body).expect("json");
+    assert!(anthropic["system"].to_string().contains("You are Codex"));
+    let roles: Vec<&str> = (anthropic["messages"].as_array().expect("messages").iter())
+        .map(|m| m["role"].as_str().expect("role"))
+        .collect();
+    assert_eq!(
+        roles,
+        ["user", "assistant", "user"],
+        "merged turns, tool results as user"
+    );
+    assert_eq!(anthropic["messages"][1]["content"][1]["type"], "tool_use");
+    assert_eq!(
+        anthropic["messages"][2]["content"][0]["tool_use_id"],
+        "call_a"
+    );
+
+    let gemini = crate::dialect::chat_to_gemini::request(&chat.body, &opts).expect("gemini");
+    let gemini: Value = serde_json::from_slice(&gemini.body).expect("json");
+    assert!(gemini["systemInstruction"]
+        .to_string()
+        .contains("You are Codex"));
+    let response = &gemini["contents"]
+        .as_array()
+        .expect("contents")
+        .last()
+        .expect("last")["parts"];
+    assert_eq!(response[0]["functionResponse"]["name"], "exec_command");
+}
