@@ -1,17 +1,21 @@
 //! Wire formats: the shapes of request bodies, replies, streams and error
 //! envelopes that clients and providers speak — OpenAI's chat completions
-//! (and completions, embeddings), Anthropic's Messages and Google's Gemini —
-//! and the translators between them, pairwise: one pure converter per
-//! direction and a state machine fed bytes per streamed direction, sharing
-//! the facts of a dialect (`anthropic`, `gemini`), the SSE framing (`sse`)
-//! and the shape of a translation (`translate`). `pair` says which
-//! translators join a client's dialect to a provider's.
+//! (and completions, embeddings) and Responses API, Anthropic's Messages
+//! and Google's Gemini — and the translators between them, pairwise: one
+//! pure converter per direction and a state machine fed bytes per streamed
+//! direction, sharing the facts of a dialect (`anthropic`, `gemini`,
+//! `responses`), the SSE framing (`sse`) and the shape of a translation
+//! (`translate`). `pair` says which translators join a client's dialect to
+//! a provider's.
 //!
 //! The directions: an Anthropic client of an OpenAI-format provider
 //! (`anthropic_to_chat`, `chat_stream_to_anthropic`); an OpenAI client of an
 //! Anthropic provider (`chat_to_anthropic`, `anthropic_stream_to_chat`); an
 //! OpenAI client of Gemini (`chat_to_gemini`, `gemini_stream_to_chat`); an
-//! Anthropic client of Gemini by chaining the first and the third. Provider
+//! Anthropic client of Gemini by chaining the first and the third; a
+//! Responses client (Codex) of an OpenAI-format provider
+//! (`responses_to_chat`, `chat_stream_to_responses`), and of Anthropic or
+//! Gemini by chaining those with an OpenAI client's translators. Provider
 //! errors go back in the client's envelope (`upstream_error`); a request
 //! bound for a real Anthropic upstream loses the thinking blocks the gateway
 //! itself made of another provider's reasoning
@@ -23,6 +27,7 @@ pub mod anthropic;
 pub mod anthropic_stream_to_chat;
 pub mod anthropic_to_chat;
 pub mod chat_stream_to_anthropic;
+pub mod chat_stream_to_responses;
 pub mod chat_to_anthropic;
 pub mod chat_to_gemini;
 mod count_tokens;
@@ -31,6 +36,8 @@ pub mod gemini;
 pub mod gemini_stream_to_chat;
 mod openai;
 pub mod pair;
+pub mod responses;
+pub mod responses_to_chat;
 mod route;
 mod sse;
 pub mod translate;

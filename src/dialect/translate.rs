@@ -44,6 +44,17 @@ pub enum TranslateError {
     BadMessage { index: usize, problem: &'static str },
     #[error("system: must be a string or an array of text blocks")]
     BadSystem,
+    #[error("input: a string or an array of input items is required")]
+    NoInput,
+    #[error("input.{index}: {problem}")]
+    BadItem { index: usize, problem: &'static str },
+    /// A Responses request that needs state the gateway does not keep: on a
+    /// translated path no stored response, conversation or prompt exists.
+    #[error(
+        "{0}: not supported here, as the provider behind this model keeps no \
+         responses; send the whole conversation in `input` (and `store: false`)"
+    )]
+    Stateless(&'static str),
     /// The upstream answered 200 with something that is not a chat
     /// completion.
     #[error("the upstream reply is not a chat completion: {0}")]
@@ -65,7 +76,10 @@ impl TranslateError {
             | Self::NotObject
             | Self::NoMessages
             | Self::BadMessage { .. }
-            | Self::BadSystem => 400,
+            | Self::BadSystem
+            | Self::NoInput
+            | Self::BadItem { .. }
+            | Self::Stateless(_) => 400,
         }
     }
 }
