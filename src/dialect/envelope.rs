@@ -27,7 +27,7 @@ impl Dialect {
     /// The JSON body of `e` for a client of this dialect.
     pub fn error_body(self, e: &ErrorReply<'_>) -> Bytes {
         let body = match self {
-            Self::OpenAi => json!({
+            Self::OpenAi | Self::Responses => json!({
                 "error": { "message": e.message, "type": e.kind, "code": e.code, "param": e.param }
             }),
             Self::Anthropic => json!({

@@ -62,6 +62,10 @@ pub enum Dialect {
     Anthropic,
     /// Google's Gemini `generateContent` API.
     Gemini,
+    /// OpenAI's Responses API (`/v1/responses`, what the Codex CLI
+    /// speaks). A client dialect: providers that serve it natively
+    /// (`openai`, `azure`) are OpenAI-dialect providers with that route.
+    Responses,
 }
 
 impl Dialect {
@@ -70,6 +74,7 @@ impl Dialect {
             Self::OpenAi => "openai",
             Self::Anthropic => "anthropic",
             Self::Gemini => "gemini",
+            Self::Responses => "responses",
         }
     }
 }

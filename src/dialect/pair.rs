@@ -6,18 +6,19 @@
 //! against the two formats it joins (as agentgateway does), not through a
 //! common internal form. Each direction then maps exactly what its two
 //! formats share, and a format's quirks stay in the one file that meets
-//! them. The one pair without converters of its own, an Anthropic client of
-//! Gemini, chains two that exist through OpenAI's chat format: both of its
-//! halves are needed anyway, and a third pair of converters would repeat
-//! most of them.
+//! them. The pairs without converters of their own — an Anthropic client of
+//! Gemini, a Responses client of Anthropic or Gemini — chain two that exist
+//! through OpenAI's chat format: both halves are needed anyway, and more
+//! pairs of converters would repeat most of them.
 
 use super::anthropic::ChatUsage;
 use super::anthropic_stream_to_chat::AnthropicToChatStream;
 use super::chat_stream_to_anthropic::ChatToAnthropicStream;
+use super::chat_stream_to_responses::ChatToResponsesStream;
 use super::gemini::GeminiUsage;
 use super::gemini_stream_to_chat::GeminiToChatStream;
 use super::translate::{RequestOptions, StreamTranslator, TranslateError, Translated};
-use super::{anthropic_to_chat, chat_to_anthropic, chat_to_gemini, Dialect};
+use super::{anthropic_to_chat, chat_to_anthropic, chat_to_gemini, responses_to_chat, Dialect};
 use serde_json::Value;
 
 /// A client dialect and a different upstream dialect, joined.
@@ -32,6 +33,13 @@ pub enum Pair {
     ChatToGemini,
     /// An Anthropic client served by Gemini, through the chat format.
     AnthropicToGemini,
+    /// A Responses client (Codex) served by an OpenAI-format provider's
+    /// chat completions.
+    ResponsesToChat,
+    /// A Responses client served by an Anthropic provider, through chat.
+    ResponsesToAnthropic,
+    /// A Responses client served by Gemini, through chat.
+    ResponsesToGemini,
 }
 
 impl Pair {
@@ -44,9 +52,13 @@ impl Pair {
             (Dialect::OpenAi, Dialect::Anthropic) => Some(Self::ChatToAnthropic),
             (Dialect::OpenAi, Dialect::Gemini) => Some(Self::ChatToGemini),
             (Dialect::Anthropic, Dialect::Gemini) => Some(Self::AnthropicToGemini),
+            (Dialect::Responses, Dialect::OpenAi) => Some(Self::ResponsesToChat),
+            (Dialect::Responses, Dialect::Anthropic) => Some(Self::ResponsesToAnthropic),
+            (Dialect::Responses, Dialect::Gemini) => Some(Self::ResponsesToGemini),
             (Dialect::OpenAi, Dialect::OpenAi)
             | (Dialect::Anthropic, Dialect::Anthropic)
-            | (Dialect::Gemini, _) => None,
+            | (Dialect::Gemini | Dialect::Responses, _)
+            | (_, Dialect::Responses) => None,
         }
     }
 
@@ -57,12 +69,14 @@ impl Pair {
             Self::ChatToAnthropic => chat_to_anthropic::request(body, opts),
             Self::ChatToGemini => chat_to_gemini::request(body, opts),
             Self::AnthropicToGemini => {
-                let chat = anthropic_to_chat::request(body, opts)?;
-                let gemini = chat_to_gemini::request(&chat.body, opts)?;
-                Ok(Translated {
-                    body: gemini.body,
-                    tool_names: compose(&chat.tool_names, gemini.tool_names),
-                })
+                chained(anthropic_to_chat::request(body, opts)?, opts, chat_to_gemini::request)
+            }
+            Self::ResponsesToChat => responses_to_chat::request(body, opts),
+            Self::ResponsesToAnthropic => {
+                chained(responses_to_chat::request(body, opts)?, opts, chat_to_anthropic::request)
+            }
+            Self::ResponsesToGemini => {
+                chained(responses_to_chat::request(body, opts)?, opts, chat_to_gemini::request)
             }
         }
     }
@@ -83,6 +97,15 @@ impl Pair {
             Self::AnthropicToGemini => {
                 let chat = chat_to_gemini::response(body, model, tool_names, created)?;
                 anthropic_to_chat::response(&chat, model, &[])
+            }
+            Self::ResponsesToChat => responses_to_chat::response(body, model, tool_names, created),
+            Self::ResponsesToAnthropic => {
+                let chat = chat_to_anthropic::response(body, model, tool_names, created)?;
+                responses_to_chat::response(&chat, model, &[], created)
+            }
+            Self::ResponsesToGemini => {
+                let chat = chat_to_gemini::response(body, model, tool_names, created)?;
+                responses_to_chat::response(&chat, model, &[], created)
             }
         }
     }
@@ -115,6 +138,20 @@ impl Pair {
                 second: ChatToAnthropicStream::new(model, Vec::new()),
                 between: Vec::new(),
             }),
+            Self::ResponsesToChat => {
+                Box::new(ChatToResponsesStream::new(model, tool_names, created))
+            }
+            // The first half must report usage: the Response carries it.
+            Self::ResponsesToAnthropic => Box::new(Chain {
+                first: AnthropicToChatStream::new(model.clone(), tool_names, true, created),
+                second: ChatToResponsesStream::new(model, Vec::new(), created),
+                between: Vec::new(),
+            }),
+            Self::ResponsesToGemini => Box::new(Chain {
+                first: GeminiToChatStream::new(model.clone(), tool_names, true, created),
+                second: ChatToResponsesStream::new(model, Vec::new(), created),
+                between: Vec::new(),
+            }),
         }
     }
 
@@ -123,13 +160,30 @@ impl Pair {
     pub fn usage(self, body: &[u8]) -> Option<ChatUsage> {
         let reply: Value = serde_json::from_slice(body).ok()?;
         match self {
-            Self::AnthropicToChat => Some(ChatUsage::from_json(reply.get("usage")?)),
-            Self::ChatToAnthropic => Some(ChatUsage::from_anthropic(reply.get("usage")?)),
-            Self::ChatToGemini | Self::AnthropicToGemini => {
+            Self::AnthropicToChat | Self::ResponsesToChat => {
+                Some(ChatUsage::from_json(reply.get("usage")?))
+            }
+            Self::ChatToAnthropic | Self::ResponsesToAnthropic => {
+                Some(ChatUsage::from_anthropic(reply.get("usage")?))
+            }
+            Self::ChatToGemini | Self::AnthropicToGemini | Self::ResponsesToGemini => {
                 Some(GeminiUsage::from_metadata(reply.get("usageMetadata")?).chat)
             }
         }
     }
+}
+
+/// A request translated to chat, then on to the provider's dialect.
+fn chained(
+    chat: Translated,
+    opts: &RequestOptions,
+    then: fn(&[u8], &RequestOptions) -> Result<Translated, TranslateError>,
+) -> Result<Translated, TranslateError> {
+    let second = then(&chat.body, opts)?;
+    Ok(Translated {
+        body: second.body,
+        tool_names: compose(&chat.tool_names, second.tool_names),
+    })
 }
 
 /// The names a chained request shortened, first (`(short, original)`)
@@ -232,7 +286,7 @@ mod tests {
     #[test]
     fn every_pair_of_different_dialects_has_translators() {
         use Dialect::*;
-        for client in [OpenAi, Anthropic] {
+        for client in [OpenAi, Anthropic, Responses] {
             for upstream in [OpenAi, Anthropic, Gemini] {
                 assert_eq!(
                     Pair::between(client, upstream).is_some(),

@@ -14,6 +14,8 @@ pub enum ApiRoute {
     Messages,
     /// Anthropic's `/v1/messages/count_tokens`.
     CountTokens,
+    /// OpenAI's Responses API (`/v1/responses`).
+    Responses,
 }
 
 impl ApiRoute {
@@ -24,6 +26,7 @@ impl ApiRoute {
             "/v1/embeddings" | "/embeddings" => Some(Self::Embeddings),
             "/v1/messages" | "/messages" => Some(Self::Messages),
             "/v1/messages/count_tokens" | "/messages/count_tokens" => Some(Self::CountTokens),
+            "/v1/responses" | "/responses" => Some(Self::Responses),
             _ => None,
         }
     }
@@ -34,21 +37,29 @@ impl ApiRoute {
         match self {
             Self::ChatCompletions | Self::Completions | Self::Embeddings => Dialect::OpenAi,
             Self::Messages | Self::CountTokens => Dialect::Anthropic,
+            Self::Responses => Dialect::Responses,
         }
     }
 
     /// The route a provider speaking `upstream` is called on to serve this
-    /// one: the same route in the same dialect; a conversation (chat or
-    /// messages) as the other dialect's conversation; `None` when that
-    /// provider cannot serve it (completions and embeddings exist only in
-    /// OpenAI's dialect, and only Anthropic counts tokens exactly).
+    /// one: the same route in the same dialect; a conversation (chat,
+    /// messages, responses) as the other dialect's conversation; `None` when
+    /// that provider cannot serve it (completions and embeddings exist only
+    /// in OpenAI's dialect, and only Anthropic counts tokens exactly). A
+    /// provider that serves Responses natively is called on `Responses`
+    /// instead (see `providers`).
     pub const fn upstream(self, upstream: Dialect) -> Option<ApiRoute> {
         match (self, upstream) {
-            (Self::ChatCompletions | Self::Messages, Dialect::OpenAi) => {
+            (Self::ChatCompletions | Self::Messages | Self::Responses, Dialect::OpenAi) => {
                 Some(Self::ChatCompletions)
             }
-            (Self::ChatCompletions | Self::Messages, Dialect::Anthropic) => Some(Self::Messages),
-            (Self::ChatCompletions | Self::Messages, Dialect::Gemini) => Some(Self::Messages),
+            (Self::ChatCompletions | Self::Messages | Self::Responses, Dialect::Anthropic) => {
+                Some(Self::Messages)
+            }
+            (Self::ChatCompletions | Self::Messages | Self::Responses, Dialect::Gemini) => {
+                Some(Self::Messages)
+            }
+            (_, Dialect::Responses) => None,
             (Self::Completions | Self::Embeddings, Dialect::OpenAi) => Some(self),
             (Self::CountTokens, Dialect::Anthropic) => Some(self),
             (Self::Completions | Self::Embeddings | Self::CountTokens, _) => None,
@@ -64,6 +75,7 @@ impl ApiRoute {
             Self::Embeddings => "/embeddings",
             Self::Messages => "/messages",
             Self::CountTokens => "/messages/count_tokens",
+            Self::Responses => "/responses",
         }
     }
 
@@ -75,6 +87,7 @@ impl ApiRoute {
             Self::Embeddings => "embeddings",
             Self::Messages => "messages",
             Self::CountTokens => "count_tokens",
+            Self::Responses => "responses",
         }
     }
 }
