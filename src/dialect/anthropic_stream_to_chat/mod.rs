@@ -30,7 +30,7 @@ use serde_json::{Map, Value};
 
 use super::anthropic::{finish_reason, ChatUsage};
 use super::chat_to_anthropic::{completion_id, original_name};
-use super::sse::{Decoded, SseDecoder, SseEvent, MAX_EVENT};
+use super::sse::{SseDecoder, SseDriven, SseEvent};
 use super::translate::StreamTranslator;
 use wire::{Choice, Chunk, Delta, ErrorBody, ErrorEvent, FunctionDelta, ToolCallDelta};
 
@@ -110,20 +110,7 @@ impl AnthropicToChatStream {
     /// Takes the next bytes of the upstream stream and appends the chunks
     /// of every upstream event they complete.
     pub fn feed(&mut self, bytes: &[u8], out: &mut Vec<u8>) {
-        if self.done {
-            return;
-        }
-        self.sse.push(bytes);
-        while !self.done {
-            match self.sse.next_event() {
-                Decoded::Event(event) => self.on_event(&event, out),
-                Decoded::NeedMore => return,
-                Decoded::TooLarge => {
-                    let message = format!("upstream stream event larger than {MAX_EVENT} bytes");
-                    self.fail(&message, out);
-                }
-            }
-        }
+        self.feed_events(bytes, out);
     }
 
     /// The upstream's body ended: a last event without its blank line still
@@ -131,13 +118,9 @@ impl AnthropicToChatStream {
     /// (finish reason if not yet sent, usage, `[DONE]`). Once only; after
     /// [`fail`](Self::fail) it writes nothing.
     pub fn finish(&mut self, out: &mut Vec<u8>) {
-        if self.done {
-            return;
+        if self.flush_events(out) {
+            self.end(out);
         }
-        if let Some(event) = self.sse.flush() {
-            self.on_event(&event, out);
-        }
-        self.end(out);
     }
 
     /// The upstream broke mid-stream: writes OpenAI's error event and ends
@@ -483,6 +466,21 @@ impl AnthropicToChatStream {
         self.done = true;
         self.sse = SseDecoder::default();
         self.blocks = Vec::new();
+    }
+}
+
+impl SseDriven for AnthropicToChatStream {
+    fn decoder(&mut self) -> &mut SseDecoder {
+        &mut self.sse
+    }
+    fn is_done(&self) -> bool {
+        self.done
+    }
+    fn on_event(&mut self, event: &SseEvent, out: &mut Vec<u8>) {
+        AnthropicToChatStream::on_event(self, event, out);
+    }
+    fn on_failure(&mut self, message: &str, out: &mut Vec<u8>) {
+        self.fail(message, out);
     }
 }
 

@@ -1,5 +1,6 @@
 use super::*;
 use crate::dialect::anthropic::short_tool_name;
+use crate::dialect::sse::MAX_EVENT;
 use serde_json::json;
 
 const MODEL: &str = "gpt-4o";

@@ -1,8 +1,10 @@
 //! OpenAI chat-completions SSE → Anthropic Messages SSE: a state machine fed
 //! the upstream's bytes in any split, writing Anthropic events as each
-//! upstream event completes. It owns the framing of both streams and the
-//! order of content blocks; the shared facts (stop reasons, usage, tool ids)
-//! live in `anthropic`. Pure: no I/O, no knowledge of routing or Pingora.
+//! upstream event completes. It owns the Anthropic events it writes and the
+//! order of content blocks; the loop over the upstream's SSE is `sse`'s
+//! (shared by every streamed direction), the shared facts (stop reasons,
+//! usage, tool ids) live in `anthropic`. Pure: no I/O, no knowledge of
+//! routing or Pingora.
 //!
 //! What the client sees, and why:
 //! - Every event has an `event:` line: Anthropic's SDKs dispatch on it and
@@ -31,7 +33,7 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 
 use super::anthropic::{message_id, stop_reason, tool_id, ChatUsage};
-use super::sse::{Decoded, SseDecoder, SseEvent};
+use super::sse::{SseDecoder, SseDriven, SseEvent};
 
 /// The most tool arguments held for calls whose block cannot open yet (the
 /// same bound as one SSE event): an upstream that exceeds it is broken, and
@@ -102,37 +104,16 @@ impl ChatToAnthropicStream {
     /// Takes the next bytes of the upstream stream and appends the Anthropic
     /// events of every upstream event they complete.
     pub fn feed(&mut self, bytes: &[u8], out: &mut Vec<u8>) {
-        if self.done {
-            return;
-        }
-        self.sse.push(bytes);
-        loop {
-            match self.sse.next_event() {
-                Decoded::Event(event) => self.on_event(&event, out),
-                Decoded::NeedMore => return,
-                Decoded::TooLarge => {
-                    let message = format!("upstream stream event larger than {MAX_EVENT} bytes");
-                    self.fail(&message, out);
-                }
-            }
-            if self.done {
-                return;
-            }
-        }
+        self.feed_events(bytes, out);
     }
 
     /// The upstream ended (after `[DONE]` or at end of file): closes the open
     /// block and writes `message_delta` and `message_stop`. Once only; after
     /// [`fail`](Self::fail) it writes nothing.
     pub fn finish(&mut self, out: &mut Vec<u8>) {
-        if self.done {
-            return;
+        if self.flush_events(out) {
+            self.end(out);
         }
-        // A last event without its blank line still counts at end of file.
-        if let Some(event) = self.sse.flush() {
-            self.on_event(&event, out);
-        }
-        self.end(out);
     }
 
     /// The upstream broke mid-stream: writes Anthropic's `error` event and
@@ -576,6 +557,21 @@ enum Event<'a> {
     Error {
         error: ErrorBody<'a>,
     },
+}
+
+impl SseDriven for ChatToAnthropicStream {
+    fn decoder(&mut self) -> &mut SseDecoder {
+        &mut self.sse
+    }
+    fn is_done(&self) -> bool {
+        self.done
+    }
+    fn on_event(&mut self, event: &SseEvent, out: &mut Vec<u8>) {
+        ChatToAnthropicStream::on_event(self, event, out);
+    }
+    fn on_failure(&mut self, message: &str, out: &mut Vec<u8>) {
+        self.fail(message, out);
+    }
 }
 
 impl super::translate::StreamTranslator for ChatToAnthropicStream {

@@ -29,7 +29,7 @@ use super::anthropic::ChatUsage;
 use super::gemini::{
     chat_tool_call, completion_id, finish_reason, first_candidate, openai_error_type, GeminiUsage,
 };
-use super::sse::{Decoded, SseDecoder, SseEvent, MAX_EVENT};
+use super::sse::{SseDecoder, SseDriven, SseEvent};
 use super::translate::StreamTranslator;
 use serde_json::{json, Value};
 
@@ -79,34 +79,14 @@ impl GeminiToChatStream {
     /// Takes the next bytes of the upstream stream and appends the chunks of
     /// every upstream event they complete.
     pub fn feed(&mut self, bytes: &[u8], out: &mut Vec<u8>) {
-        if self.done {
-            return;
-        }
-        self.sse.push(bytes);
-        while !self.done {
-            match self.sse.next_event() {
-                Decoded::Event(event) => self.on_event(&event, out),
-                Decoded::NeedMore => return,
-                Decoded::TooLarge => {
-                    let message = format!("upstream stream event larger than {MAX_EVENT} bytes");
-                    self.fail(&message, out);
-                }
-            }
-        }
+        self.feed_events(bytes, out);
     }
 
     /// The upstream's body ended: writes the finish chunk if none came, the
     /// usage chunk if asked for, and `[DONE]`. Once only; after
     /// [`fail`](Self::fail) it writes nothing.
     pub fn finish(&mut self, out: &mut Vec<u8>) {
-        if self.done {
-            return;
-        }
-        // A last event without its blank line still counts at end of body.
-        if let Some(event) = self.sse.flush() {
-            self.on_event(&event, out);
-        }
-        if self.done {
+        if !self.flush_events(out) {
             return;
         }
         self.start(None, out);
@@ -263,6 +243,21 @@ fn write_data(out: &mut Vec<u8>, value: &Value) {
     out.extend_from_slice(b"data: ");
     out.extend_from_slice(value.to_string().as_bytes());
     out.extend_from_slice(b"\n\n");
+}
+
+impl SseDriven for GeminiToChatStream {
+    fn decoder(&mut self) -> &mut SseDecoder {
+        &mut self.sse
+    }
+    fn is_done(&self) -> bool {
+        self.done
+    }
+    fn on_event(&mut self, event: &SseEvent, out: &mut Vec<u8>) {
+        GeminiToChatStream::on_event(self, event, out);
+    }
+    fn on_failure(&mut self, message: &str, out: &mut Vec<u8>) {
+        self.fail(message, out);
+    }
 }
 
 impl StreamTranslator for GeminiToChatStream {
