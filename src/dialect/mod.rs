@@ -3,9 +3,12 @@
 //! (and completions, embeddings), Anthropic's Messages and Google's Gemini —
 //! and the translators between them, pairwise: one pure converter per
 //! direction and a state machine fed bytes per streamed direction, sharing
-//! the facts of a dialect (`anthropic`, `gemini`), the SSE framing (`sse`)
-//! and the shape of a translation (`translate`). `pair` says which
-//! translators join a client's dialect to a provider's.
+//! the facts of a dialect (`anthropic`, `gemini`, and `chat` for OpenAI's
+//! chat completions as the translators write them), the SSE framing and
+//! the loop that drives a streamed translator over it (`sse`), and the
+//! shape of a translation (`translate`: its options, errors, body parsing,
+//! tool names restored). `pair` says which translators join a client's
+//! dialect to a provider's.
 //!
 //! The directions: an Anthropic client of an OpenAI-format provider
 //! (`anthropic_to_chat`, `chat_stream_to_anthropic`); an OpenAI client of an
@@ -22,6 +25,7 @@
 pub mod anthropic;
 pub mod anthropic_stream_to_chat;
 pub mod anthropic_to_chat;
+mod chat;
 pub mod chat_stream_to_anthropic;
 pub mod chat_to_anthropic;
 pub mod chat_to_gemini;

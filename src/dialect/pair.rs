@@ -16,7 +16,9 @@ use super::anthropic_stream_to_chat::AnthropicToChatStream;
 use super::chat_stream_to_anthropic::ChatToAnthropicStream;
 use super::gemini::GeminiUsage;
 use super::gemini_stream_to_chat::GeminiToChatStream;
-use super::translate::{RequestOptions, StreamTranslator, TranslateError, Translated};
+use super::translate::{
+    original_name, RequestOptions, StreamTranslator, TranslateError, Translated,
+};
 use super::{anthropic_to_chat, chat_to_anthropic, chat_to_gemini, Dialect};
 use serde_json::Value;
 
@@ -136,13 +138,8 @@ impl Pair {
 /// then again (`(shorter, short)`), as one map from what the provider saw
 /// to what the client sent.
 fn compose(first: &[(String, String)], then: Vec<(String, String)>) -> Vec<(String, String)> {
-    let original = |name: &str| {
-        (first.iter())
-            .find(|(short, _)| short == name)
-            .map_or_else(|| name.to_string(), |(_, original)| original.clone())
-    };
     let mut names: Vec<(String, String)> = (then.iter())
-        .map(|(shorter, short)| (shorter.clone(), original(short)))
+        .map(|(shorter, short)| (shorter.clone(), original_name(short, first).to_string()))
         .collect();
     for (short, orig) in first {
         if !then.iter().any(|(_, renamed)| renamed == short) {

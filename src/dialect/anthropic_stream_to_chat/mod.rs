@@ -29,9 +29,9 @@
 use serde_json::{Map, Value};
 
 use super::anthropic::{finish_reason, ChatUsage};
-use super::chat_to_anthropic::{completion_id, original_name};
+use super::chat::completion_id;
 use super::sse::{SseDecoder, SseDriven, SseEvent};
-use super::translate::StreamTranslator;
+use super::translate::{original_name, StreamTranslator};
 use wire::{Choice, Chunk, Delta, ErrorBody, ErrorEvent, FunctionDelta, ToolCallDelta};
 
 mod wire;

@@ -34,6 +34,7 @@ use serde_json::{Map, Value};
 
 use super::anthropic::{message_id, stop_reason, tool_id, ChatUsage};
 use super::sse::{SseDecoder, SseDriven, SseEvent};
+use super::translate::original_name;
 
 /// The most tool arguments held for calls whose block cannot open yet (the
 /// same bound as one SSE event): an upstream that exceeds it is broken, and
@@ -380,12 +381,7 @@ impl ChatToAnthropicStream {
     fn start_tool(&mut self, call: usize, out: &mut Vec<u8>) {
         let id = self.unique_tool_id(call);
         let short = self.calls[call].name.as_deref().unwrap_or_default();
-        let name = self
-            .tool_names
-            .iter()
-            .find(|(s, _)| s == short)
-            .map_or(short, |(_, original)| original.as_str())
-            .to_string();
+        let name = original_name(short, &self.tool_names).to_string();
         let block = Block::ToolUse {
             id: &id,
             name: &name,

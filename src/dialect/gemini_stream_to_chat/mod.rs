@@ -26,8 +26,9 @@
 //! [`finish`]: GeminiToChatStream::finish
 
 use super::anthropic::ChatUsage;
+use super::chat::completion_id;
 use super::gemini::{
-    chat_tool_call, completion_id, finish_reason, first_candidate, openai_error_type, GeminiUsage,
+    chat_tool_call, finish_reason, first_candidate, openai_error_type, GeminiUsage,
 };
 use super::sse::{SseDecoder, SseDriven, SseEvent};
 use super::translate::StreamTranslator;
