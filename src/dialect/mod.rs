@@ -26,6 +26,7 @@ pub mod anthropic;
 pub mod anthropic_stream_to_chat;
 pub mod anthropic_to_chat;
 mod chat;
+mod chat_chunk;
 pub mod chat_stream_to_anthropic;
 pub mod chat_to_anthropic;
 pub mod chat_to_gemini;

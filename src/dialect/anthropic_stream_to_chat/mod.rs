@@ -1,8 +1,10 @@
 //! Anthropic Messages SSE → OpenAI chat-completion chunks: a state machine
 //! fed the upstream's bytes in any split, writing `data: {chunk}` events as
-//! each upstream event completes, and `data: [DONE]` last. It owns the
-//! framing of both streams; the shared facts (finish reasons, usage) live
-//! in `anthropic`. Pure: no I/O, no knowledge of routing or Pingora.
+//! each upstream event completes, and `data: [DONE]` last. It owns what
+//! each chunk says and when; the chunks are written by `chat_chunk` (shared
+//! with `gemini_stream_to_chat`), the loop over the upstream's SSE is
+//! `sse`'s, and the shared facts (finish reasons, usage) live in
+//! `anthropic`. Pure: no I/O, no knowledge of routing or Pingora.
 //!
 //! What the client sees, and why:
 //! - The first chunk carries `delta.role: "assistant"` (and an empty
@@ -29,12 +31,9 @@
 use serde_json::{Map, Value};
 
 use super::anthropic::{finish_reason, ChatUsage};
-use super::chat::completion_id;
+use super::chat_chunk::{self, ChunkWriter, Delta, FunctionDelta, ToolCallDelta};
 use super::sse::{SseDecoder, SseDriven, SseEvent};
 use super::translate::{original_name, StreamTranslator};
-use wire::{Choice, Chunk, Delta, ErrorBody, ErrorEvent, FunctionDelta, ToolCallDelta};
-
-mod wire;
 
 /// The most content blocks tracked at once: Anthropic opens one at a time,
 /// so an upstream that keeps more open is broken, and its extra blocks are
@@ -51,13 +50,9 @@ const USAGE_FIELDS: [&str; 4] = [
 
 /// One streamed reply being translated.
 pub struct AnthropicToChatStream {
-    model: String,
     tool_names: Vec<(String, String)>,
-    include_usage: bool,
-    created: u64,
+    chunks: ChunkWriter,
     sse: SseDecoder,
-    /// The chunk id, once the role chunk is written.
-    id: Option<String>,
     /// The upstream message id, from `message_start`.
     upstream_id: Option<String>,
     /// Open Anthropic blocks by index.
@@ -92,12 +87,9 @@ impl AnthropicToChatStream {
         created: u64,
     ) -> Self {
         Self {
-            model,
             tool_names,
-            include_usage,
-            created,
+            chunks: ChunkWriter::new(model, created, include_usage),
             sse: SseDecoder::default(),
-            id: None,
             upstream_id: None,
             blocks: Vec::new(),
             tool_calls: 0,
@@ -177,16 +169,7 @@ impl AnthropicToChatStream {
 
     /// Writes the role chunk, once, before anything else.
     fn start(&mut self, out: &mut Vec<u8>) {
-        if self.id.is_some() {
-            return;
-        }
-        self.id = Some(completion_id(self.upstream_id.as_deref()));
-        let delta = Delta {
-            role: Some("assistant"),
-            content: Some(""),
-            ..Delta::default()
-        };
-        self.chunk(delta, None, out);
+        self.chunks.start(self.upstream_id.as_deref(), out);
     }
 
     fn block_start(&mut self, data: &Value, out: &mut Vec<u8>) {
@@ -323,7 +306,7 @@ impl AnthropicToChatStream {
         } else {
             finish_reason(stop_reason)
         };
-        self.chunk(Delta::default(), Some(reason), out);
+        self.chunks.finish(reason, out);
         self.finish_sent = true;
     }
 
@@ -334,11 +317,7 @@ impl AnthropicToChatStream {
             return;
         }
         self.finish_reason(None, out);
-        if self.include_usage {
-            let usage = self.usage().unwrap_or_default().to_chat();
-            self.write(&[], Some(usage), out);
-        }
-        out.extend_from_slice(b"data: [DONE]\n\n");
+        self.chunks.end(self.usage().unwrap_or_default(), out);
         self.close();
     }
 
@@ -362,7 +341,7 @@ impl AnthropicToChatStream {
                 content: Some(text),
                 ..Delta::default()
             };
-            self.chunk(delta, None, out);
+            self.chunks.delta(&delta, out);
         }
     }
 
@@ -372,7 +351,7 @@ impl AnthropicToChatStream {
                 reasoning_content: Some(text),
                 ..Delta::default()
             };
-            self.chunk(delta, None, out);
+            self.chunks.delta(&delta, out);
         }
     }
 
@@ -394,36 +373,7 @@ impl AnthropicToChatStream {
             tool_calls: Some([call]),
             ..Delta::default()
         };
-        self.chunk(delta, None, out);
-    }
-
-    fn chunk(&self, delta: Delta<'_>, finish_reason: Option<&'static str>, out: &mut Vec<u8>) {
-        let choice = Choice {
-            index: 0,
-            delta,
-            logprobs: None,
-            finish_reason,
-        };
-        self.write(&[choice], None, out);
-    }
-
-    fn write(&self, choices: &[Choice<'_>], usage: Option<Value>, out: &mut Vec<u8>) {
-        let chunk = Chunk {
-            id: self.id.as_deref().unwrap_or_default(),
-            object: "chat.completion.chunk",
-            created: self.created,
-            model: &self.model,
-            choices,
-            usage,
-        };
-        let mark = out.len();
-        out.extend_from_slice(b"data: ");
-        // Serialising these types cannot fail; if it ever did, the event is
-        // left out whole rather than written half.
-        match serde_json::to_writer(&mut *out, &chunk) {
-            Ok(()) => out.extend_from_slice(b"\n\n"),
-            Err(_) => out.truncate(mark),
-        }
+        self.chunks.delta(&delta, out);
     }
 
     /// An upstream `error` event: its message and type, or the raw data
@@ -444,20 +394,7 @@ impl AnthropicToChatStream {
         if self.done {
             return;
         }
-        let body = ErrorEvent {
-            error: ErrorBody {
-                message,
-                kind,
-                code: None,
-                param: None,
-            },
-        };
-        let mark = out.len();
-        out.extend_from_slice(b"event: error\ndata: ");
-        match serde_json::to_writer(&mut *out, &body) {
-            Ok(()) => out.extend_from_slice(b"\n\n"),
-            Err(_) => out.truncate(mark),
-        }
+        chat_chunk::error(message, kind, None, out);
         self.close();
     }
 
