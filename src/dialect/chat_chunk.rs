@@ -11,7 +11,6 @@
 use serde::Serialize;
 use serde_json::Value;
 
-use super::anthropic::ChatUsage;
 use super::chat::completion_id;
 
 /// The chunks of one streamed completion: what every chunk repeats.
@@ -62,12 +61,13 @@ impl ChunkWriter {
         self.choice(&Delta::default(), Some(reason), out);
     }
 
-    /// The end of the stream: the usage chunk (`choices: []`) when the
-    /// client asked for it, then `[DONE]`.
-    pub fn end(&self, usage: ChatUsage, out: &mut Vec<u8>) {
+    /// The end of the stream: the usage chunk (`choices: []`, OpenAI's
+    /// `usage` object, made only then) when the client asked for it, then
+    /// `[DONE]`.
+    pub fn end(&self, usage: impl FnOnce() -> Value, out: &mut Vec<u8>) {
         if self.include_usage {
             let choices: &[Choice<Delta>] = &[];
-            self.write(choices, Some(usage.to_chat()), out);
+            self.write(choices, Some(usage()), out);
         }
         out.extend_from_slice(b"data: [DONE]\n\n");
     }

@@ -317,7 +317,8 @@ impl AnthropicToChatStream {
             return;
         }
         self.finish_reason(None, out);
-        self.chunks.end(self.usage().unwrap_or_default(), out);
+        self.chunks
+            .end(|| self.usage().unwrap_or_default().to_chat(), out);
         self.close();
     }
 
