@@ -38,6 +38,8 @@ mod openai;
 pub mod pair;
 mod route;
 mod sse;
+#[cfg(test)]
+mod test_support;
 pub mod translate;
 mod unsigned_thinking;
 pub mod upstream_error;
