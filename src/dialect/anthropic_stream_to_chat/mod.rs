@@ -1,7 +1,8 @@
 //! Anthropic Messages SSE → OpenAI chat-completion chunks: a state machine
 //! fed the upstream's bytes in any split, writing `data: {chunk}` events as
 //! each upstream event completes, and `data: [DONE]` last. It owns what
-//! each chunk says and when; the chunks are written by `chat_chunk` (shared
+//! each chunk says and when (tool calls in `tools`); the chunks are written
+//! by `chat_chunk` (shared
 //! with `gemini_stream_to_chat`), the loop over the upstream's SSE is
 //! `sse`'s, and the shared facts (finish reasons, usage) live in
 //! `anthropic`. Pure: no I/O, no knowledge of routing or Pingora.
@@ -31,9 +32,11 @@
 use serde_json::{Map, Value};
 
 use super::anthropic::{finish_reason, ChatUsage};
-use super::chat_chunk::{self, ChunkWriter, Delta, FunctionDelta, ToolCallDelta};
+use super::chat_chunk::{self, ChunkWriter, Delta};
 use super::sse::{SseDecoder, SseDriven, SseEvent};
-use super::translate::{original_name, StreamTranslator};
+use super::translate::StreamTranslator;
+
+mod tools;
 
 /// The most content blocks tracked at once: Anthropic opens one at a time,
 /// so an upstream that keeps more open is broken, and its extra blocks are
@@ -200,43 +203,6 @@ impl AnthropicToChatStream {
         self.blocks.push((index, kind));
     }
 
-    fn tool_start(
-        &mut self,
-        id: &str,
-        name: &str,
-        input: Option<&Value>,
-        out: &mut Vec<u8>,
-    ) -> Block {
-        let call = self.tool_calls;
-        self.tool_calls += 1;
-        // Anthropic always names its calls; a client cannot answer one
-        // without an id.
-        let id = match id {
-            "" => format!("call_{call}"),
-            id => id.to_string(),
-        };
-        // Anthropic starts a block with an empty input and streams it; an
-        // upstream that sends it whole in the start is taken at its word.
-        let input = input
-            .and_then(Value::as_object)
-            .filter(|i| !i.is_empty())
-            .map(|i| Value::Object(i.clone()).to_string());
-        let start = ToolCallDelta {
-            index: call,
-            id: Some(&id),
-            kind: Some("function"),
-            function: FunctionDelta {
-                name: Some(original_name(name, &self.tool_names)),
-                arguments: input.as_deref().unwrap_or_default(),
-            },
-        };
-        self.tool_chunk(start, out);
-        Block::Tool {
-            call,
-            has_input: input.is_some(),
-        }
-    }
-
     fn block_delta(&mut self, data: &Value, out: &mut Vec<u8>) {
         let Some(at) = self.block_at(data) else {
             return;
@@ -354,27 +320,6 @@ impl AnthropicToChatStream {
             };
             self.chunks.delta(&delta, out);
         }
-    }
-
-    fn arguments(&self, call: usize, arguments: &str, out: &mut Vec<u8>) {
-        let delta = ToolCallDelta {
-            index: call,
-            id: None,
-            kind: None,
-            function: FunctionDelta {
-                name: None,
-                arguments,
-            },
-        };
-        self.tool_chunk(delta, out);
-    }
-
-    fn tool_chunk(&self, call: ToolCallDelta<'_>, out: &mut Vec<u8>) {
-        let delta = Delta {
-            tool_calls: Some([call]),
-            ..Delta::default()
-        };
-        self.chunks.delta(&delta, out);
     }
 
     /// An upstream `error` event: its message and type, or the raw data
