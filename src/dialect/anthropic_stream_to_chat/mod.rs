@@ -2,10 +2,9 @@
 //! fed the upstream's bytes in any split, writing `data: {chunk}` events as
 //! each upstream event completes, and `data: [DONE]` last. It owns what
 //! each chunk says and when (tool calls in `tools`); the chunks are written
-//! by `chat_chunk` (shared
-//! with `gemini_stream_to_chat`), the loop over the upstream's SSE is
-//! `sse`'s, and the shared facts (finish reasons, usage) live in
-//! `anthropic`. Pure: no I/O, no knowledge of routing or Pingora.
+//! by `chat_chunk` (shared with `gemini_stream_to_chat`), the loop over the
+//! upstream's SSE is `sse`'s, and the shared facts (finish reasons, usage)
+//! live in `anthropic`. Pure: no I/O, no knowledge of routing or Pingora.
 //!
 //! What the client sees, and why:
 //! - The first chunk carries `delta.role: "assistant"` (and an empty
