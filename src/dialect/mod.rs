@@ -4,7 +4,8 @@
 //! and the translators between them, pairwise: one pure converter per
 //! direction and a state machine fed bytes per streamed direction, sharing
 //! the facts of a dialect (`anthropic`, `gemini`, and `chat` for OpenAI's
-//! chat completions as the translators write them), the SSE framing and
+//! chat completions as the translators write them, with `chat_chunk`
+//! writing its stream for every OpenAI client), the SSE framing and
 //! the loop that drives a streamed translator over it (`sse`), and the
 //! shape of a translation (`translate`: its options, errors, body parsing,
 //! tool names restored). `pair` says which translators join a client's
