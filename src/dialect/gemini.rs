@@ -28,6 +28,7 @@
 //!   needed: the characters are swapped back and the padding restored.
 
 use super::anthropic::ChatUsage;
+use super::translate::original_name;
 use serde_json::{json, Value};
 use std::time::Duration;
 
@@ -287,14 +288,6 @@ pub fn first_candidate(candidates: &[Value]) -> Option<&Value> {
         .find(|c| c.get("index").and_then(Value::as_u64).unwrap_or(0) == 0)
 }
 
-/// `chatcmpl-` and Gemini's `responseId`, or a fresh id.
-pub fn completion_id(response_id: Option<&str>) -> String {
-    match response_id.filter(|id| !id.is_empty()) {
-        Some(id) => format!("chatcmpl-{id}"),
-        None => format!("chatcmpl-{}", uuid::Uuid::new_v4().simple()),
-    }
-}
-
 /// A Gemini `functionCall` (with the `thoughtSignature` of its part) as
 /// an OpenAI tool call, without the `index` a stream adds: a fresh id
 /// unique in the conversation carrying the signature, the client's tool
@@ -306,10 +299,7 @@ pub fn chat_tool_call(
     tool_names: &[(String, String)],
 ) -> Value {
     let sent = call.get("name").and_then(Value::as_str).unwrap_or_default();
-    let name = tool_names
-        .iter()
-        .find(|(short, _)| short == sent)
-        .map_or(sent, |(_, original)| original);
+    let name = original_name(sent, tool_names);
     let arguments = match call.get("args") {
         Some(args @ Value::Object(_)) => args.to_string(),
         _ => "{}".to_string(),

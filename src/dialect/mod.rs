@@ -4,9 +4,12 @@
 //! and Google's Gemini — and the translators between them, pairwise: one
 //! pure converter per direction and a state machine fed bytes per streamed
 //! direction, sharing the facts of a dialect (`anthropic`, `gemini`,
-//! `responses`), the SSE framing (`sse`) and the shape of a translation
-//! (`translate`). `pair` says which translators join a client's dialect to
-//! a provider's.
+//! `responses`, and `chat` for OpenAI's chat completions as the translators
+//! write them, with `chat_chunk` writing its stream for every OpenAI
+//! client), the SSE framing and the loop that drives a streamed translator
+//! over it (`sse`), and the shape of a translation (`translate`: its
+//! options, errors, body parsing, tool names restored). `pair` says which
+//! translators join a client's dialect to a provider's.
 //!
 //! The directions: an Anthropic client of an OpenAI-format provider
 //! (`anthropic_to_chat`, `chat_stream_to_anthropic`); an OpenAI client of an
@@ -26,6 +29,8 @@
 pub mod anthropic;
 pub mod anthropic_stream_to_chat;
 pub mod anthropic_to_chat;
+mod chat;
+mod chat_chunk;
 pub mod chat_stream_to_anthropic;
 pub mod chat_stream_to_responses;
 pub mod chat_to_anthropic;
@@ -40,6 +45,8 @@ pub mod responses;
 pub mod responses_to_chat;
 mod route;
 mod sse;
+#[cfg(test)]
+mod test_support;
 pub mod translate;
 mod unsigned_thinking;
 pub mod upstream_error;

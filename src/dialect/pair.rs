@@ -17,7 +17,9 @@ use super::chat_stream_to_anthropic::ChatToAnthropicStream;
 use super::chat_stream_to_responses::ChatToResponsesStream;
 use super::gemini::GeminiUsage;
 use super::gemini_stream_to_chat::GeminiToChatStream;
-use super::translate::{RequestOptions, StreamTranslator, TranslateError, Translated};
+use super::translate::{
+    original_name, RequestOptions, StreamTranslator, TranslateError, Translated,
+};
 use super::{anthropic_to_chat, chat_to_anthropic, chat_to_gemini, responses_to_chat, Dialect};
 use serde_json::Value;
 
@@ -68,16 +70,22 @@ impl Pair {
             Self::AnthropicToChat => anthropic_to_chat::request(body, opts),
             Self::ChatToAnthropic => chat_to_anthropic::request(body, opts),
             Self::ChatToGemini => chat_to_gemini::request(body, opts),
-            Self::AnthropicToGemini => {
-                chained(anthropic_to_chat::request(body, opts)?, opts, chat_to_gemini::request)
-            }
+            Self::AnthropicToGemini => chained(
+                anthropic_to_chat::request(body, opts)?,
+                opts,
+                chat_to_gemini::request,
+            ),
             Self::ResponsesToChat => responses_to_chat::request(body, opts),
-            Self::ResponsesToAnthropic => {
-                chained(responses_to_chat::request(body, opts)?, opts, chat_to_anthropic::request)
-            }
-            Self::ResponsesToGemini => {
-                chained(responses_to_chat::request(body, opts)?, opts, chat_to_gemini::request)
-            }
+            Self::ResponsesToAnthropic => chained(
+                responses_to_chat::request(body, opts)?,
+                opts,
+                chat_to_anthropic::request,
+            ),
+            Self::ResponsesToGemini => chained(
+                responses_to_chat::request(body, opts)?,
+                opts,
+                chat_to_gemini::request,
+            ),
         }
     }
 
@@ -190,13 +198,8 @@ fn chained(
 /// then again (`(shorter, short)`), as one map from what the provider saw
 /// to what the client sent.
 fn compose(first: &[(String, String)], then: Vec<(String, String)>) -> Vec<(String, String)> {
-    let original = |name: &str| {
-        (first.iter())
-            .find(|(short, _)| short == name)
-            .map_or_else(|| name.to_string(), |(_, original)| original.clone())
-    };
     let mut names: Vec<(String, String)> = (then.iter())
-        .map(|(shorter, short)| (shorter.clone(), original(short)))
+        .map(|(shorter, short)| (shorter.clone(), original_name(short, first).to_string()))
         .collect();
     for (short, orig) in first {
         if !then.iter().any(|(_, renamed)| renamed == short) {

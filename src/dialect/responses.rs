@@ -38,14 +38,6 @@ pub fn item_id(prefix: &str, response_id: &str, index: usize) -> String {
     )
 }
 
-/// The tool's name as the client gave it: shortened names restored.
-pub fn original_name<'a>(name: &'a str, tool_names: &'a [(String, String)]) -> &'a str {
-    tool_names
-        .iter()
-        .find(|(short, _)| short == name)
-        .map_or(name, |(_, original)| original)
-}
-
 /// How a reply ended, in the Response's terms.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Status {

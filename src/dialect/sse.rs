@@ -3,7 +3,10 @@
 //! ends an event, its `data:` lines (the space after the colon optional) are
 //! joined, `event: error` marks an error; comments and other fields are
 //! skipped. An event larger than [`MAX_EVENT`] is refused, so a broken
-//! upstream cannot make the gateway buffer without bound.
+//! upstream cannot make the gateway buffer without bound. [`SseDriven`] is
+//! the loop every streamed translator runs over the decoder: bytes in,
+//! events out, an oversized event failing the stream, the last event
+//! flushed at end of body.
 
 /// The largest SSE event held while incomplete.
 pub const MAX_EVENT: usize = 1 << 20;
@@ -122,5 +125,51 @@ impl SseDecoder {
         }
         let data = std::mem::take(&mut self.data);
         Some(SseEvent { data, is_error })
+    }
+}
+
+/// A streamed translator driven by an [`SseDecoder`]: it says what an event
+/// means and how the stream fails; the loop that feeds it is written once,
+/// here.
+pub trait SseDriven {
+    /// The decoder of the upstream's stream.
+    fn decoder(&mut self) -> &mut SseDecoder;
+    /// The stream has ended: nothing more is written.
+    fn is_done(&self) -> bool;
+    /// Appends the client's events for one upstream event.
+    fn on_event(&mut self, event: &SseEvent, out: &mut Vec<u8>);
+    /// Appends the client dialect's error event and ends the stream.
+    fn on_failure(&mut self, message: &str, out: &mut Vec<u8>);
+
+    /// Takes the next bytes of the upstream's stream (any split) and
+    /// translates every event they complete, until the stream ends.
+    fn feed_events(&mut self, bytes: &[u8], out: &mut Vec<u8>) {
+        if self.is_done() {
+            return;
+        }
+        self.decoder().push(bytes);
+        while !self.is_done() {
+            match self.decoder().next_event() {
+                Decoded::Event(event) => self.on_event(&event, out),
+                Decoded::NeedMore => return,
+                Decoded::TooLarge => {
+                    let message = format!("upstream stream event larger than {MAX_EVENT} bytes");
+                    self.on_failure(&message, out);
+                }
+            }
+        }
+    }
+
+    /// The upstream's body ended: a last event without its blank line
+    /// still counts. Whether the stream is still open, for the caller to
+    /// close it its own way.
+    fn flush_events(&mut self, out: &mut Vec<u8>) -> bool {
+        if self.is_done() {
+            return false;
+        }
+        if let Some(event) = self.decoder().flush() {
+            self.on_event(&event, out);
+        }
+        !self.is_done()
     }
 }

@@ -1,7 +1,8 @@
 //! What every translator shares, whatever the pair of dialects: the
 //! options of a request translation, its result and its errors, and the
 //! shape of a streamed translation (bytes of the upstream's stream in, bytes
-//! of the client's out). Pure.
+//! of the client's out); reading a body as a JSON object, and a tool's
+//! shortened name back to the client's. Pure.
 
 use super::anthropic::ChatUsage;
 use serde_json::{Map, Value};
@@ -92,6 +93,29 @@ pub fn parse_object(body: &[u8]) -> Result<Map<String, Value>, Option<String>> {
         Ok(_) => Err(None),
         Err(e) => Err(Some(e.to_string())),
     }
+}
+
+/// A client's request body as a JSON object, or the error the client gets.
+pub(super) fn parse_request(body: &[u8]) -> Result<Map<String, Value>, TranslateError> {
+    parse_object(body).map_err(|e| e.map_or(TranslateError::NotObject, TranslateError::NotJson))
+}
+
+/// An upstream's whole reply as a JSON object, or why it is no reply.
+pub(super) fn parse_reply(body: &[u8]) -> Result<Map<String, Value>, TranslateError> {
+    parse_object(body).map_err(|e| {
+        TranslateError::BadReply(
+            e.map_or_else(|| "not a JSON object".into(), |e| format!("not JSON: {e}")),
+        )
+    })
+}
+
+/// The tool's name as the client gave it: a name shortened on the way up
+/// (`tool_names` holds `(short, original)`) restored, any other kept.
+pub(super) fn original_name<'a>(name: &'a str, tool_names: &'a [(String, String)]) -> &'a str {
+    tool_names
+        .iter()
+        .find(|(short, _)| short == name)
+        .map_or(name, |(_, original)| original)
 }
 
 /// A streamed reply being translated, event by event, as its bytes arrive.

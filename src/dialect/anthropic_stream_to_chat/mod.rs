@@ -1,8 +1,10 @@
 //! Anthropic Messages SSE → OpenAI chat-completion chunks: a state machine
 //! fed the upstream's bytes in any split, writing `data: {chunk}` events as
-//! each upstream event completes, and `data: [DONE]` last. It owns the
-//! framing of both streams; the shared facts (finish reasons, usage) live
-//! in `anthropic`. Pure: no I/O, no knowledge of routing or Pingora.
+//! each upstream event completes, and `data: [DONE]` last. It owns what
+//! each chunk says and when (tool calls in `tools`); the chunks are written
+//! by `chat_chunk` (shared with `gemini_stream_to_chat`), the loop over the
+//! upstream's SSE is `sse`'s, and the shared facts (finish reasons, usage)
+//! live in `anthropic`. Pure: no I/O, no knowledge of routing or Pingora.
 //!
 //! What the client sees, and why:
 //! - The first chunk carries `delta.role: "assistant"` (and an empty
@@ -29,12 +31,11 @@
 use serde_json::{Map, Value};
 
 use super::anthropic::{finish_reason, ChatUsage};
-use super::chat_to_anthropic::{completion_id, original_name};
-use super::sse::{Decoded, SseDecoder, SseEvent, MAX_EVENT};
+use super::chat_chunk::{self, ChunkWriter, Delta};
+use super::sse::{SseDecoder, SseDriven, SseEvent};
 use super::translate::StreamTranslator;
-use wire::{Choice, Chunk, Delta, ErrorBody, ErrorEvent, FunctionDelta, ToolCallDelta};
 
-mod wire;
+mod tools;
 
 /// The most content blocks tracked at once: Anthropic opens one at a time,
 /// so an upstream that keeps more open is broken, and its extra blocks are
@@ -51,13 +52,9 @@ const USAGE_FIELDS: [&str; 4] = [
 
 /// One streamed reply being translated.
 pub struct AnthropicToChatStream {
-    model: String,
     tool_names: Vec<(String, String)>,
-    include_usage: bool,
-    created: u64,
+    chunks: ChunkWriter,
     sse: SseDecoder,
-    /// The chunk id, once the role chunk is written.
-    id: Option<String>,
     /// The upstream message id, from `message_start`.
     upstream_id: Option<String>,
     /// Open Anthropic blocks by index.
@@ -92,12 +89,9 @@ impl AnthropicToChatStream {
         created: u64,
     ) -> Self {
         Self {
-            model,
             tool_names,
-            include_usage,
-            created,
+            chunks: ChunkWriter::new(model, created, include_usage),
             sse: SseDecoder::default(),
-            id: None,
             upstream_id: None,
             blocks: Vec::new(),
             tool_calls: 0,
@@ -110,20 +104,7 @@ impl AnthropicToChatStream {
     /// Takes the next bytes of the upstream stream and appends the chunks
     /// of every upstream event they complete.
     pub fn feed(&mut self, bytes: &[u8], out: &mut Vec<u8>) {
-        if self.done {
-            return;
-        }
-        self.sse.push(bytes);
-        while !self.done {
-            match self.sse.next_event() {
-                Decoded::Event(event) => self.on_event(&event, out),
-                Decoded::NeedMore => return,
-                Decoded::TooLarge => {
-                    let message = format!("upstream stream event larger than {MAX_EVENT} bytes");
-                    self.fail(&message, out);
-                }
-            }
-        }
+        self.feed_events(bytes, out);
     }
 
     /// The upstream's body ended: a last event without its blank line still
@@ -131,13 +112,9 @@ impl AnthropicToChatStream {
     /// (finish reason if not yet sent, usage, `[DONE]`). Once only; after
     /// [`fail`](Self::fail) it writes nothing.
     pub fn finish(&mut self, out: &mut Vec<u8>) {
-        if self.done {
-            return;
+        if self.flush_events(out) {
+            self.end(out);
         }
-        if let Some(event) = self.sse.flush() {
-            self.on_event(&event, out);
-        }
-        self.end(out);
     }
 
     /// The upstream broke mid-stream: writes OpenAI's error event and ends
@@ -194,16 +171,7 @@ impl AnthropicToChatStream {
 
     /// Writes the role chunk, once, before anything else.
     fn start(&mut self, out: &mut Vec<u8>) {
-        if self.id.is_some() {
-            return;
-        }
-        self.id = Some(completion_id(self.upstream_id.as_deref()));
-        let delta = Delta {
-            role: Some("assistant"),
-            content: Some(""),
-            ..Delta::default()
-        };
-        self.chunk(delta, None, out);
+        self.chunks.start(self.upstream_id.as_deref(), out);
     }
 
     fn block_start(&mut self, data: &Value, out: &mut Vec<u8>) {
@@ -232,43 +200,6 @@ impl AnthropicToChatStream {
             _ => Block::Skipped,
         };
         self.blocks.push((index, kind));
-    }
-
-    fn tool_start(
-        &mut self,
-        id: &str,
-        name: &str,
-        input: Option<&Value>,
-        out: &mut Vec<u8>,
-    ) -> Block {
-        let call = self.tool_calls;
-        self.tool_calls += 1;
-        // Anthropic always names its calls; a client cannot answer one
-        // without an id.
-        let id = match id {
-            "" => format!("call_{call}"),
-            id => id.to_string(),
-        };
-        // Anthropic starts a block with an empty input and streams it; an
-        // upstream that sends it whole in the start is taken at its word.
-        let input = input
-            .and_then(Value::as_object)
-            .filter(|i| !i.is_empty())
-            .map(|i| Value::Object(i.clone()).to_string());
-        let start = ToolCallDelta {
-            index: call,
-            id: Some(&id),
-            kind: Some("function"),
-            function: FunctionDelta {
-                name: Some(original_name(name, &self.tool_names)),
-                arguments: input.as_deref().unwrap_or_default(),
-            },
-        };
-        self.tool_chunk(start, out);
-        Block::Tool {
-            call,
-            has_input: input.is_some(),
-        }
     }
 
     fn block_delta(&mut self, data: &Value, out: &mut Vec<u8>) {
@@ -340,7 +271,7 @@ impl AnthropicToChatStream {
         } else {
             finish_reason(stop_reason)
         };
-        self.chunk(Delta::default(), Some(reason), out);
+        self.chunks.finish(reason, out);
         self.finish_sent = true;
     }
 
@@ -351,11 +282,8 @@ impl AnthropicToChatStream {
             return;
         }
         self.finish_reason(None, out);
-        if self.include_usage {
-            let usage = self.usage().unwrap_or_default().to_chat();
-            self.write(&[], Some(usage), out);
-        }
-        out.extend_from_slice(b"data: [DONE]\n\n");
+        self.chunks
+            .end(|| self.usage().unwrap_or_default().to_chat(), out);
         self.close();
     }
 
@@ -379,7 +307,7 @@ impl AnthropicToChatStream {
                 content: Some(text),
                 ..Delta::default()
             };
-            self.chunk(delta, None, out);
+            self.chunks.delta(&delta, out);
         }
     }
 
@@ -389,57 +317,7 @@ impl AnthropicToChatStream {
                 reasoning_content: Some(text),
                 ..Delta::default()
             };
-            self.chunk(delta, None, out);
-        }
-    }
-
-    fn arguments(&self, call: usize, arguments: &str, out: &mut Vec<u8>) {
-        let delta = ToolCallDelta {
-            index: call,
-            id: None,
-            kind: None,
-            function: FunctionDelta {
-                name: None,
-                arguments,
-            },
-        };
-        self.tool_chunk(delta, out);
-    }
-
-    fn tool_chunk(&self, call: ToolCallDelta<'_>, out: &mut Vec<u8>) {
-        let delta = Delta {
-            tool_calls: Some([call]),
-            ..Delta::default()
-        };
-        self.chunk(delta, None, out);
-    }
-
-    fn chunk(&self, delta: Delta<'_>, finish_reason: Option<&'static str>, out: &mut Vec<u8>) {
-        let choice = Choice {
-            index: 0,
-            delta,
-            logprobs: None,
-            finish_reason,
-        };
-        self.write(&[choice], None, out);
-    }
-
-    fn write(&self, choices: &[Choice<'_>], usage: Option<Value>, out: &mut Vec<u8>) {
-        let chunk = Chunk {
-            id: self.id.as_deref().unwrap_or_default(),
-            object: "chat.completion.chunk",
-            created: self.created,
-            model: &self.model,
-            choices,
-            usage,
-        };
-        let mark = out.len();
-        out.extend_from_slice(b"data: ");
-        // Serialising these types cannot fail; if it ever did, the event is
-        // left out whole rather than written half.
-        match serde_json::to_writer(&mut *out, &chunk) {
-            Ok(()) => out.extend_from_slice(b"\n\n"),
-            Err(_) => out.truncate(mark),
+            self.chunks.delta(&delta, out);
         }
     }
 
@@ -461,20 +339,7 @@ impl AnthropicToChatStream {
         if self.done {
             return;
         }
-        let body = ErrorEvent {
-            error: ErrorBody {
-                message,
-                kind,
-                code: None,
-                param: None,
-            },
-        };
-        let mark = out.len();
-        out.extend_from_slice(b"event: error\ndata: ");
-        match serde_json::to_writer(&mut *out, &body) {
-            Ok(()) => out.extend_from_slice(b"\n\n"),
-            Err(_) => out.truncate(mark),
-        }
+        chat_chunk::error(message, kind, None, out);
         self.close();
     }
 
@@ -483,6 +348,21 @@ impl AnthropicToChatStream {
         self.done = true;
         self.sse = SseDecoder::default();
         self.blocks = Vec::new();
+    }
+}
+
+impl SseDriven for AnthropicToChatStream {
+    fn decoder(&mut self) -> &mut SseDecoder {
+        &mut self.sse
+    }
+    fn is_done(&self) -> bool {
+        self.done
+    }
+    fn on_event(&mut self, event: &SseEvent, out: &mut Vec<u8>) {
+        AnthropicToChatStream::on_event(self, event, out);
+    }
+    fn on_failure(&mut self, message: &str, out: &mut Vec<u8>) {
+        self.fail(message, out);
     }
 }
 

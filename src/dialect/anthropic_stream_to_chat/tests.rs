@@ -1,5 +1,7 @@
 use super::*;
 use crate::dialect::anthropic::short_tool_name;
+use crate::dialect::sse::MAX_EVENT;
+use crate::dialect::test_support::{random_split, Rng};
 use serde_json::json;
 
 const MODEL: &str = "gpt-4o";
@@ -646,29 +648,6 @@ fn every_split_point_gives_the_same_bytes() {
         }
         assert_eq!(translate_pieces(body.chunks(1)), whole, "byte by byte");
     }
-}
-
-/// A tiny seeded PRNG (xorshift64): random splits without a dependency.
-struct Rng(u64);
-
-impl Rng {
-    fn below(&mut self, n: usize) -> usize {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        (self.0 % n as u64) as usize
-    }
-}
-
-fn random_split<'a>(body: &'a [u8], rng: &mut Rng) -> Vec<&'a [u8]> {
-    let mut pieces = Vec::new();
-    let mut rest = body;
-    while !rest.is_empty() {
-        let (piece, tail) = rest.split_at(1 + rng.below(rest.len().min(40)));
-        pieces.push(piece);
-        rest = tail;
-    }
-    pieces
 }
 
 #[test]

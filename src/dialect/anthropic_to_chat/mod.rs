@@ -48,7 +48,7 @@
 
 pub use super::anthropic::UNSIGNED_THINKING;
 use super::anthropic::{short_tool_name, tool_id};
-use super::translate::parse_object;
+use super::translate::parse_request;
 pub use super::translate::{RequestOptions, TranslateError, Translated};
 use serde_json::{json, Map, Value};
 use std::collections::HashSet;
@@ -66,8 +66,7 @@ const DOCUMENT_OMITTED: &str = "[a document was omitted: the model cannot take t
 
 /// An Anthropic Messages request body → an OpenAI chat completions body.
 pub fn request(body: &[u8], opts: &RequestOptions) -> Result<Translated, TranslateError> {
-    let req = parse_object(body)
-        .map_err(|e| e.map_or(TranslateError::NotObject, TranslateError::NotJson))?;
+    let req = parse_request(body)?;
     let Some(Value::Array(messages)) = req.get("messages") else {
         return Err(TranslateError::NoMessages);
     };

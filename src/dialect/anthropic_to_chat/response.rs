@@ -1,7 +1,8 @@
 //! OpenAI chat completion (non-stream) → Anthropic message.
 
-use super::{parse_object, TranslateError};
+use super::TranslateError;
 use crate::dialect::anthropic::{message_id, stop_reason, tool_id, ChatUsage, UNSIGNED_THINKING};
+use crate::dialect::translate::{original_name, parse_reply};
 use serde_json::{json, Value};
 
 /// An OpenAI chat completion (non-stream) → an Anthropic message. `model`
@@ -11,11 +12,7 @@ pub fn response(
     model: &str,
     tool_names: &[(String, String)],
 ) -> Result<Vec<u8>, TranslateError> {
-    let reply = parse_object(body).map_err(|e| {
-        TranslateError::BadReply(
-            e.map_or_else(|| "not a JSON object".into(), |e| format!("not JSON: {e}")),
-        )
-    })?;
+    let reply = parse_reply(body)?;
     let choice = reply
         .get("choices")
         .and_then(|c| c.get(0))
@@ -77,14 +74,10 @@ fn tool_uses(message: &Value, tool_names: &[(String, String)]) -> Vec<Value> {
         .filter_map(|call| {
             let function = call.get("function")?;
             let name = function.get("name")?.as_str()?;
-            let original = tool_names
-                .iter()
-                .find(|(short, _)| short == name)
-                .map_or(name, |(_, o)| o);
             Some(json!({
                 "type": "tool_use",
                 "id": call_id(call.get("id").and_then(Value::as_str)),
-                "name": original,
+                "name": original_name(name, tool_names),
                 "input": tool_input(function.get("arguments")),
             }))
         })

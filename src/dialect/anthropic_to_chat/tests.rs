@@ -1,19 +1,14 @@
 use super::*;
+use crate::dialect::test_support::{options, translate_request};
 
 const LONG: &str = "mcp__claude_ai_Atlassian_Confluence__getConfluencePageDescendantsWithContent";
 
 fn opts() -> RequestOptions {
-    RequestOptions {
-        model: "upstream-model".into(),
-        max_output_tokens: None,
-        stream_usage: true,
-        reasoning: true,
-    }
+    options("upstream-model")
 }
 
 fn translate_with(req: Value, opts: &RequestOptions) -> (Value, Vec<(String, String)>) {
-    let out = request(req.to_string().as_bytes(), opts).unwrap();
-    (serde_json::from_slice(&out.body).unwrap(), out.tool_names)
+    translate_request(request, &req, opts)
 }
 
 fn translate(req: Value) -> Value {

@@ -1,7 +1,9 @@
 //! OpenAI chat-completions SSE → Anthropic Messages SSE: a state machine fed
 //! the upstream's bytes in any split, writing Anthropic events as each
-//! upstream event completes. It owns the framing of both streams and the
-//! order of content blocks; the shared facts (stop reasons, usage, tool ids)
+//! upstream event completes. It owns the Anthropic events it writes (their
+//! shapes in `wire`) and the order of content blocks (the tool calls' part
+//! in `tools`); the loop over the upstream's SSE is `sse`'s (shared by every
+//! streamed direction), the shared facts (stop reasons, usage, tool ids)
 //! live in `anthropic`. Pure: no I/O, no knowledge of routing or Pingora.
 //!
 //! What the client sees, and why:
@@ -27,11 +29,15 @@
 //!
 //! [`finish`]: ChatToAnthropicStream::finish
 
-use serde::Serialize;
-use serde_json::{Map, Value};
+use serde_json::Value;
 
-use super::anthropic::{message_id, stop_reason, tool_id, ChatUsage};
-use super::sse::{Decoded, SseDecoder, SseEvent};
+use super::anthropic::{message_id, stop_reason, ChatUsage};
+use super::sse::{SseDecoder, SseDriven, SseEvent};
+use tools::ToolCall;
+use wire::{emit, Block, Delta, ErrorBody, Event, Message, StopDelta};
+
+mod tools;
+mod wire;
 
 /// The most tool arguments held for calls whose block cannot open yet (the
 /// same bound as one SSE event): an upstream that exceeds it is broken, and
@@ -65,20 +71,6 @@ enum Open {
     Tool { call: usize, index: usize },
 }
 
-/// One upstream tool call, keyed by its `index` (or id when a provider
-/// leaves the index out).
-#[derive(Default)]
-struct ToolCall {
-    index: Option<u64>,
-    id: Option<String>,
-    name: Option<String>,
-    /// Arguments not yet written.
-    held: String,
-    /// Arguments written into the open block (to tell when they are whole).
-    sent: String,
-    started: bool,
-}
-
 impl ChatToAnthropicStream {
     /// `model` is the name the client asked for; `tool_names` maps the
     /// shortened names sent upstream back to the client's originals.
@@ -102,37 +94,16 @@ impl ChatToAnthropicStream {
     /// Takes the next bytes of the upstream stream and appends the Anthropic
     /// events of every upstream event they complete.
     pub fn feed(&mut self, bytes: &[u8], out: &mut Vec<u8>) {
-        if self.done {
-            return;
-        }
-        self.sse.push(bytes);
-        loop {
-            match self.sse.next_event() {
-                Decoded::Event(event) => self.on_event(&event, out),
-                Decoded::NeedMore => return,
-                Decoded::TooLarge => {
-                    let message = format!("upstream stream event larger than {MAX_EVENT} bytes");
-                    self.fail(&message, out);
-                }
-            }
-            if self.done {
-                return;
-            }
-        }
+        self.feed_events(bytes, out);
     }
 
     /// The upstream ended (after `[DONE]` or at end of file): closes the open
     /// block and writes `message_delta` and `message_stop`. Once only; after
     /// [`fail`](Self::fail) it writes nothing.
     pub fn finish(&mut self, out: &mut Vec<u8>) {
-        if self.done {
-            return;
+        if self.flush_events(out) {
+            self.end(out);
         }
-        // A last event without its blank line still counts at end of file.
-        if let Some(event) = self.sse.flush() {
-            self.on_event(&event, out);
-        }
-        self.end(out);
     }
 
     /// The upstream broke mid-stream: writes Anthropic's `error` event and
@@ -321,129 +292,6 @@ impl ChatToAnthropicStream {
         emit(out, &Event::ContentBlockStop { index });
     }
 
-    fn tool_call(&mut self, delta: &Value, out: &mut Vec<u8>) {
-        let at = self.call_position(delta);
-        let call = &mut self.calls[at];
-        let id = delta
-            .get("id")
-            .and_then(Value::as_str)
-            .filter(|s| !s.is_empty());
-        if let (None, Some(id)) = (&call.id, id) {
-            call.id = Some(id.to_string());
-        }
-        let function = delta.get("function");
-        let name = function.and_then(|f| f.get("name")).and_then(Value::as_str);
-        if let (None, Some(name)) = (&call.name, name.filter(|n| !n.is_empty())) {
-            call.name = Some(name.to_string());
-        }
-        let open_here = matches!(self.open, Some(Open::Tool { call, .. }) if call == at);
-        match function.and_then(|f| f.get("arguments")) {
-            Some(_) if call.started && !open_here => {}
-            Some(Value::String(args)) => call.held.push_str(args),
-            Some(Value::Null) | None => {}
-            Some(args) => call.held.push_str(&args.to_string()),
-        }
-        if self.calls.iter().map(|c| c.held.len()).sum::<usize>() > MAX_EVENT {
-            let message = format!("upstream tool arguments held over {MAX_EVENT} bytes");
-            return self.fail(&message, out);
-        }
-        self.advance_tools(out);
-    }
-
-    /// Where the upstream call this delta belongs to sits in `calls`.
-    fn call_position(&mut self, delta: &Value) -> usize {
-        let index = delta.get("index").and_then(Value::as_u64);
-        let id = delta
-            .get("id")
-            .and_then(Value::as_str)
-            .filter(|s| !s.is_empty());
-        let found = match (index, id) {
-            (Some(index), _) => self.calls.iter().position(|c| c.index == Some(index)),
-            (None, Some(id)) => self.calls.iter().position(|c| c.id.as_deref() == Some(id)),
-            (None, None) => self.calls.len().checked_sub(1),
-        };
-        found.unwrap_or_else(|| {
-            self.calls.push(ToolCall {
-                index,
-                ..ToolCall::default()
-            });
-            self.calls.len() - 1
-        })
-    }
-
-    /// Writes what the open tool block holds, and starts the next call's
-    /// block when it may: it has a name and the open call's arguments are
-    /// whole (see the module doc).
-    fn advance_tools(&mut self, out: &mut Vec<u8>) {
-        loop {
-            let open_call = match self.open {
-                Some(Open::Tool { call, index }) => {
-                    self.send_held(call, index, out);
-                    Some(call)
-                }
-                _ => None,
-            };
-            let Some(next) = self.calls.iter().position(|c| !c.started) else {
-                return;
-            };
-            if self.calls[next].name.is_none() {
-                return;
-            }
-            if open_call.is_some_and(|call| !json_complete(&self.calls[call].sent)) {
-                return;
-            }
-            self.start_tool(next, out);
-        }
-    }
-
-    fn start_tool(&mut self, call: usize, out: &mut Vec<u8>) {
-        let id = self.unique_tool_id(call);
-        let short = self.calls[call].name.as_deref().unwrap_or_default();
-        let name = self
-            .tool_names
-            .iter()
-            .find(|(s, _)| s == short)
-            .map_or(short, |(_, original)| original.as_str())
-            .to_string();
-        let block = Block::ToolUse {
-            id: &id,
-            name: &name,
-            input: Map::new(),
-        };
-        let index = self.open_block(block, |index| Open::Tool { call, index }, out);
-        self.calls[call].started = true;
-        self.tool_ids.push(id);
-        self.send_held(call, index, out);
-    }
-
-    fn send_held(&mut self, call: usize, index: usize, out: &mut Vec<u8>) {
-        let call = &mut self.calls[call];
-        if call.held.is_empty() {
-            return;
-        }
-        let held = std::mem::take(&mut call.held);
-        let delta = Delta::InputJson {
-            partial_json: &held,
-        };
-        emit(out, &Event::ContentBlockDelta { index, delta });
-        call.sent.push_str(&held);
-    }
-
-    /// An id valid for Anthropic and unique within this message.
-    fn unique_tool_id(&self, call: usize) -> String {
-        let id = match self.calls[call].id.as_deref() {
-            Some(id) => tool_id(id),
-            None => {
-                let message = self.message_id.as_deref().unwrap_or_default();
-                format!("toolu_{}_{call}", message.trim_start_matches("msg_"))
-            }
-        };
-        if self.tool_ids.contains(&id) {
-            return format!("{id}_{call}");
-        }
-        id
-    }
-
     /// The end of the message: the open block closes, calls still waiting
     /// get their blocks (a call that never got a name is dropped: a
     /// `tool_use` needs one), then the stop reason and usage.
@@ -518,13 +366,6 @@ fn first_choice(chunk: &Value) -> Option<&Value> {
         .find(|c| c.get("index").and_then(Value::as_u64).unwrap_or(0) == 0)
 }
 
-/// Whether streamed tool arguments form a whole JSON value. The cheap test
-/// first: arguments are an object, so whole ones end in `}`.
-fn json_complete(args: &str) -> bool {
-    args.trim_end().ends_with(['}', ']'])
-        && serde_json::from_str::<serde::de::IgnoredAny>(args).is_ok()
-}
-
 /// Anthropic's error type for an upstream error object.
 fn error_type(error: &Value) -> &'static str {
     let text = |key: &str| error.get(key).map(|v| v.to_string()).unwrap_or_default();
@@ -538,44 +379,19 @@ fn error_type(error: &Value) -> &'static str {
     }
 }
 
-fn emit(out: &mut Vec<u8>, event: &Event) {
-    let mark = out.len();
-    out.extend_from_slice(b"event: ");
-    out.extend_from_slice(event.name().as_bytes());
-    out.extend_from_slice(b"\ndata: ");
-    // Serialising these types cannot fail; if it ever did, the event is
-    // left out whole rather than written half.
-    match serde_json::to_writer(&mut *out, event) {
-        Ok(()) => out.extend_from_slice(b"\n\n"),
-        Err(_) => out.truncate(mark),
+impl SseDriven for ChatToAnthropicStream {
+    fn decoder(&mut self) -> &mut SseDecoder {
+        &mut self.sse
     }
-}
-
-#[derive(Serialize)]
-#[serde(tag = "type", rename_all = "snake_case")]
-enum Event<'a> {
-    MessageStart {
-        message: Message<'a>,
-    },
-    ContentBlockStart {
-        index: usize,
-        content_block: Block<'a>,
-    },
-    ContentBlockDelta {
-        index: usize,
-        delta: Delta<'a>,
-    },
-    ContentBlockStop {
-        index: usize,
-    },
-    MessageDelta {
-        delta: StopDelta,
-        usage: Value,
-    },
-    MessageStop,
-    Error {
-        error: ErrorBody<'a>,
-    },
+    fn is_done(&self) -> bool {
+        self.done
+    }
+    fn on_event(&mut self, event: &SseEvent, out: &mut Vec<u8>) {
+        ChatToAnthropicStream::on_event(self, event, out);
+    }
+    fn on_failure(&mut self, message: &str, out: &mut Vec<u8>) {
+        self.fail(message, out);
+    }
 }
 
 impl super::translate::StreamTranslator for ChatToAnthropicStream {
@@ -591,76 +407,6 @@ impl super::translate::StreamTranslator for ChatToAnthropicStream {
     fn usage(&self) -> Option<ChatUsage> {
         ChatToAnthropicStream::usage(self)
     }
-}
-
-impl Event<'_> {
-    fn name(&self) -> &'static str {
-        match self {
-            Self::MessageStart { .. } => "message_start",
-            Self::ContentBlockStart { .. } => "content_block_start",
-            Self::ContentBlockDelta { .. } => "content_block_delta",
-            Self::ContentBlockStop { .. } => "content_block_stop",
-            Self::MessageDelta { .. } => "message_delta",
-            Self::MessageStop => "message_stop",
-            Self::Error { .. } => "error",
-        }
-    }
-}
-
-#[derive(Serialize)]
-struct Message<'a> {
-    id: &'a str,
-    #[serde(rename = "type")]
-    kind: &'static str,
-    role: &'static str,
-    model: &'a str,
-    content: &'static [Value],
-    stop_reason: Option<&'static str>,
-    stop_sequence: Option<&'static str>,
-    usage: Value,
-}
-
-#[derive(Serialize)]
-#[serde(tag = "type", rename_all = "snake_case")]
-enum Block<'a> {
-    Text {
-        text: &'static str,
-    },
-    Thinking {
-        thinking: &'static str,
-        signature: &'static str,
-    },
-    ToolUse {
-        id: &'a str,
-        name: &'a str,
-        input: Map<String, Value>,
-    },
-}
-
-#[derive(Serialize)]
-#[serde(tag = "type")]
-enum Delta<'a> {
-    #[serde(rename = "text_delta")]
-    Text { text: &'a str },
-    #[serde(rename = "thinking_delta")]
-    Thinking { thinking: &'a str },
-    #[serde(rename = "signature_delta")]
-    Signature { signature: &'static str },
-    #[serde(rename = "input_json_delta")]
-    InputJson { partial_json: &'a str },
-}
-
-#[derive(Serialize)]
-struct StopDelta {
-    stop_reason: &'static str,
-    stop_sequence: Option<&'static str>,
-}
-
-#[derive(Serialize)]
-struct ErrorBody<'a> {
-    #[serde(rename = "type")]
-    kind: &'static str,
-    message: &'a str,
 }
 
 #[cfg(test)]

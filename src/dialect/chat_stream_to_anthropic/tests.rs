@@ -1,4 +1,5 @@
 use super::*;
+use crate::dialect::test_support::{random_split, Rng};
 use serde_json::json;
 
 const MODEL: &str = "claude-sonnet-4-6";
@@ -558,18 +559,6 @@ fn an_oversized_event_is_an_error_whatever_the_split() {
         .contains("larger"));
 }
 
-/// A tiny seeded PRNG (xorshift64): random splits without a dependency.
-struct Rng(u64);
-
-impl Rng {
-    fn below(&mut self, n: usize) -> usize {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        (self.0 % n as u64) as usize
-    }
-}
-
 fn all_streams() -> [Vec<u8>; 9] {
     [
         text_stream(),
@@ -592,13 +581,7 @@ fn every_split_of_every_stream_gives_the_same_bytes() {
         events(&whole);
         assert_eq!(translate_pieces(body.chunks(1)), whole, "byte by byte");
         for _ in 0..50 {
-            let mut pieces = Vec::new();
-            let mut rest = &body[..];
-            while !rest.is_empty() {
-                let (piece, tail) = rest.split_at(1 + rng.below(rest.len().min(40)));
-                pieces.push(piece);
-                rest = tail;
-            }
+            let pieces = random_split(body, &mut rng);
             assert_eq!(translate_pieces(pieces), whole, "random split");
         }
     }

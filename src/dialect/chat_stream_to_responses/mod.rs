@@ -39,7 +39,7 @@ use serde_json::Value;
 
 use super::anthropic::ChatUsage;
 use super::responses::{self, response_id, Status};
-use super::sse::{Decoded, SseDecoder, SseEvent};
+use super::sse::{SseDecoder, SseDriven, SseEvent};
 use events::Open;
 use tools::ToolCall;
 
@@ -94,37 +94,16 @@ impl ChatToResponsesStream {
     /// Takes the next bytes of the upstream stream and appends the
     /// Responses events of every upstream event they complete.
     pub fn feed(&mut self, bytes: &[u8], out: &mut Vec<u8>) {
-        if self.done {
-            return;
-        }
-        self.sse.push(bytes);
-        loop {
-            match self.sse.next_event() {
-                Decoded::Event(event) => self.on_event(&event, out),
-                Decoded::NeedMore => return,
-                Decoded::TooLarge => {
-                    let message = format!("upstream stream event larger than {MAX_EVENT} bytes");
-                    self.fail(&message, out);
-                }
-            }
-            if self.done {
-                return;
-            }
-        }
+        self.feed_events(bytes, out);
     }
 
     /// The upstream ended (after `[DONE]` or at end of file): closes the
     /// open item and writes `response.completed` (or `.incomplete`). Once
     /// only; after [`fail`](Self::fail) it writes nothing.
     pub fn finish(&mut self, out: &mut Vec<u8>) {
-        if self.done {
-            return;
+        if self.flush_events(out) {
+            self.end(out);
         }
-        // A last event without its blank line still counts at end of file.
-        if let Some(event) = self.sse.flush() {
-            self.on_event(&event, out);
-        }
-        self.end(out);
     }
 
     /// The upstream broke mid-stream: writes `response.failed` and ends the
@@ -308,6 +287,21 @@ fn error_code(error: &Value) -> &'static str {
         "rate_limit_exceeded"
     } else {
         "server_error"
+    }
+}
+
+impl SseDriven for ChatToResponsesStream {
+    fn decoder(&mut self) -> &mut SseDecoder {
+        &mut self.sse
+    }
+    fn is_done(&self) -> bool {
+        self.done
+    }
+    fn on_event(&mut self, event: &SseEvent, out: &mut Vec<u8>) {
+        ChatToResponsesStream::on_event(self, event, out);
+    }
+    fn on_failure(&mut self, message: &str, out: &mut Vec<u8>) {
+        self.fail(message, out);
     }
 }
 

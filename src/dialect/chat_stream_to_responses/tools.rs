@@ -4,7 +4,8 @@
 
 use super::events::Open;
 use super::{ChatToResponsesStream, MAX_EVENT};
-use crate::dialect::responses::{item_id, original_name, Status};
+use crate::dialect::responses::{item_id, Status};
+use crate::dialect::translate::original_name;
 use serde_json::Value;
 
 /// One upstream tool call, keyed by its `index` (or id when a provider

@@ -32,6 +32,7 @@
 use super::parts::{text_block, user_blocks, Problem, BAD_CONTENT};
 use super::{ToolNames, TranslateError};
 use crate::dialect::anthropic::tool_id;
+use crate::dialect::chat::arguments_object;
 use serde_json::{json, Map, Value};
 
 /// What the conversation becomes.
@@ -175,7 +176,7 @@ impl Builder<'_> {
             "type": "tool_use",
             "id": id,
             "name": self.names.short(name),
-            "input": tool_input(function.get("arguments")),
+            "input": arguments_object(function.get("arguments")),
         }))
     }
 
@@ -303,20 +304,5 @@ fn plain_text(content: &Option<Value>) -> String {
             .collect::<Vec<_>>()
             .join("\n"),
         _ => String::new(),
-    }
-}
-
-/// A call's `arguments` as an input object: parsed from their JSON text;
-/// `{}` when that is not an object (Anthropic requires an object).
-fn tool_input(arguments: Option<&Value>) -> Value {
-    let parsed = match arguments {
-        Some(Value::String(text)) => serde_json::from_str(text).unwrap_or(Value::Null),
-        Some(other) => other.clone(),
-        None => Value::Null,
-    };
-    if parsed.is_object() {
-        parsed
-    } else {
-        json!({})
     }
 }

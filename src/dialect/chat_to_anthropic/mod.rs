@@ -47,10 +47,9 @@ mod parts;
 mod response;
 
 pub use response::response;
-pub(super) use response::{completion_id, original_name};
 
 use super::anthropic::short_tool_name;
-use super::translate::parse_object;
+use super::translate::parse_request;
 pub use super::translate::{RequestOptions, TranslateError, Translated};
 use serde_json::{json, Map, Value};
 
@@ -65,8 +64,7 @@ const MAX_USER_ID: usize = 256;
 
 /// An OpenAI chat completions request body → an Anthropic Messages body.
 pub fn request(body: &[u8], opts: &RequestOptions) -> Result<Translated, TranslateError> {
-    let req = parse_object(body)
-        .map_err(|e| e.map_or(TranslateError::NotObject, TranslateError::NotJson))?;
+    let req = parse_request(body)?;
     let Some(Value::Array(messages)) = req.get("messages") else {
         return Err(TranslateError::NoMessages);
     };

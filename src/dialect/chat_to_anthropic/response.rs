@@ -9,7 +9,8 @@
 
 use super::TranslateError;
 use crate::dialect::anthropic::{finish_reason, ChatUsage};
-use crate::dialect::translate::parse_object;
+use crate::dialect::chat::{completion, completion_id};
+use crate::dialect::translate::{original_name, parse_reply};
 use serde_json::{json, Value};
 
 /// An Anthropic message → an OpenAI chat completion. `model` is the model
@@ -21,11 +22,7 @@ pub fn response(
     tool_names: &[(String, String)],
     created: u64,
 ) -> Result<Vec<u8>, TranslateError> {
-    let reply = parse_object(body).map_err(|e| {
-        TranslateError::BadReply(
-            e.map_or_else(|| "not a JSON object".into(), |e| format!("not JSON: {e}")),
-        )
-    })?;
+    let reply = parse_reply(body)?;
     if reply.get("type").is_some_and(|t| t != "message") {
         return Err(TranslateError::BadReply(
             "it is not an Anthropic message".into(),
@@ -60,31 +57,15 @@ pub fn response(
         "tool_calls"
     };
     let usage = ChatUsage::from_anthropic(reply.get("usage").unwrap_or(&Value::Null));
-    let completion = json!({
-        "id": completion_id(reply.get("id").and_then(Value::as_str)),
-        "object": "chat.completion",
-        "created": created,
-        "model": model,
-        "choices": [{ "index": 0, "message": message, "logprobs": null, "finish_reason": finish }],
-        "usage": usage.to_chat(),
-    });
-    Ok(completion.to_string().into_bytes())
-}
-
-/// `chatcmpl-` and the upstream's message id; a fresh one without it.
-pub(crate) fn completion_id(upstream: Option<&str>) -> String {
-    match upstream.filter(|id| !id.is_empty()) {
-        Some(id) => format!("chatcmpl-{id}"),
-        None => format!("chatcmpl-{}", uuid::Uuid::new_v4().simple()),
-    }
-}
-
-/// The tool's name as the client gave it: shortened names restored.
-pub(crate) fn original_name<'a>(name: &'a str, tool_names: &'a [(String, String)]) -> &'a str {
-    tool_names
-        .iter()
-        .find(|(short, _)| short == name)
-        .map_or(name, |(_, original)| original)
+    let id = completion_id(reply.get("id").and_then(Value::as_str));
+    Ok(completion(
+        id,
+        model,
+        created,
+        message,
+        finish,
+        usage.to_chat(),
+    ))
 }
 
 fn tool_call(block: &Value, tool_names: &[(String, String)]) -> Option<Value> {

@@ -54,8 +54,9 @@
 //!   Schema, like `parametersJsonSchema`) with `responseMimeType`
 //!   `application/json`.
 
+use super::chat::arguments_object;
 use super::gemini::{parameters_schema, split_signature, tool_name, SKIP_SIGNATURE};
-use super::translate::parse_object;
+use super::translate::parse_request;
 pub use super::translate::{RequestOptions, TranslateError, Translated};
 use serde_json::{json, Map, Value};
 use std::collections::HashMap;
@@ -66,8 +67,7 @@ const MAX_STOP: usize = 5;
 /// An OpenAI chat completions request body → a Gemini
 /// `GenerateContentRequest` body.
 pub fn request(body: &[u8], opts: &RequestOptions) -> Result<Translated, TranslateError> {
-    let req = parse_object(body)
-        .map_err(|e| e.map_or(TranslateError::NotObject, TranslateError::NotJson))?;
+    let req = parse_request(body)?;
     let messages = match req.get("messages") {
         Some(Value::Array(messages)) if !messages.is_empty() => messages,
         _ => return Err(TranslateError::NoMessages),
@@ -189,7 +189,7 @@ impl History {
         let name = self
             .names
             .short(name.ok_or("a tool call needs a function name")?);
-        let args = arguments(function.and_then(|f| f.get("arguments")));
+        let args = arguments_object(function.and_then(|f| f.get("arguments")));
         let id = call.get("id").and_then(Value::as_str).unwrap_or_default();
         let (base, carried) = split_signature(id);
         if !id.is_empty() {
@@ -280,20 +280,6 @@ fn text_of(content: Option<&Value>) -> Result<String, &'static str> {
             .collect::<Vec<_>>()
             .join("\n")),
         Some(_) => Err("content must be a string or an array of content parts"),
-    }
-}
-
-/// A tool call's `args`: its arguments parsed, `{}` when not an object.
-fn arguments(arguments: Option<&Value>) -> Value {
-    let parsed = match arguments {
-        Some(Value::String(text)) => serde_json::from_str(text).unwrap_or(Value::Null),
-        Some(other) => other.clone(),
-        None => Value::Null,
-    };
-    if parsed.is_object() {
-        parsed
-    } else {
-        json!({})
     }
 }
 

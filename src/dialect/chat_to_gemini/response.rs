@@ -10,11 +10,11 @@
 //! `content_filter`, which is how OpenAI itself reports a refusal by its
 //! filters, rather than an error the client would retry.
 
-use super::{parse_object, TranslateError};
-use crate::dialect::gemini::{
-    chat_tool_call, completion_id, finish_reason, first_candidate, GeminiUsage,
-};
-use serde_json::{json, Map, Value};
+use super::TranslateError;
+use crate::dialect::chat::{completion, completion_id};
+use crate::dialect::gemini::{chat_tool_call, finish_reason, first_candidate, GeminiUsage};
+use crate::dialect::translate::parse_reply;
+use serde_json::{Map, Value};
 
 /// A Gemini reply (non-stream) → an OpenAI chat completion. `model` is the
 /// model the client asked for; `tool_names` comes from `request`;
@@ -25,11 +25,7 @@ pub fn response(
     tool_names: &[(String, String)],
     created: u64,
 ) -> Result<Vec<u8>, TranslateError> {
-    let reply = parse_object(body).map_err(|e| {
-        TranslateError::BadReply(
-            e.map_or_else(|| "not a JSON object".into(), |e| format!("not JSON: {e}")),
-        )
-    })?;
+    let reply = parse_reply(body)?;
     let candidates = reply.get("candidates").and_then(Value::as_array);
     let blocked = reply
         .get("promptFeedback")
@@ -48,20 +44,16 @@ pub fn response(
         None => "content_filter",
     };
     let usage = GeminiUsage::from_metadata(reply.get("usageMetadata").unwrap_or(&Value::Null));
-    let completion = json!({
-        "id": completion_id(reply.get("responseId").and_then(Value::as_str)),
-        "object": "chat.completion",
-        "created": created,
-        "model": model,
-        "choices": [{
-            "index": 0,
-            "message": message.into_chat(),
-            "logprobs": null,
-            "finish_reason": finish,
-        }],
-        "usage": usage.to_chat(),
-    });
-    Ok(completion.to_string().into_bytes())
+    let id = completion_id(reply.get("responseId").and_then(Value::as_str));
+    let message = message.into_chat();
+    Ok(completion(
+        id,
+        model,
+        created,
+        message,
+        finish,
+        usage.to_chat(),
+    ))
 }
 
 /// The parts of a candidate, sorted into what a chat message holds.

@@ -2,6 +2,7 @@ use super::parts::MEDIA_OMITTED;
 use super::*;
 use crate::dialect::anthropic_to_chat;
 use crate::dialect::gemini::{split_signature, SIGNATURE_SEPARATOR};
+use crate::dialect::test_support::translate_request;
 
 const MODEL: &str = "gemini-3-pro-preview";
 /// Thought signatures as Gemini sends them: standard base64 with `+`, `/`
@@ -23,9 +24,7 @@ fn translate(body: &Value) -> Value {
 }
 
 fn translate_with(body: &Value, opts: &RequestOptions) -> (Value, Vec<(String, String)>) {
-    let translated = request(body.to_string().as_bytes(), opts).unwrap();
-    let value = serde_json::from_slice(&translated.body).unwrap();
-    (value, translated.tool_names)
+    translate_request(request, body, opts)
 }
 
 fn reply(body: &Value) -> Value {

@@ -1,9 +1,11 @@
 //! Gemini `streamGenerateContent?alt=sse` → OpenAI chat-completions SSE: a
 //! state machine fed the upstream's bytes in any split, writing
 //! `chat.completion.chunk` events as each upstream event completes. It owns
-//! the framing and order of the client's stream; the shared facts (finish
-//! reasons, usage, tool calls and their signature carrier) live in
-//! `gemini`. Pure: no I/O, no knowledge of routing or Pingora.
+//! what each chunk says and when; the chunks are written by `chat_chunk`
+//! (shared with `anthropic_stream_to_chat`), the loop over the upstream's
+//! SSE is `sse`'s, and the shared facts (finish reasons, usage, tool calls
+//! and their signature carrier) live in `gemini`. Pure: no I/O, no
+//! knowledge of routing or Pingora.
 //!
 //! What the client sees, and why:
 //! - A first chunk with `delta.role: "assistant"`, as OpenAI sends.
@@ -26,22 +28,19 @@
 //! [`finish`]: GeminiToChatStream::finish
 
 use super::anthropic::ChatUsage;
+use super::chat_chunk::{self, ChunkWriter, Delta};
 use super::gemini::{
-    chat_tool_call, completion_id, finish_reason, first_candidate, openai_error_type, GeminiUsage,
+    chat_tool_call, finish_reason, first_candidate, openai_error_type, GeminiUsage,
 };
-use super::sse::{Decoded, SseDecoder, SseEvent, MAX_EVENT};
+use super::sse::{SseDecoder, SseDriven, SseEvent};
 use super::translate::StreamTranslator;
 use serde_json::{json, Value};
 
 /// One streamed reply being translated.
 pub struct GeminiToChatStream {
-    model: String,
     tool_names: Vec<(String, String)>,
-    include_usage: bool,
-    created: u64,
+    chunks: ChunkWriter,
     sse: SseDecoder,
-    /// The completion id, once the first chunk is written.
-    id: Option<String>,
     /// Tool calls written so far (the next one's `index`).
     calls: usize,
     /// The finish chunk was written.
@@ -63,12 +62,9 @@ impl GeminiToChatStream {
         created: u64,
     ) -> Self {
         Self {
-            model,
             tool_names,
-            include_usage,
-            created,
+            chunks: ChunkWriter::new(model, created, include_usage),
             sse: SseDecoder::default(),
-            id: None,
             calls: 0,
             finished: false,
             usage: None,
@@ -79,53 +75,29 @@ impl GeminiToChatStream {
     /// Takes the next bytes of the upstream stream and appends the chunks of
     /// every upstream event they complete.
     pub fn feed(&mut self, bytes: &[u8], out: &mut Vec<u8>) {
-        if self.done {
-            return;
-        }
-        self.sse.push(bytes);
-        while !self.done {
-            match self.sse.next_event() {
-                Decoded::Event(event) => self.on_event(&event, out),
-                Decoded::NeedMore => return,
-                Decoded::TooLarge => {
-                    let message = format!("upstream stream event larger than {MAX_EVENT} bytes");
-                    self.fail(&message, out);
-                }
-            }
-        }
+        self.feed_events(bytes, out);
     }
 
     /// The upstream's body ended: writes the finish chunk if none came, the
     /// usage chunk if asked for, and `[DONE]`. Once only; after
     /// [`fail`](Self::fail) it writes nothing.
     pub fn finish(&mut self, out: &mut Vec<u8>) {
-        if self.done {
+        if !self.flush_events(out) {
             return;
         }
-        // A last event without its blank line still counts at end of body.
-        if let Some(event) = self.sse.flush() {
-            self.on_event(&event, out);
-        }
-        if self.done {
-            return;
-        }
-        self.start(None, out);
+        self.chunks.start(None, out);
         if !self.finished {
             self.write_finish(finish_reason(None, self.calls > 0), out);
         }
-        if self.include_usage {
-            let usage = self.usage.unwrap_or_default().to_chat();
-            let chunk = self.chunk_with(json!([]), Some(usage));
-            write_data(out, &chunk);
-        }
-        out.extend_from_slice(b"data: [DONE]\n\n");
+        self.chunks
+            .end(|| self.usage.unwrap_or_default().to_chat(), out);
         self.done = true;
     }
 
     /// The upstream broke mid-stream: writes OpenAI's error event and ends
     /// the stream. Once only; after [`finish`](Self::finish) nothing.
     pub fn fail(&mut self, message: &str, out: &mut Vec<u8>) {
-        self.error(message, "api_error", Value::Null, out);
+        self.error(message, "api_error", None, out);
     }
 
     /// The usage the upstream reported, exact, if it did.
@@ -150,7 +122,8 @@ impl GeminiToChatStream {
         if let Some(metadata) = chunk.get("usageMetadata").filter(|m| m.is_object()) {
             self.usage = Some(GeminiUsage::from_metadata(metadata));
         }
-        self.start(chunk.get("responseId").and_then(Value::as_str), out);
+        let response_id = chunk.get("responseId").and_then(Value::as_str);
+        self.chunks.start(response_id, out);
         if self.finished {
             return;
         }
@@ -180,7 +153,8 @@ impl GeminiToChatStream {
             let mut call = chat_tool_call(call, signature, &self.tool_names);
             call["index"] = self.calls.into();
             self.calls += 1;
-            self.write_delta(json!({ "tool_calls": [call] }), out);
+            // A JSON delta: the call carries Google's `extra_content`.
+            self.chunks.delta(&json!({ "tool_calls": [call] }), out);
             return;
         }
         // Signature-only parts have empty text: nothing to show.
@@ -190,48 +164,23 @@ impl GeminiToChatStream {
         if text.is_empty() {
             return;
         }
-        let key = if part.get("thought") == Some(&Value::Bool(true)) {
-            "reasoning_content"
+        let delta = if part.get("thought") == Some(&Value::Bool(true)) {
+            Delta {
+                reasoning_content: Some(text),
+                ..Delta::default()
+            }
         } else {
-            "content"
+            Delta {
+                content: Some(text),
+                ..Delta::default()
+            }
         };
-        self.write_delta(json!({ key: text }), out);
-    }
-
-    /// The first chunk, with the role, once.
-    fn start(&mut self, response_id: Option<&str>, out: &mut Vec<u8>) {
-        if self.id.is_some() {
-            return;
-        }
-        self.id = Some(completion_id(response_id));
-        self.write_delta(json!({ "role": "assistant", "content": "" }), out);
-    }
-
-    fn write_delta(&self, delta: Value, out: &mut Vec<u8>) {
-        let choices =
-            json!([{ "index": 0, "delta": delta, "logprobs": null, "finish_reason": null }]);
-        write_data(out, &self.chunk_with(choices, None));
+        self.chunks.delta(&delta, out);
     }
 
     fn write_finish(&mut self, reason: &'static str, out: &mut Vec<u8>) {
-        let choices =
-            json!([{ "index": 0, "delta": {}, "logprobs": null, "finish_reason": reason }]);
-        write_data(out, &self.chunk_with(choices, None));
+        self.chunks.finish(reason, out);
         self.finished = true;
-    }
-
-    fn chunk_with(&self, choices: Value, usage: Option<Value>) -> Value {
-        let mut chunk = json!({
-            "id": self.id.as_deref().unwrap_or_default(),
-            "object": "chat.completion.chunk",
-            "created": self.created,
-            "model": self.model,
-            "choices": choices,
-        });
-        if let Some(usage) = usage {
-            chunk["usage"] = usage;
-        }
-        chunk
     }
 
     /// Google's error object (`code`, `message`, `status`) as OpenAI's.
@@ -242,27 +191,33 @@ impl GeminiToChatStream {
         };
         let status = error.get("status").and_then(Value::as_str);
         let kind = openai_error_type(status.unwrap_or_default());
-        let code = status.map_or(Value::Null, |s| s.to_ascii_lowercase().into());
-        self.error(&message, kind, code, out);
+        let code = status.map(str::to_ascii_lowercase);
+        self.error(&message, kind, code.as_deref(), out);
     }
 
-    fn error(&mut self, message: &str, kind: &str, code: Value, out: &mut Vec<u8>) {
+    fn error(&mut self, message: &str, kind: &str, code: Option<&str>, out: &mut Vec<u8>) {
         if self.done {
             return;
         }
-        let body =
-            json!({ "error": { "message": message, "type": kind, "code": code, "param": null } });
-        out.extend_from_slice(b"event: error\n");
-        write_data(out, &body);
+        chat_chunk::error(message, kind, code, out);
         self.done = true;
         self.sse = SseDecoder::default();
     }
 }
 
-fn write_data(out: &mut Vec<u8>, value: &Value) {
-    out.extend_from_slice(b"data: ");
-    out.extend_from_slice(value.to_string().as_bytes());
-    out.extend_from_slice(b"\n\n");
+impl SseDriven for GeminiToChatStream {
+    fn decoder(&mut self) -> &mut SseDecoder {
+        &mut self.sse
+    }
+    fn is_done(&self) -> bool {
+        self.done
+    }
+    fn on_event(&mut self, event: &SseEvent, out: &mut Vec<u8>) {
+        GeminiToChatStream::on_event(self, event, out);
+    }
+    fn on_failure(&mut self, message: &str, out: &mut Vec<u8>) {
+        self.fail(message, out);
+    }
 }
 
 impl StreamTranslator for GeminiToChatStream {

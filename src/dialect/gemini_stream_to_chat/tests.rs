@@ -1,5 +1,6 @@
 use super::*;
 use crate::dialect::gemini::split_signature;
+use crate::dialect::sse::MAX_EVENT;
 
 const MODEL: &str = "my-model";
 const CREATED: u64 = 1_700_000_000;

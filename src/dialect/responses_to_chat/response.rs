@@ -9,7 +9,8 @@
 
 use super::TranslateError;
 use crate::dialect::anthropic::ChatUsage;
-use crate::dialect::responses::{self, item_id, original_name, response_id, Status};
+use crate::dialect::responses::{self, item_id, response_id, Status};
+use crate::dialect::translate::original_name;
 use crate::dialect::translate::parse_object;
 use serde_json::Value;
 
