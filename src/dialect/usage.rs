@@ -19,6 +19,16 @@ pub struct Usage {
 struct WithUsage {
     #[serde(default)]
     usage: Option<Usage>,
+    /// A Responses stream's final event carries it one level down
+    /// (`response.completed`: `{"response": {"usage": ...}}`).
+    #[serde(default)]
+    response: Option<Inner>,
+}
+
+#[derive(Deserialize)]
+struct Inner {
+    #[serde(default)]
+    usage: Option<Usage>,
 }
 
 /// A reply body that is not JSON at all.
@@ -29,7 +39,9 @@ pub struct NotJson;
 /// rest of the object is skipped, not built.
 pub fn usage_from_json(body: &[u8]) -> Result<Option<Usage>, NotJson> {
     match serde_json::from_slice::<WithUsage>(body) {
-        Ok(w) => Ok(w.usage.map(Usage::totalled)),
+        Ok(w) => Ok((w.usage)
+            .or_else(|| w.response.and_then(|r| r.usage))
+            .map(Usage::totalled)),
         // Valid JSON that is not an object (or has an odd `usage`) is
         // still a JSON reply; it just reports nothing we can count.
         Err(_) => serde_json::from_slice::<serde::de::IgnoredAny>(body)
@@ -96,6 +108,24 @@ impl StreamTail {
         }
     }
 
+    /// The `sequence_number` an event added after the stream's last one
+    /// should carry (Responses streams number their events), 0 if none
+    /// was seen.
+    pub fn next_sequence_number(&self) -> u64 {
+        const KEY: &[u8] = b"\"sequence_number\":";
+        let Some(at) = (self.buf.windows(KEY.len())).rposition(|w| w == KEY) else {
+            return 0;
+        };
+        let digits = self.buf[at + KEY.len()..]
+            .iter()
+            .skip_while(|b| b.is_ascii_whitespace())
+            .take_while(|b| b.is_ascii_digit())
+            .fold(0u64, |n, d| {
+                n.saturating_mul(10).saturating_add(u64::from(d - b'0'))
+            });
+        digits.saturating_add(1)
+    }
+
     /// The usage of the last `data:` event that reports one.
     pub fn usage(&self) -> Option<Usage> {
         let text = std::str::from_utf8(&self.buf).ok().or_else(|| {
@@ -115,6 +145,18 @@ impl StreamTail {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_responses_stream_tells_its_usage_and_its_next_sequence_number() {
+        let mut tail = StreamTail::default();
+        assert_eq!(tail.next_sequence_number(), 0);
+        tail.push(b"event: response.output_text.delta\ndata: {\"type\":\"response.output_text.delta\",\"sequence_number\":7,\"delta\":\"x\"}\n\n");
+        assert_eq!(tail.next_sequence_number(), 8);
+        tail.push(b"event: response.completed\ndata: {\"type\":\"response.completed\",\"sequence_number\": 8,\"response\":{\"usage\":{\"input_tokens\":9,\"output_tokens\":3,\"total_tokens\":12}}}\n\n");
+        assert_eq!(tail.next_sequence_number(), 9);
+        let usage = tail.usage().expect("usage");
+        assert_eq!((usage.prompt_tokens, usage.completion_tokens), (9, 3));
+    }
 
     #[test]
     fn usage_from_whole_replies() {

@@ -240,7 +240,8 @@ fn translate_whole(
     Ok(Body::Whole(Bytes::from(translated)))
 }
 
-fn unix_now() -> u64 {
+/// Seconds since the epoch, for the `created` stamps of translated replies.
+pub fn unix_now() -> u64 {
     SystemTime::now()
         .duration_since(SystemTime::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs())

@@ -7,7 +7,7 @@ use super::headers::{self, Routed};
 use super::{client, GatewayError, State};
 use super::{cors, respond};
 use crate::dialect::translate::StreamTranslator;
-use crate::dialect::{StreamTail, Usage};
+use crate::dialect::{responses, Dialect, StreamTail, Usage};
 use crate::observe::RequestCtx;
 use crate::upstream::{BodyBatches, UpSession};
 use bytes::Bytes;
@@ -200,9 +200,18 @@ impl Deliver<'_> {
             };
             let mut event = Vec::with_capacity(256);
             event.extend_from_slice(tail.separator());
-            event.extend_from_slice(b"event: error\ndata: ");
-            event.extend_from_slice(&err.envelope(self.ctx.dialect));
-            event.extend_from_slice(b"\n\n");
+            if self.ctx.dialect == Dialect::Responses {
+                // A Responses client waits for a terminal event.
+                let created = super::attempt::unix_now();
+                let seq = tail.next_sequence_number();
+                let message = err.to_string();
+                let failed = responses::failed_event(seq, self.model, &message, created);
+                event.extend_from_slice(&failed);
+            } else {
+                event.extend_from_slice(b"event: error\ndata: ");
+                event.extend_from_slice(&err.envelope(self.ctx.dialect));
+                event.extend_from_slice(b"\n\n");
+            }
             let sent = self
                 .session
                 .write_response_body(Bytes::from(event), false)

@@ -45,6 +45,8 @@ pub enum GatewayError {
     UnsupportedEncoding(String),
     #[error("Unknown request path: {0}. See /v1/chat/completions, /v1/completions, /v1/embeddings, /v1/messages, /v1/models.")]
     UnknownPath(String),
+    #[error("Responses over a WebSocket are not served here: POST /v1/responses over HTTP.")]
+    WebSocketRefused,
     #[error("Method {method} is not allowed on {path}.")]
     MethodNotAllowed { method: String, path: String },
     #[error("The request body is larger than the gateway's limit of {limit} bytes.")]
@@ -93,7 +95,7 @@ impl GatewayError {
             | Self::Undecodable(_) => 400,
             Self::MissingKey | Self::UnknownKey => 401,
             Self::ModelNotAllowed { .. } | Self::OriginNotAllowed => 403,
-            Self::UnknownModel(_) | Self::UnknownPath(_) => 404,
+            Self::UnknownModel(_) | Self::UnknownPath(_) | Self::WebSocketRefused => 404,
             Self::MethodNotAllowed { .. } => 405,
             Self::RequestTimeout { .. } => 408,
             Self::BodyTooLarge { .. } => 413,
@@ -127,6 +129,7 @@ impl GatewayError {
             }
             Self::UnknownModel(_) => ("invalid_request_error", "model_not_found", Some("model")),
             Self::UnknownPath(_) => ("invalid_request_error", "unknown_url", None),
+            Self::WebSocketRefused => ("invalid_request_error", "websocket_not_supported", None),
             Self::MethodNotAllowed { .. } => ("invalid_request_error", "method_not_allowed", None),
             Self::BodyTooLarge { .. } => ("invalid_request_error", "request_too_large", None),
             Self::RequestTimeout { .. } => ("invalid_request_error", "request_timeout", None),

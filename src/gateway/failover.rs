@@ -147,9 +147,17 @@ fn start<'a>(
     ctx.instance = Some(up.id.clone());
     ctx.upstream_model = Some(candidate.model.clone());
     let model = &candidate.model;
-    let upstream_route = route.upstream(up.dialect).unwrap_or(route);
+    // A provider that serves Responses itself gets the request as it is.
+    let native = route == ApiRoute::Responses && up.native_responses;
+    let upstream_route = match native {
+        true => route,
+        false => route.upstream(up.dialect).unwrap_or(route),
+    };
     let path = up.path(upstream_route, model, body.stream);
-    let (body_out, translation) = match Pair::between(route.dialect(), up.dialect) {
+    let pair = (!native)
+        .then(|| Pair::between(route.dialect(), up.dialect))
+        .flatten();
+    let (body_out, translation) = match pair {
         None if up.dialect == Dialect::Anthropic => {
             let out = body.for_model(model);
             // Thinking blocks another provider's reasoning became would

@@ -159,6 +159,13 @@ impl Gateway {
                 let caller = authenticate(state, session, ctx)?;
                 failover::serve(state, session, ctx, route, &caller).await
             }
+            // Codex first tries Responses over a WebSocket: refused at once
+            // (and the connection closed) so that it falls back to HTTP.
+            (_, Some(ApiRoute::Responses)) if is_websocket(req) => {
+                ctx.route = ApiRoute::Responses.label();
+                session.set_keepalive(None);
+                Err(GatewayError::WebSocketRefused)
+            }
             (_, Some(_)) | ("/health" | "/v1/models" | "/models", _) => Err(not_allowed()),
             _ => Err(GatewayError::UnknownPath(truncate(&path, 200))),
         }
@@ -211,6 +218,13 @@ fn model_id(path: &str) -> Option<String> {
         .decode_utf8()
         .ok()?;
     Some(decoded.into_owned())
+}
+
+/// A WebSocket upgrade request.
+fn is_websocket(req: &pingora::http::RequestHeader) -> bool {
+    req.headers
+        .get(http::header::UPGRADE)
+        .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"websocket"))
 }
 
 fn request_id(session: &ServerSession) -> String {

@@ -68,6 +68,9 @@ pub struct ProviderSpec {
     /// The wire format the provider speaks.
     pub dialect: Dialect,
     pub urls: UrlStyle,
+    /// Serves OpenAI's Responses API itself (`/v1/responses` passes
+    /// through instead of being translated to chat).
+    pub responses: bool,
 }
 
 /// The `anthropic-version` header every Anthropic request carries.
@@ -79,6 +82,7 @@ const fn openai_like(url: &'static str) -> ProviderSpec {
         auth: AuthStyle::Bearer,
         dialect: Dialect::OpenAi,
         urls: UrlStyle::Append,
+        responses: false,
     }
 }
 
@@ -86,7 +90,10 @@ impl ProviderType {
     /// The table: base URLs from each provider's public API documentation.
     pub const fn spec(self) -> ProviderSpec {
         match self {
-            Self::Openai => openai_like("https://api.openai.com/v1"),
+            Self::Openai => ProviderSpec {
+                responses: true,
+                ..openai_like("https://api.openai.com/v1")
+            },
             Self::Groq => openai_like("https://api.groq.com/openai/v1"),
             Self::Cerebras => openai_like("https://api.cerebras.ai/v1"),
             Self::Openrouter => openai_like("https://openrouter.ai/api/v1"),
@@ -102,12 +109,14 @@ impl ProviderType {
                 auth: AuthStyle::Bearer,
                 dialect: Dialect::OpenAi,
                 urls: UrlStyle::Append,
+                responses: false,
             },
             Self::Azure => ProviderSpec {
                 default_base_url: None,
                 auth: AuthStyle::ApiKeyHeader,
                 dialect: Dialect::OpenAi,
                 urls: UrlStyle::AzureDeployment,
+                responses: true,
             },
             Self::Anthropic => ProviderSpec {
                 default_base_url: Some("https://api.anthropic.com/v1"),
@@ -116,6 +125,7 @@ impl ProviderType {
                 },
                 dialect: Dialect::Anthropic,
                 urls: UrlStyle::Append,
+                responses: false,
             },
             Self::AnthropicCompatible => ProviderSpec {
                 default_base_url: None,
@@ -124,12 +134,14 @@ impl ProviderType {
                 },
                 dialect: Dialect::Anthropic,
                 urls: UrlStyle::Append,
+                responses: false,
             },
             Self::Gemini => ProviderSpec {
                 default_base_url: Some("https://generativelanguage.googleapis.com/v1beta"),
                 auth: AuthStyle::GoogApiKey,
                 dialect: Dialect::Gemini,
                 urls: UrlStyle::GeminiModel,
+                responses: false,
             },
         }
     }
@@ -195,6 +207,10 @@ pub fn upstream_path(
 ) -> String {
     match urls {
         UrlStyle::Append => format!("{}{}", base.path_prefix, route.suffix()),
+        // Azure serves Responses on its v1 API, the deployment in the body.
+        UrlStyle::AzureDeployment if route == ApiRoute::Responses => {
+            format!("{}/openai/v1/responses", base.path_prefix)
+        }
         UrlStyle::AzureDeployment => format!(
             "{}/openai/deployments/{}{}?api-version={}",
             base.path_prefix,

@@ -23,6 +23,8 @@ pub struct Upstream {
     pub kind: ProviderType,
     pub models: Vec<String>,
     pub dialect: Dialect,
+    /// Serves `/v1/responses` itself (OpenAI, Azure).
+    pub native_responses: bool,
     urls: UrlStyle,
     pub base: BaseUrl,
     pub api_version: Option<String>,
@@ -56,6 +58,7 @@ impl Upstream {
             kind: inst.kind,
             models: inst.models.clone(),
             dialect: spec.dialect,
+            native_responses: spec.responses,
             urls: spec.urls,
             base: inst.base_url.clone(),
             api_version: inst.api_version.clone(),

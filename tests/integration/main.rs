@@ -17,6 +17,7 @@ mod mock_wire_selftest;
 // Gateway tests, one module per concern, added as the product lands:
 mod claude_code;
 mod cli;
+mod codex;
 mod connections;
 mod cors;
 mod dialects;
