@@ -198,6 +198,26 @@ pub fn function_call_item(
     })
 }
 
+/// `response.failed` for a stream the gateway passed through and the
+/// provider broke off: numbered after the provider's last event
+/// (`sequence`), with the message in `error`.
+pub fn failed_event(sequence: u64, model: &str, message: &str, created: u64) -> Vec<u8> {
+    let mut response = response(&response_id(None), model, created, "failed");
+    response.insert(
+        "error".into(),
+        json!({ "code": "server_error", "message": message }),
+    );
+    let event = json!({
+        "type": "response.failed",
+        "sequence_number": sequence,
+        "response": response,
+    });
+    let mut out = b"event: response.failed\ndata: ".to_vec();
+    out.extend_from_slice(event.to_string().as_bytes());
+    out.extend_from_slice(b"\n\n");
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -240,24 +260,4 @@ mod tests {
                     "total_tokens": 120 })
         );
     }
-}
-
-/// `response.failed` for a stream the gateway passed through and the
-/// provider broke off: numbered after the provider's last event
-/// (`sequence`), with the message in `error`.
-pub fn failed_event(sequence: u64, model: &str, message: &str, created: u64) -> Vec<u8> {
-    let mut response = response(&response_id(None), model, created, "failed");
-    response.insert(
-        "error".into(),
-        json!({ "code": "server_error", "message": message }),
-    );
-    let event = json!({
-        "type": "response.failed",
-        "sequence_number": sequence,
-        "response": response,
-    });
-    let mut out = b"event: response.failed\ndata: ".to_vec();
-    out.extend_from_slice(event.to_string().as_bytes());
-    out.extend_from_slice(b"\n\n");
-    out
 }
