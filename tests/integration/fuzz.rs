@@ -1,6 +1,7 @@
 //! A seeded request fuzzer against the real binary: valid raw HTTP/1.1 requests
 //! (chat, stream, completions, embeddings, models, health, chunked, `Expect:
-//! 100-continue`, a pipelined pair), mutated at the HTTP level (method, target,
+//! 100-continue`, a pipelined pair; Anthropic Messages and Responses requests,
+//! translated for the OpenAI-format mock), mutated at the HTTP level (method, target,
 //! version, headers, framing, auth) and the byte level (flips, inserts,
 //! deletes, duplicates, truncation, splices), and their JSON bodies mutated
 //! (wrong types, deep nesting, huge numbers, invalid UTF-8), each sent on a
@@ -317,7 +318,39 @@ fn bases() -> Vec<(&'static str, Vec<Req>)> {
         .headers
         .push((b"Connection".to_vec(), b"keep-alive".to_vec()));
     let pair_second = chat(GW_ALL, "p1/m", false);
+    // Other dialects, translated for the OpenAI-format mock: the fuzzed
+    // bodies reach the translators.
+    let messages = keyed(
+        "POST",
+        "/v1/messages?beta=true",
+        Some(("x-api-key", GW_ALL.to_string())),
+    )
+    .with_json(
+        json!({"model": "m", "max_tokens": 100, "system": [{"type": "text", "text": "Be brief."}],
+               "messages": [{"role": "user", "content": [{"type": "text", "text": "Say hello."}]}],
+               "tools": [{"name": "t", "input_schema": {"type": "object"}}]}),
+        Framing::Length,
+    );
+    let messages_stream = keyed("POST", "/v1/messages", bearer(GW_GLOB)).with_json(
+        json!({"model": "s", "max_tokens": 100, "stream": true,
+               "messages": [{"role": "user", "content": "Say hello."}]}),
+        Framing::Length,
+    );
+    let responses = keyed("POST", "/v1/responses", bearer(GW_ALL)).with_json(
+        json!({"model": "m", "instructions": "Be brief.",
+               "input": [{"type": "message", "role": "user", "content": [{"type": "input_text", "text": "Say hello."}]}],
+               "tools": [{"type": "function", "name": "t", "parameters": {"type": "object"}}]}),
+        Framing::Length,
+    );
+    let responses_stream = keyed("POST", "/v1/responses", bearer(GW_GLOB)).with_json(
+        json!({"model": "s", "input": "Say hello.", "stream": true}),
+        Framing::Length,
+    );
     vec![
+        ("messages", vec![messages]),
+        ("messages-stream", vec![messages_stream]),
+        ("responses", vec![responses]),
+        ("responses-stream", vec![responses_stream]),
         ("chat", vec![chat(GW_ALL, "m", false)]),
         ("chat-stream", vec![chat(GW_GLOB, "s", true)]),
         ("completions", vec![completions]),
@@ -1102,7 +1135,7 @@ fn parse_replies(buf: &[u8], only_first: bool) -> Replies {
         }
         if status >= 400 && !is_error_envelope(&body[..body_len]) {
             out.notes.push(format!(
-                "a {status} whose body is not an OpenAI error envelope: {}",
+                "a {status} whose body is not an error envelope: {}",
                 escape(&body[..body_len], 120)
             ));
         }
@@ -1111,17 +1144,23 @@ fn parse_replies(buf: &[u8], only_first: bool) -> Replies {
 }
 
 /// `{"error": {"message": string, "type": string, "param", "code"}}`, possibly chunked.
+/// OpenAI's error envelope, or Anthropic's (the `/v1/messages` routes
+/// answer in it).
 fn is_error_envelope(body: &[u8]) -> bool {
     let parsed = serde_json::from_slice::<serde_json::Value>(body).ok();
-    parsed
-        .as_ref()
-        .and_then(|v| v.get("error"))
-        .is_some_and(|e| {
-            e["message"].is_string()
-                && e["type"].is_string()
-                && e.get("param").is_some()
-                && e.get("code").is_some()
-        })
+    let anthropic = parsed.as_ref().is_some_and(|v| {
+        v["type"] == "error" && v["error"]["type"].is_string() && v["error"]["message"].is_string()
+    });
+    anthropic
+        || parsed
+            .as_ref()
+            .and_then(|v| v.get("error"))
+            .is_some_and(|e| {
+                e["message"].is_string()
+                    && e["type"].is_string()
+                    && e.get("param").is_some()
+                    && e.get("code").is_some()
+            })
 }
 
 struct Outcome {
