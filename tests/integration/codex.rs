@@ -4,13 +4,16 @@
 //! turn is translated to chat and back. A plain prompt, and a tool loop in which
 //! the provider asks for `exec_command` and the next request carries its output.
 //! Codex runs offline: a fresh `CODEX_HOME` and `HOME`, a custom provider that
-//! names the gateway, no traffic but the gateway.
+//! names the gateway, no traffic but the gateway. And the WebSocket Codex tries
+//! first, refused at once.
 
 use crate::support::{bases, instances_yaml, Behaviour, Gateway, MockUpstream};
 use serde_json::json;
+use serde_json::Value;
 use std::path::PathBuf;
 use std::process::Stdio;
 use std::time::Duration;
+use std::time::Instant;
 
 const KEY: &str = "sk-codex-test";
 const RUN_LIMIT: Duration = Duration::from_secs(120);
@@ -138,4 +141,29 @@ async fn codex_runs_a_command_when_the_provider_asks_and_sends_back_its_output()
         output["content"].to_string().contains("hello-from-tool"),
         "{output}"
     );
+}
+
+/// Codex first asks for Responses over a WebSocket (`GET /v1/responses` with
+/// `Upgrade: websocket`): a 404 at once, so that it falls back to HTTP without
+/// waiting; nothing goes upstream.
+#[tokio::test]
+async fn a_websocket_upgrade_on_v1_responses_is_404_at_once() {
+    let mock = MockUpstream::start(Behaviour::ok());
+    let gw = gateway(&mock).await;
+    let started = Instant::now();
+    let response = (gw.client().get(gw.url("/v1/responses")))
+        .bearer_auth(KEY)
+        .header("connection", "Upgrade")
+        .header("upgrade", "websocket")
+        .header("sec-websocket-version", "13")
+        .header("sec-websocket-key", "dGhlIHNhbXBsZSBub25jZQ==")
+        .send()
+        .await
+        .expect("the gateway answers");
+    assert_eq!(response.status(), 404);
+    let waited = started.elapsed();
+    assert!(waited < Duration::from_secs(2), "answered after {waited:?}");
+    let error: Value = response.json().await.expect("an error body");
+    assert!(error["error"]["message"].is_string(), "{error}");
+    assert_eq!(mock.posts(), 0);
 }

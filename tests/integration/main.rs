@@ -11,6 +11,7 @@ mod support;
 
 // Self-tests of the support code; they need no working gateway.
 mod mock_dialects_selftest;
+mod mock_responses_selftest;
 mod mock_selftest;
 mod mock_wire_selftest;
 

@@ -1,9 +1,9 @@
 //! The official SDKs as clients of the real gateway, every client dialect against every
-//! provider dialect: Python's `openai` (chat completions) and `anthropic` (Messages)
-//! packages, pinned in `tests/clients/requirements.txt` and installed into
-//! `target/clients/venv` by `scripts/setup.sh`, run the scripts of `tests/clients/sdk/`
-//! against a gateway in front of mock upstreams speaking OpenAI, Anthropic Messages or
-//! Gemini. Each script prints one JSON line of what the SDK observed (parsed objects,
+//! provider dialect: Python's `openai` (chat completions and the Responses API) and
+//! `anthropic` (Messages) packages, pinned in `tests/clients/requirements.txt` and
+//! installed into `target/clients/venv` by `scripts/setup.sh`, run the scripts of
+//! `tests/clients/sdk/` against a gateway in front of mock upstreams speaking OpenAI
+//! (chat, or Responses natively), Anthropic Messages or Gemini. Each script prints one JSON line of what the SDK observed (parsed objects,
 //! exception classes, the bytes it sent); the tests assert on that line *and* on what
 //! the mock received, in the provider's own dialect. A missing venv fails the tests: the
 //! clients are part of the suite, not an option.
@@ -11,6 +11,7 @@
 mod anthropic_sdk;
 mod failover;
 mod openai_sdk;
+mod responses_sdk;
 
 use crate::support::{typed_provider_yaml, Gateway, MockUpstream, RecordedRequest};
 use serde_json::Value;
@@ -32,6 +33,9 @@ enum Upstream {
     OpenAi,
     Anthropic,
     Gemini,
+    /// OpenAI itself (`type: openai`): it serves the Responses API natively, so a
+    /// Responses request passes through untranslated.
+    Responses,
 }
 
 impl Upstream {
@@ -40,13 +44,14 @@ impl Upstream {
             Upstream::OpenAi => "openai-compatible",
             Upstream::Anthropic => "anthropic-compatible",
             Upstream::Gemini => "gemini",
+            Upstream::Responses => "openai",
         }
     }
 
     /// The model each test's instance of this dialect serves.
     fn model(self) -> &'static str {
         match self {
-            Upstream::OpenAi => "gpt-x",
+            Upstream::OpenAi | Upstream::Responses => "gpt-x",
             Upstream::Anthropic => "claude-x",
             Upstream::Gemini => "gemini-x",
         }
@@ -55,16 +60,18 @@ impl Upstream {
     /// The base URL the provider type expects of a mock (`/v1`, Gemini's `/v1beta`).
     fn base_url(self, mock: &MockUpstream) -> String {
         match self {
-            Upstream::OpenAi | Upstream::Anthropic => mock.base_url(),
+            Upstream::OpenAi | Upstream::Anthropic | Upstream::Responses => mock.base_url(),
             Upstream::Gemini => mock.url("/v1beta"),
         }
     }
 
-    /// The path a request for `model` arrives on at the mock.
+    /// The path a conversation request for `model` arrives on at the mock (OpenAI's
+    /// Responses: a Responses request; OpenAI's chat completions are not this helper's).
     fn path(self, model: &str, stream: bool) -> String {
         match (self, stream) {
             (Upstream::OpenAi, _) => "/v1/chat/completions".to_string(),
             (Upstream::Anthropic, _) => "/v1/messages".to_string(),
+            (Upstream::Responses, _) => "/v1/responses".to_string(),
             (Upstream::Gemini, false) => format!("/v1beta/models/{model}:generateContent"),
             (Upstream::Gemini, true) => {
                 format!("/v1beta/models/{model}:streamGenerateContent?alt=sse")
@@ -77,7 +84,7 @@ impl Upstream {
     fn assert_auth(self, seen: &RecordedRequest, n: usize) {
         let key = format!("sk-test-{n}");
         match self {
-            Upstream::OpenAi => {
+            Upstream::OpenAi | Upstream::Responses => {
                 assert_eq!(
                     seen.header("authorization"),
                     Some(format!("Bearer {key}").as_str())
@@ -141,6 +148,8 @@ fn posts(mock: &MockUpstream) -> Vec<RecordedRequest> {
 #[derive(Clone, Copy, Debug)]
 enum Sdk {
     OpenAi,
+    /// The `openai` package's Responses API (`client.responses`).
+    OpenAiResponses,
     Anthropic,
 }
 
@@ -162,6 +171,7 @@ fn python() -> PathBuf {
 async fn run(sdk: Sdk, scenario: &str, gw: &Gateway, model: &str) -> Value {
     let script = match sdk {
         Sdk::OpenAi => "openai_chat.py",
+        Sdk::OpenAiResponses => "openai_responses.py",
         Sdk::Anthropic => "anthropic_messages.py",
     };
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))

@@ -1,7 +1,7 @@
-//! Failover seen through the SDKs: an overloaded Anthropic instance (529) gives way to
-//! the next candidate, of the same dialect or another, with the full body replayed
-//! (translated where the dialect changes); the client only sees the success and
-//! `x-modelgate-attempts: 2`.
+//! Failover seen through the SDKs: an overloaded Anthropic instance (529), or an OpenAI
+//! one serving the Responses API natively (503), gives way to the next candidate, of the
+//! same dialect or another, with the full body replayed (translated where the dialect
+//! changes); the client only sees the success and `x-modelgate-attempts: 2`.
 
 use super::{gateway, instance, posts, run, Sdk, Upstream};
 use crate::support::{Behaviour, MockUpstream};
@@ -77,4 +77,34 @@ async fn sdk_anthropic_fails_over_from_an_overloaded_anthropic_to_gemini() {
 #[tokio::test]
 async fn sdk_openai_fails_over_from_an_overloaded_anthropic_to_openai() {
     failover_across_dialects(Sdk::OpenAi, Upstream::OpenAi).await;
+}
+
+/// A native OpenAI instance answering 503 gives way to a chat provider: the body is
+/// translated for the second attempt, and the SDK only sees the success and
+/// `x-modelgate-attempts: 2`.
+#[tokio::test]
+async fn sdk_responses_fails_over_from_a_503_openai_to_a_chat_provider() {
+    let down = MockUpstream::start(Behaviour::status(503).gets_ok());
+    let healthy = MockUpstream::start(Behaviour::ok().content(REPLY));
+    let gw = gateway(
+        &[
+            instance("o1", Upstream::Responses, &down, 1, &["gpt-x"]),
+            instance("c2", Upstream::OpenAi, &healthy, 2, &["gpt-x"]),
+        ],
+        "",
+    )
+    .await;
+    let out = run(Sdk::OpenAiResponses, "attempts", &gw, "gpt-x").await;
+    assert_eq!(out["text"], REPLY, "{out}");
+    assert_eq!(out["headers"]["x-modelgate-attempts"], "2", "{out}");
+    assert_eq!(out["headers"]["x-modelgate-provider"], "c2", "{out}");
+    let first = posts(&down);
+    assert_eq!(first.len(), 1);
+    assert_eq!(first[0].path, "/v1/responses");
+    let second = posts(&healthy);
+    assert_eq!(second.len(), 1);
+    assert_eq!(second[0].path, "/v1/chat/completions");
+    Upstream::OpenAi.assert_auth(&second[0], 2);
+    let body = second[0].json();
+    assert_eq!(body["messages"][0]["role"], "user", "{body}");
 }

@@ -72,7 +72,9 @@ async fn text_through(kind: Upstream) {
                     assert_eq!(body["generationConfig"]["maxOutputTokens"], 100, "{body}");
                 }
             }
-            Upstream::OpenAi => unreachable!("pass-through is not this module's concern"),
+            Upstream::OpenAi | Upstream::Responses => {
+                unreachable!("pass-through is not this module's concern")
+            }
         }
     }
 }

@@ -1,6 +1,6 @@
 //! What the mock model says, before any wire format: text pieces or one tool call, the
 //! usage numbers to report, and the SSE event a dialect renders a piece into. The dialect
-//! modules (`openai`, `anthropic`, `gemini`) turn an [`Answer`] into their JSON bodies
+//! modules (`openai`, `responses`, `anthropic`, `gemini`) turn an [`Answer`] into their JSON bodies
 //! and events; `reply.rs` writes them. Pure data: no I/O, no wire format.
 
 use super::openai::MOCK_PROMPT_TOKENS;
@@ -75,7 +75,8 @@ impl Answer {
 /// One SSE event as a dialect shapes it; `reply.rs` adds the line endings.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(super) struct Event {
-    /// The `event:` line's value (Anthropic names every event; OpenAI and Gemini don't).
+    /// The `event:` line's value (Anthropic and Responses name every event; OpenAI chat
+    /// and Gemini don't).
     pub name: Option<&'static str>,
     /// The `data:` line's value: one JSON object, or OpenAI's `[DONE]`.
     pub data: String,

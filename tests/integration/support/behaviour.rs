@@ -1,8 +1,9 @@
 //! What a [`MockUpstream`](super::MockUpstream) does with each request: a small builder
 //! over a closed set of replies. It owns only the description; the mock's connection
 //! loop (`mock.rs`) acts it out, so a behaviour can be swapped at run time. The wire
-//! format is not part of it: the request's path picks OpenAI, Anthropic or Gemini
-//! (`dialect.rs`), so one behaviour serves an instance of any provider type.
+//! format is not part of it: the request's path picks OpenAI chat, OpenAI Responses,
+//! Anthropic or Gemini (`dialect.rs`), so one behaviour serves an instance of any
+//! provider type.
 
 use super::answer::Usage;
 use serde_json::Value;
@@ -86,6 +87,10 @@ impl Behaviour {
     /// Anthropic: no `messages` or `max_tokens`; Gemini: no `contents`) get its 400.
     /// `GET .../models` with `anthropic-version`, or `GET /v1beta/models`, get that
     /// provider's model list.
+    ///
+    /// Responses (`.../responses`): a completed `response` with one `message` item, or
+    /// its named event stream (`response.created` … `response.completed`, each with a
+    /// `sequence_number`) when the body has `"stream": true`; no model: OpenAI's 400.
     pub fn ok() -> Behaviour {
         Behaviour::new(Reply::Ok)
     }
@@ -118,6 +123,9 @@ impl Behaviour {
     /// cumulative `output_tokens`), `message_stop`, each with its `event:` line.
     /// Gemini: `chunks` data-only frames (at least one), the last with `finishReason` and
     /// the full `usageMetadata`, no `[DONE]`.
+    /// Responses: `response.created`, `response.in_progress`, `output_item.added`,
+    /// `content_part.added`, `chunks` `response.output_text.delta`s, `output_text.done`,
+    /// `content_part.done`, `output_item.done`, `response.completed` with the usage.
     pub fn sse(chunks: usize, delay: Duration) -> Behaviour {
         Behaviour::new(Reply::Sse {
             chunks,
@@ -130,7 +138,8 @@ impl Behaviour {
     /// without the final event, `[DONE]` or the terminating chunk. In every dialect:
     /// Anthropic closes after the `k`-th `content_block_delta` (so without
     /// `content_block_stop`, `message_delta`, `message_stop`), Gemini after `k` frames
-    /// (none has a `finishReason`).
+    /// (none has a `finishReason`), Responses after the `k`-th `response.output_text.delta`
+    /// (so without `response.completed`).
     pub fn cut_after(k: usize) -> Behaviour {
         Behaviour::new(Reply::Sse {
             chunks: k + 1,
@@ -144,6 +153,7 @@ impl Behaviour {
     /// per status (`rate_limit_error` for 429, `overloaded_error` for 529, ...). Gemini:
     /// `{"error": {code, message, status}}` with the `google.rpc` status name; a 429 adds
     /// `details` with a `QuotaFailure` and a `RetryInfo` (see [`Behaviour::retry_delay`]).
+    /// Responses: OpenAI's envelope, as for chat.
     pub fn status(code: u16) -> Behaviour {
         Behaviour::new(Reply::Status(code))
     }
@@ -154,7 +164,10 @@ impl Behaviour {
     /// `tool_use` block, `stop_reason: "tool_use"`; streamed, `content_block_start` with
     /// `input: {}`, then `input_json_delta`s (an empty one first). Gemini: a
     /// `functionCall` part with [`MOCK_THOUGHT_SIGNATURE`](super::MOCK_THOUGHT_SIGNATURE),
-    /// `finishReason: "STOP"`; streamed, that part whole in one frame.
+    /// `finishReason: "STOP"`; streamed, that part whole in one frame. Responses: a
+    /// `function_call` output item (`fc_…` id, `call_…` call id, arguments as JSON text);
+    /// streamed, the item added with empty arguments, then
+    /// `response.function_call_arguments.delta` fragments and `.done`.
     pub fn tool_call(name: &str, args: Value) -> Behaviour {
         Behaviour::new(Reply::ToolCall {
             name: name.to_string(),

@@ -1,12 +1,13 @@
 //! Which wire format a request speaks, and the one table from a dialect to its module.
 //! The path decides: `.../messages` is Anthropic, `...:generateContent` and
-//! `...:streamGenerateContent` are Gemini, a `GET .../models` is Anthropic with an
-//! `anthropic-version` header and Gemini at `/v1beta/models`; everything else is OpenAI.
+//! `...:streamGenerateContent` are Gemini, `.../responses` is OpenAI's Responses API, a
+//! `GET .../models` is Anthropic with an `anthropic-version` header and Gemini at
+//! `/v1beta/models`; everything else is OpenAI (chat completions and the rest).
 //! So one `Behaviour` serves an instance of any provider type. No I/O: `reply.rs` writes.
 
 use super::answer::{Answer, Event};
 use super::mock::RecordedRequest;
-use super::{anthropic, gemini, openai};
+use super::{anthropic, gemini, openai, responses};
 use serde_json::Value;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -14,12 +15,14 @@ pub(super) enum Dialect {
     OpenAi,
     Anthropic,
     Gemini,
+    /// OpenAI's Responses API, as OpenAI and Azure serve it natively.
+    Responses,
 }
 
 /// What a conversation request asks for.
 pub(super) struct Asked {
     pub model: String,
-    /// The request wants the event stream (OpenAI and Anthropic: `"stream": true`;
+    /// The request wants the event stream (OpenAI, Responses and Anthropic: `"stream": true`;
     /// Gemini: the `:streamGenerateContent` path).
     pub stream: bool,
 }
@@ -32,7 +35,9 @@ impl Dialect {
     pub fn of(request: &RecordedRequest) -> Dialect {
         let path = path_of(request);
         let model_list = request.method == "GET" && path.ends_with("/models");
-        if path.ends_with("/messages")
+        if path.ends_with("/responses") {
+            Dialect::Responses
+        } else if path.ends_with("/messages")
             || (model_list && request.header("anthropic-version").is_some())
         {
             Dialect::Anthropic
@@ -57,6 +62,10 @@ impl Dialect {
                 model: parsed.model,
                 stream: parsed.stream,
             }),
+            Dialect::Responses => responses::parse_request(&request.body).map(|parsed| Asked {
+                model: parsed.model,
+                stream: parsed.stream,
+            }),
             Dialect::Gemini => {
                 let parsed = gemini::parse_request(&request.path, &request.body)?;
                 Ok(Asked {
@@ -73,6 +82,7 @@ impl Dialect {
             Dialect::OpenAi => openai::error_envelope(status, message),
             Dialect::Anthropic => anthropic::error_envelope(status, message),
             Dialect::Gemini => gemini::error_envelope(status, message, retry_delay),
+            Dialect::Responses => responses::error_envelope(status, message),
         }
     }
 
@@ -82,6 +92,7 @@ impl Dialect {
             Dialect::OpenAi => openai::chat_completion(answer),
             Dialect::Anthropic => anthropic::message(answer),
             Dialect::Gemini => gemini::generate_content(answer),
+            Dialect::Responses => responses::response(answer),
         }
     }
 
@@ -91,12 +102,14 @@ impl Dialect {
             Dialect::OpenAi => openai::stream(answer),
             Dialect::Anthropic => anthropic::stream(answer),
             Dialect::Gemini => gemini::stream(answer),
+            Dialect::Responses => responses::stream(answer),
         }
     }
 
     pub fn model_list(self, ids: &[String]) -> Value {
         match self {
-            Dialect::OpenAi => openai::model_list(ids),
+            // `Dialect::of` never picks Responses for a model list; OpenAI's it would be.
+            Dialect::OpenAi | Dialect::Responses => openai::model_list(ids),
             Dialect::Anthropic => anthropic::model_list(ids),
             Dialect::Gemini => gemini::model_list(ids),
         }
@@ -105,7 +118,7 @@ impl Dialect {
     /// The `Content-Type` of JSON bodies, as each provider spells it.
     pub fn json_type(self) -> &'static str {
         match self {
-            Dialect::OpenAi | Dialect::Anthropic => "application/json",
+            Dialect::OpenAi | Dialect::Anthropic | Dialect::Responses => "application/json",
             Dialect::Gemini => "application/json; charset=UTF-8",
         }
     }
@@ -113,7 +126,7 @@ impl Dialect {
     /// The `Content-Type` of streams, as each provider spells it.
     pub fn stream_type(self) -> &'static str {
         match self {
-            Dialect::OpenAi | Dialect::Gemini => "text/event-stream",
+            Dialect::OpenAi | Dialect::Gemini | Dialect::Responses => "text/event-stream",
             Dialect::Anthropic => "text/event-stream; charset=utf-8",
         }
     }

@@ -1,6 +1,6 @@
-//! A programmable mock upstream speaking the OpenAI, Anthropic or Gemini wire format (by
-//! request path) over raw HTTP/1.1 (tokio TCP + `httparse`, optionally TLS), so it can
-//! also misbehave at the byte level.
+//! A programmable mock upstream speaking the OpenAI (chat or Responses), Anthropic or
+//! Gemini wire format (by request path) over raw HTTP/1.1 (tokio TCP + `httparse`,
+//! optionally TLS), so it can also misbehave at the byte level.
 //! It owns its listener on `127.0.0.1:0`, a private tokio runtime (so it works the same
 //! under any test runtime flavour, and dropping it stops every connection), and a record
 //! of what it saw: requests, connections, SSE send instants. What it answers is a

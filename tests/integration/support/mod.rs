@@ -1,9 +1,10 @@
 //! Test support for the integration binary: a programmable mock upstream speaking the
-//! OpenAI, Anthropic Messages and Gemini wire formats, chosen by request path (`mock`,
-//! `behaviour`, with `reply`, `wire`, `dialect`, `answer`, `openai`, `anthropic`,
-//! `gemini` behind it), a throwaway TLS CA (`tls`), a harness that runs the real
-//! `modelgate` binary (`gateway`, `process`) and client helpers (`client`). No product
-//! code is linked in: tests talk to the gateway over sockets, like a user.
+//! OpenAI (chat completions and Responses), Anthropic Messages and Gemini wire formats,
+//! chosen by request path (`mock`, `behaviour`, with `reply`, `wire`, `dialect`,
+//! `answer`, `openai`, `responses`, `anthropic`, `gemini` behind it), a throwaway TLS CA
+//! (`tls`), a harness that runs the real `modelgate` binary (`gateway`, `process`) and
+//! client helpers (`client`). No product code is linked in: tests talk to the gateway
+//! over sockets, like a user.
 
 // Not every test module uses every helper.
 #![allow(dead_code, unused_imports)]
@@ -19,6 +20,7 @@ mod mock;
 mod openai;
 mod process;
 mod reply;
+mod responses;
 mod tls;
 mod wire;
 

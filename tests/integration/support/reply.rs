@@ -265,9 +265,9 @@ where
     full(stream, b, ex, status, dialect.json_type(), body.as_bytes()).await
 }
 
-/// Answers a conversation request (chat, messages, generateContent) with `said`, in the
-/// request's dialect: its 400 if the provider would reject the body, else the whole
-/// reply or the stream, as `form` says.
+/// Answers a conversation request (chat, responses, messages, generateContent) with
+/// `said`, in the request's dialect: its 400 if the provider would reject the body, else
+/// the whole reply or the stream, as `form` says.
 async fn converse<S>(
     stream: &mut S,
     b: &Behaviour,
