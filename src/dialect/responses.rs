@@ -199,10 +199,18 @@ pub fn function_call_item(
 }
 
 /// `response.failed` for a stream the gateway passed through and the
-/// provider broke off: numbered after the provider's last event
-/// (`sequence`), with the message in `error`.
-pub fn failed_event(sequence: u64, model: &str, message: &str, created: u64) -> Vec<u8> {
-    let mut response = response(&response_id(None), model, created, "failed");
+/// provider broke off: about the provider's response (`id`, when it was
+/// seen: clients reject an event about another), numbered after its last
+/// event (`sequence`), with the message in `error`.
+pub fn failed_event(
+    sequence: u64,
+    id: Option<&str>,
+    model: &str,
+    message: &str,
+    created: u64,
+) -> Vec<u8> {
+    let id = id.map_or_else(|| response_id(None), str::to_string);
+    let mut response = response(&id, model, created, "failed");
     response.insert(
         "error".into(),
         json!({ "code": "server_error", "message": message }),

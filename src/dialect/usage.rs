@@ -75,17 +75,52 @@ impl Usage {
     }
 }
 
+/// The first `"id":"resp_…"` in `buf`.
+fn find_response_id(buf: &[u8]) -> Option<String> {
+    const KEY: &[u8] = b"\"id\":\"resp_";
+    let at = buf.windows(KEY.len()).position(|w| w == KEY)? + KEY.len() - "resp_".len();
+    let rest = &buf[at..];
+    let end = rest.iter().position(|&b| b == b'"')?;
+    let id = std::str::from_utf8(&rest[..end]).ok()?;
+    (id.len() <= 256).then(|| id.to_string())
+}
+
 /// The last few KiB of an SSE stream: where the usage event sits, and whose
 /// last bytes tell whether an event was left half-written.
 #[derive(Default)]
 pub struct StreamTail {
     buf: Vec<u8>,
+    /// A Responses stream: its response id is looked for until found, so
+    /// that an event of ours can name the same response.
+    responses: bool,
+    response_id: Option<String>,
 }
 
 const KEEP: usize = 4096;
 
 impl StreamTail {
+    /// For a Responses stream (see [`StreamTail::response_id`]).
+    pub fn for_responses() -> Self {
+        Self {
+            responses: true,
+            ..Self::default()
+        }
+    }
+
+    /// The id of the Response a Responses stream is about, from its first
+    /// event that names it (`response.created`).
+    pub fn response_id(&self) -> Option<&str> {
+        self.response_id.as_deref()
+    }
+
     pub fn push(&mut self, chunk: &[u8]) {
+        self.keep(chunk);
+        if self.responses && self.response_id.is_none() {
+            self.response_id = find_response_id(&self.buf);
+        }
+    }
+
+    fn keep(&mut self, chunk: &[u8]) {
         if chunk.len() >= KEEP {
             self.buf.clear();
             self.buf.extend_from_slice(&chunk[chunk.len() - KEEP..]);
@@ -148,8 +183,10 @@ mod tests {
 
     #[test]
     fn a_responses_stream_tells_its_usage_and_its_next_sequence_number() {
-        let mut tail = StreamTail::default();
+        let mut tail = StreamTail::for_responses();
         assert_eq!(tail.next_sequence_number(), 0);
+        tail.push(b"event: response.created\ndata: {\"type\":\"response.created\",\"sequence_number\":0,\"response\":{\"id\":\"resp_abc\",\"object\":\"response\"}}\n\n");
+        assert_eq!(tail.response_id(), Some("resp_abc"));
         tail.push(b"event: response.output_text.delta\ndata: {\"type\":\"response.output_text.delta\",\"sequence_number\":7,\"delta\":\"x\"}\n\n");
         assert_eq!(tail.next_sequence_number(), 8);
         tail.push(b"event: response.completed\ndata: {\"type\":\"response.completed\",\"sequence_number\": 8,\"response\":{\"usage\":{\"input_tokens\":9,\"output_tokens\":3,\"total_tokens\":12}}}\n\n");

@@ -119,7 +119,10 @@ impl Deliver<'_> {
         let _open = state.metrics.stream_opened();
         // For SSE: the last KiBs, for the usage event and to close a
         // half-written event before an error event of ours.
-        let mut tail = (sse && translator.is_none()).then(StreamTail::default);
+        let mut tail = (sse && translator.is_none()).then(|| match self.ctx.dialect {
+            Dialect::Responses => StreamTail::for_responses(),
+            _ => StreamTail::default(),
+        });
         if let Some(chunk) = first {
             let chunk = translate(&mut translator, |t, out| t.feed(&chunk, out)).unwrap_or(chunk);
             if !self.send_chunk(chunk, &mut tail).await {
@@ -205,7 +208,8 @@ impl Deliver<'_> {
                 let created = super::attempt::unix_now();
                 let seq = tail.next_sequence_number();
                 let message = err.to_string();
-                let failed = responses::failed_event(seq, self.model, &message, created);
+                let id = tail.response_id();
+                let failed = responses::failed_event(seq, id, self.model, &message, created);
                 event.extend_from_slice(&failed);
             } else {
                 event.extend_from_slice(b"event: error\ndata: ");

@@ -406,7 +406,6 @@ async fn sdk_responses_stream_cut_by_the_provider_ends_in_response_failed() {
 /// (the SDK's helper refuses a lifecycle event for another id, and then never shows the
 /// failure), so the SDK sees the failure as on a translated path.
 #[tokio::test]
-#[ignore = "gateway bug: pass-through response.failed carries a fresh response id, not the upstream's; the SDK raises 'Lifecycle response identity changed.'"]
 async fn sdk_responses_stream_cut_on_pass_through_ends_in_response_failed() {
     let mock = MockUpstream::start(Behaviour::cut_after(3));
     let gw = single(Upstream::Responses, &mock).await;
