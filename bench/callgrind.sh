@@ -5,15 +5,18 @@
 # bench/run.sh's CPU time per request, it does not replace it.
 #
 #   bench/callgrind.sh                 # modelgate and Pingora's stock proxy, non-stream and stream,
-#                                      # and modelgate's translated stream
+#                                      # and modelgate's translated streams (Anthropic provider, Responses client)
 #   bench/callgrind.sh --no-build      # binaries already in $CARGO_TARGET_DIR/release (or target/release)
 #
 # For each target and body: a fresh mock provider, the proxy under callgrind
 # (one worker thread), a warm-up, counters zeroed, wrk -c8 for 4 s, counters
 # dumped; instructions / completed requests. The translated stream is the
 # stream request served by an `anthropic-compatible` instance (the mock's
-# /v1/messages, translated back into OpenAI chunks), modelgate only, compared
-# with modelgate's pass-through stream. Writes
+# /v1/messages, translated back into OpenAI chunks), modelgate only; the
+# Responses stream is the same prompt as `POST /v1/responses` ("stream": true)
+# to the pass-through stream's openai-compatible instance (the chat stream
+# translated into Responses events), modelgate only. Both are compared with
+# modelgate's pass-through stream. Writes
 # bench/results/<UTC stamp>-callgrind.md and prints it; the callgrind files
 # stay in a temporary directory (its path is printed) for callgrind_annotate.
 set -euo pipefail
@@ -67,10 +70,13 @@ plain = {"model": "mock-small", "messages": messages}
 stream = {**plain, "stream": True, "stream_options": {"include_usage": True}}
 open(f"{sys.argv[1]}/non-stream.json", "w").write(json.dumps(plain))
 open(f"{sys.argv[1]}/stream.json", "w").write(json.dumps(stream))
+responses = {"model": "mock-small", "input": messages[0]["content"], "stream": True}
+open(f"{sys.argv[1]}/responses.json", "w").write(json.dumps(responses))
 EOF
 
 # measure TARGET BODY: prints "instructions requests". TARGET is pingora,
-# modelgate, or modelgate-translated (its instance speaks Anthropic's format).
+# modelgate, or modelgate-translated (its instance speaks Anthropic's format);
+# BODY is non-stream, stream, or responses (a Responses stream, to /v1/responses).
 measure() {
   local target=$1 body=$work/$2.json
   local up port out
@@ -99,7 +105,22 @@ measure() {
   pids+=("$vg")
   wait_http "$port"
   local url="http://127.0.0.1:$port/v1/chat/completions"
-  BENCH_BODY_FILE=$body taskset -c 0 wrk -t1 -c8 -d2s -s bench/wrk/post.lua "$url" >/dev/null
+  # The warm-up also checks that every stream ends complete (post.lua gathers
+  # the bodies then; wrk alone counts any well-framed 200 as a success).
+  local end='' warm
+  case "$2" in
+    stream) end=$'data: %[DONE%]\n\n$' ;;
+    responses)
+      end=$'event: response%.completed\ndata: [^\n]*\n\n$'
+      url="http://127.0.0.1:$port/v1/responses"
+      ;;
+  esac
+  warm=$(BENCH_EXPECT_END=$end BENCH_BODY_FILE=$body taskset -c 0 wrk -t1 -c8 -d2s -s bench/wrk/post.lua "$url" | grep '^WRK_RESULT ')
+  if ! grep -q '"incomplete":0}' <<<"$warm"; then
+    echo "bench/callgrind: $target $2: warm-up streams did not all end complete: $warm (see $work/$target-$2.log)" >&2
+    kill -9 "$vg" "$mock" 2>/dev/null || true
+    exit 1
+  fi
   callgrind_control -z "$vg" >/dev/null
   local result requests
   result=$(BENCH_BODY_FILE=$body taskset -c 0 wrk -t1 -c8 -d4s -s bench/wrk/post.lua "$url" | grep '^WRK_RESULT ')
@@ -147,14 +168,20 @@ done
 # calls /v1/messages and translates the events. Pingora cannot; the goal is
 # at most 2x modelgate's pass-through stream (the issue's limit on CPU time).
 read -r t_ir t_n <<<"$(measure modelgate-translated stream)"
-python3 - "$t_ir" "$t_n" "$s_ir" "$s_n" >>"$report" <<'EOF'
+# The same prompt as a Responses API stream (Codex's dialect) to the
+# pass-through stream's instance: each chat chunk translated into Responses
+# events. Same goal.
+read -r r_ir r_n <<<"$(measure modelgate responses)"
+python3 - "$t_ir" "$t_n" "$r_ir" "$r_n" "$s_ir" "$s_n" >>"$report" <<'EOF'
 import sys
-t_ir, t_n, s_ir, s_n = map(int, sys.argv[1:])
-t, s = t_ir / t_n, s_ir / s_n
+t_ir, t_n, r_ir, r_n, s_ir, s_n = map(int, sys.argv[1:])
+t, r, s = t_ir / t_n, r_ir / r_n, s_ir / s_n
 print(f"| translated stream (anthropic-compatible instance) | — | {t:,.0f} ({t_n:,} req) | — |")
+print(f"| Responses stream (`POST /v1/responses`, openai-compatible instance) | — | {r:,.0f} ({r_n:,} req) | — |")
 print()
-print(f"- modelgate, translated stream ÷ pass-through stream: {t / s:.2f}× "
-      f"(goal ≤ 2×: {'✓' if t / s <= 2 else '✗ over'})")
+for what, x in (("translated stream", t), ("Responses stream", r)):
+    print(f"- modelgate, {what} ÷ pass-through stream: {x / s:.2f}× "
+          f"(goal ≤ 2×: {'✓' if x / s <= 2 else '✗ over'})")
 EOF
 cat "$report"
 echo "callgrind files: $work" >&2

@@ -35,6 +35,14 @@ PATH = "/v1/chat/completions"
 MESSAGES = [{"role": "user", "content": "Say hello in one short sentence, please."}]
 BODY_PLAIN = {"model": "mock-small", "messages": MESSAGES}
 BODY_STREAM = {**BODY_PLAIN, "stream": True, "stream_options": {"include_usage": True}}
+# The same prompt as a Responses API request (what Codex sends), streamed.
+RESPONSES_PATH = "/v1/responses"
+BODY_RESPONSES = {"model": "mock-small", "input": MESSAGES[0]["content"], "stream": True}
+# How a complete stream ends, as a Lua pattern for bench/wrk/post.lua's check
+# in warm-ups (wrk itself only sees HTTP framing), and as bytes the preflight
+# looks for: a chat stream's `data: [DONE]`, a Responses stream's last event.
+END_CHAT = ("data: %[DONE%]\n\n$", b"data: [DONE]\n\n")
+END_RESPONSES = ("event: response%.completed\ndata: [^\n]*\n\n$", b"event: response.completed\n")
 TARGETS = ("direct", "nginx", "modelgate")
 # Set from --access-log: modelgate writes its JSON access log (to /dev/null).
 ACCESS_LOG = False
@@ -58,10 +66,32 @@ class Cell:
     # Translated cells: modelgate only, its one instance `type: anthropic-compatible`
     # (the mock's /v1/messages); the client still speaks OpenAI.
     translated: bool = False
+    # Responses cells: modelgate only, the client speaks OpenAI's Responses API
+    # (`POST /v1/responses`); the instance is the mock as openai-compatible, so
+    # the gateway calls /v1/chat/completions and translates the chat stream
+    # back into Responses events.
+    responses: bool = False
 
     @property
     def modelgate_only(self):
-        return self.failover or self.translated
+        return self.failover or self.translated or self.responses
+
+    @property
+    def path(self):
+        return RESPONSES_PATH if self.responses else PATH
+
+    @property
+    def body(self):
+        if self.responses:
+            return BODY_RESPONSES
+        return BODY_STREAM if self.stream else BODY_PLAIN
+
+    @property
+    def end(self):
+        """(Lua pattern, bytes) a complete stream ends with; None if not a stream."""
+        if not self.stream:
+            return None
+        return END_RESPONSES if self.responses else END_CHAT
 
 
 CELLS = [
@@ -74,6 +104,12 @@ CELLS = [
     # Compared with s20-c32's modelgate row of the same run.
     Cell("tr-s20-c32", "translated stream 20 chunks (OpenAI client, Anthropic provider), c=32", True, "wrk", 32,
          translated=True),
+    # The same prompt as a Responses API stream (Codex's dialect), served by
+    # the same mock as s20-c32 (openai-compatible): the gateway calls
+    # /v1/chat/completions and translates each chunk into Responses events.
+    # Compared with s20-c32's modelgate row of the same run.
+    Cell("rs-s20-c32", "Responses stream 20 chunks (Responses client, OpenAI-compatible provider), c=32", True,
+         "wrk", 32, responses=True),
     Cell("d10-c1", "stream 20 chunks 10 ms apart, c=1", True, "sse", 1, 10),
     Cell("d10-c8", "stream 20 chunks 10 ms apart, c=8", True, "sse", 8, 10),
     Cell("d10-c32", "stream 20 chunks 10 ms apart, c=32", True, "sse", 32, 10),
@@ -189,30 +225,33 @@ def start_target(ps, tmp, cell, target, mock_args):
     return s
 
 
-def preflight(port, body):
+def preflight(port, body, path=PATH, end=END_CHAT):
     """One real request, so a broken setup stops the run instead of filling
-    the table with errors."""
+    the table with errors. `end`: how a complete stream ends (a stream body)."""
     c = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
     try:
-        c.request("POST", PATH, body=json.dumps(body), headers={"Content-Type": "application/json"})
+        c.request("POST", path, body=json.dumps(body), headers={"Content-Type": "application/json"})
         r = c.getresponse()
         data = r.read()
     finally:
         c.close()
-    ok = r.status == 200 and (b"data: [DONE]" in data if body.get("stream") else b'"usage"' in data)
+    ok = r.status == 200 and (end[1] in data if body.get("stream") else b'"usage"' in data)
     if not ok:
         raise SystemExit(f"bench: preflight to 127.0.0.1:{port} failed: {r.status} {data[:300]!r}")
 
 
-def run_client(cell, port, body_file, secs, log):
-    url = f"http://127.0.0.1:{port}{PATH}"
+def run_client(cell, port, body_file, secs, log, check_end=False):
+    """One load run. check_end (wrk cells): post.lua checks that every stream
+    body ends as a complete one does, at some client CPU; warm-ups only."""
+    url = f"http://127.0.0.1:{port}{cell.path}"
     if cell.tool == "wrk":
         argv = ["wrk", "-t1", f"-c{cell.concurrency}", f"-d{secs}s", "--timeout", "10s",
                 "-s", str(BENCH / "wrk" / "post.lua"), url]
     else:
         argv = [str(BIN / "sse-load"), "bench", "--url", url, "--body-file", body_file,
                 "-c", str(cell.concurrency), "-d", str(secs), "-w", "0", "--timeout", "10"]
-    env = {**os.environ, "BENCH_BODY_FILE": body_file}
+    env = {**os.environ, "BENCH_BODY_FILE": body_file,
+           "BENCH_EXPECT_END": cell.end[0] if check_end and cell.end else ""}
     r = subprocess.run(procs.pinned(LOAD_CORE, argv), capture_output=True, text=True,
                        env=env, timeout=secs + 60, preexec_fn=procs.die_with_parent)
     log.write(f"$ {' '.join(argv)}\n{r.stdout}{r.stderr}\n")
@@ -227,8 +266,9 @@ def parse_wrk(out):
         raise SystemExit(f"bench: no WRK_RESULT line from wrk:\n{out[-1000:]}")
     w = json.loads(line.split(" ", 1)[1])
     sock = w["connect"] + w["read"] + w["write"] + w["timeout"]
-    return {"requests": w["requests"], "errors": sock + w["status"], "non_2xx": w["status"],
-            "socket_errors": sock, "rps": w["requests"] / max(w["duration_us"] / 1e6, 1e-9),
+    return {"requests": w["requests"], "errors": sock + w["status"] + w["incomplete"], "non_2xx": w["status"],
+            "socket_errors": sock, "incomplete": w["incomplete"] if w["checked"] else None,
+            "rps": w["requests"] / max(w["duration_us"] / 1e6, 1e-9),
             "p50": w["p50"], "p99": w["p99"], "p999": w["p999"], "retried": None, "first_error": None}
 
 
@@ -252,15 +292,20 @@ def snapshot(s):
 
 def measure(ps, cfg, cell, target, rep, log):
     mock_args = ["--chunks", "20", "--chunk-delay-ms", str(cell.chunk_delay_ms)]
-    body = BODY_STREAM if cell.stream else BODY_PLAIN
+    body = cell.body
     with tempfile.TemporaryDirectory(prefix="mg-bench-") as tmp:
         body_file = os.path.join(tmp, "body.json")
         Path(body_file).write_text(json.dumps(body))
         s = start_target(ps, tmp, cell, target, mock_args)
         try:
-            preflight(s.port, body)
+            preflight(s.port, body, cell.path, cell.end)
             if cfg.warmup > 0:
-                run_client(cell, s.port, body_file, cfg.warmup, log)
+                # The warm-up also checks that every stream ends complete
+                # (wrk alone would count a cut-short event stream as a success).
+                w = run_client(cell, s.port, body_file, cfg.warmup, log, check_end=True)
+                if w.get("incomplete"):
+                    raise SystemExit(f"bench: {cell.id} {target}: {w['incomplete']} of {w['requests']} warm-up "
+                                     f"streams did not end with {cell.end[1]!r} (see the .log)")
             with procs.ConnSampler([s.port, *s.mock_ports], LOAD_CORE) as conns:
                 a = snapshot(s)
                 row = run_client(cell, s.port, body_file, cfg.duration, log)
@@ -388,9 +433,10 @@ def main(argv):
     if unknown:
         raise SystemExit(f"bench: unknown cell or target: {', '.join(sorted(unknown))}")
     ids = {c.id for c in cells}
-    if "tr-s20-c32" in ids and ("s20-c32" not in ids or "modelgate" not in targets):
-        print("bench: tr-s20-c32 is reported against s20-c32's modelgate row of the same run, "
-              "which this run leaves out: its ratio will be missing", file=sys.stderr)
+    for tr, plain in report.TRANSLATED_PAIRS:
+        if tr in ids and (plain not in ids or "modelgate" not in targets):
+            print(f"bench: {tr} is reported against {plain}'s modelgate row of the same run, "
+                  "which this run leaves out: its ratio will be missing", file=sys.stderr)
     if not cfg.no_soak:
         fit_soak_to_fd_limit(cfg)
     out = Path(cfg.out)

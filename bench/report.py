@@ -21,10 +21,16 @@ FAILOVER_PAIRS = (
     ("fo-ns-clean", "non-stream", (("fo-ns-429", "429"), ("fo-ns-503", "503"))),
     ("fo-s20-clean", "stream 20 chunks", (("fo-s20-429", "429"), ("fo-s20-503", "503"))),
 )
-# (translated cell, the pass-through cell it is compared with): same request,
-# same concurrency; modelgate's CPU per request in the translated cell must
-# stay within TRANSLATED_CPU_LIMIT × the pass-through one's, same run.
-TRANSLATED_PAIRS = (("tr-s20-c32", "s20-c32"),)
+# (translated cell, the pass-through cell it is compared with): same prompt,
+# same chunks, same concurrency; modelgate's CPU per request in the translated
+# cell must stay within TRANSLATED_CPU_LIMIT × the pass-through one's, same run.
+TRANSLATED_PAIRS = (("tr-s20-c32", "s20-c32"), ("rs-s20-c32", "s20-c32"))
+# What each cell of those pairs is: (row label, client dialect, provider type).
+TRANSLATED_ROWS = {
+    "s20-c32": ("pass-through", "chat", "openai-compatible"),
+    "tr-s20-c32": ("translated", "chat", "anthropic-compatible"),
+    "rs-s20-c32": ("Responses, translated", "responses", "openai-compatible"),
+}
 TRANSLATED_CPU_LIMIT = 2.0
 TITLES = {
     "ns-c32": "Non-stream, c=32 (wrk)",
@@ -215,26 +221,31 @@ def failover_table(med):
 
 
 def translated_table(med):
-    """modelgate's translated stream cell next to the pass-through cell of the
-    same request, with the CPU ratio and its verdict."""
-    head = ("| modelgate serving | provider | req/s | p50 ms | p99 ms | errors | proxy CPU µs/req | peak RSS MB "
-            "| CPU × pass-through | goal | |\n" + "|---" * 11 + "|\n")
+    """modelgate's translated stream cells, each under the pass-through cell
+    of the same prompt (once), with the CPU ratio and its verdict."""
+    head = ("| modelgate serving | client | provider | req/s | p50 ms | p99 ms | errors | proxy CPU µs/req "
+            "| peak RSS MB | CPU × pass-through | goal | |\n" + "|---" * 12 + "|\n")
     lines = []
+    shown = set()
     for tr, plain in TRANSLATED_PAIRS:
         if (tr, "modelgate") not in med:
             continue
         base = get(med, plain, "modelgate", "cpu_us_per_req")
-        for cell, what, provider in ((plain, f"pass-through ({plain})", "openai-compatible"),
-                                     (tr, f"translated ({tr})", "anthropic-compatible")):
+        for cell in (plain, tr):
+            if cell in shown:
+                continue
+            shown.add(cell)
+            label, client, provider = TRANSLATED_ROWS[cell]
+            what = f"{label} ({cell})"
             g = lambda k, c=cell: get(med, c, "modelgate", k)  # noqa: E731
             if g("requests") is None:
-                lines.append(f"| {what} | {provider} | not in this run |" + " |" * 8)
+                lines.append(f"| {what} | {client} | {provider} | not in this run |" + " |" * 8)
                 continue
             r = ratio(g("cpu_us_per_req"), base)
             verdict = (f"| {times(r)} | ≤ {TRANSLATED_CPU_LIMIT:g}× | {_verdict(r, TRANSLATED_CPU_LIMIT)} |"
                        if cell == tr else "| | | |")
             lines.append(
-                f"| {what} | {provider} | {num(g('rps'))} | {ms(g('p50'))} | {ms(g('p99'))} | {num(g('errors'))} "
+                f"| {what} | {client} | {provider} | {num(g('rps'))} | {ms(g('p50'))} | {ms(g('p99'))} | {num(g('errors'))} "
                 f"| {num(g('cpu_us_per_req'), 1)} | {mb(g('peak_rss_kb'))} {verdict}")
     return head + "\n".join(lines) + "\n" if lines else ""
 
@@ -358,9 +369,12 @@ def markdown(rows, meta):
             parts.append(f"## {TITLES[c]}\n\n" + latency_table(med, c))
     tr = translated_table(med)
     if tr:
-        parts.append("## Translated stream: OpenAI client, Anthropic-format provider, 20 chunks, c=32 (wrk)\n\n"
-                     "The s20-c32 request; modelgate's one instance is `type: anthropic-compatible` (the mock's "
-                     "`/v1/messages`), and each Anthropic event is translated back into an OpenAI chunk.\n\n" + tr)
+        parts.append("## Translated streams against the pass-through stream, 20 chunks, c=32 (wrk)\n\n"
+                     "`tr-s20-c32`: the s20-c32 request; modelgate's one instance is `type: anthropic-compatible` "
+                     "(the mock's `/v1/messages`), and each Anthropic event is translated back into an OpenAI "
+                     "chunk. `rs-s20-c32`: the same prompt as a Responses API request (`POST /v1/responses`, "
+                     "`\"stream\": true`) to the s20-c32 instance (`openai-compatible`): the gateway calls "
+                     "`/v1/chat/completions` and translates each chunk into Responses events.\n\n" + tr)
     fo = failover_table(med)
     if fo:
         parts.append("## Failover: two instances, the first answers 429 or 503 to every 10th request (sse-load)\n\n" + fo)
