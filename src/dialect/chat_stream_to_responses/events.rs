@@ -194,7 +194,10 @@ impl ChatToResponsesStream {
         out.extend_from_slice(b"event: ");
         out.extend_from_slice(kind.as_bytes());
         out.extend_from_slice(b"\ndata: ");
-        out.extend_from_slice(fields.to_string().as_bytes());
+        // Straight into the output: no intermediate String.
+        if serde_json::to_writer(&mut *out, &fields).is_err() {
+            out.extend_from_slice(b"{}");
+        }
         out.extend_from_slice(b"\n\n");
     }
 }

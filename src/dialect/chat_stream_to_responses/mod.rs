@@ -35,7 +35,11 @@
 mod events;
 mod tools;
 
+use serde::de::IgnoredAny;
+use serde::Deserialize;
+use serde_json::value::RawValue;
 use serde_json::Value;
+use std::borrow::Cow;
 
 use super::anthropic::ChatUsage;
 use super::responses::{self, response_id, Status};
@@ -122,6 +126,17 @@ impl ChatToResponsesStream {
             self.end(out);
             return;
         }
+        // Most chunks carry a piece of text and nothing else: read without
+        // building a tree of values (this is most of a stream's cost).
+        if !event.is_error {
+            if let Some(text) = text_only(&event.data) {
+                self.start(text.id.as_deref(), out);
+                if !text.content.is_empty() {
+                    self.text(&text.content, out);
+                }
+                return;
+            }
+        }
         // Lines that are not JSON carry nothing we could translate.
         let Ok(chunk) = serde_json::from_slice::<Value>(&event.data) else {
             return;
@@ -186,10 +201,9 @@ impl ChatToResponsesStream {
         let id = response_id(upstream_id);
         let response = responses::response(&id, &self.model, self.created, "in_progress");
         self.id = Some(id);
-        for kind in ["response.created", "response.in_progress"] {
-            let fields = serde_json::json!({ "response": response });
-            self.emit(kind, fields, out);
-        }
+        let created = wrap_response(response.clone());
+        self.emit("response.created", created, out);
+        self.emit("response.in_progress", wrap_response(response), out);
     }
 
     fn response_id(&self) -> &str {
@@ -220,7 +234,7 @@ impl ChatToResponsesStream {
             Status::Completed => "response.completed",
             Status::Incomplete(_) => "response.incomplete",
         };
-        self.emit(kind, serde_json::json!({ "response": response }), out);
+        self.emit(kind, wrap_response(response), out);
         self.done = true;
     }
 
@@ -265,6 +279,68 @@ fn usage_of(chunk: &Value) -> Option<&Value> {
 }
 
 /// The choice translated: the first (`n` > 1 has no Responses equivalent).
+/// `{"response": response}`, the Response moved in (not copied).
+fn wrap_response(response: serde_json::Map<String, Value>) -> Value {
+    let mut fields = serde_json::Map::new();
+    fields.insert("response".into(), Value::Object(response));
+    Value::Object(fields)
+}
+
+/// A chunk that holds text and nothing else the translation acts on.
+struct TextOnly<'a> {
+    id: Option<Cow<'a, str>>,
+    content: Cow<'a, str>,
+}
+
+/// `data` as a text-only chunk: one choice (index 0) whose delta has at
+/// most `role` and `content`, no finish reason, no usage, no error; `None`
+/// for anything else (read the general way).
+fn text_only(data: &[u8]) -> Option<TextOnly<'_>> {
+    #[derive(Deserialize)]
+    struct Chunk<'a> {
+        #[serde(borrow)]
+        id: Option<Cow<'a, str>>,
+        #[serde(borrow)]
+        choices: Vec<Choice<'a>>,
+        #[serde(borrow, default)]
+        usage: Option<&'a RawValue>,
+        #[serde(borrow, default)]
+        error: Option<&'a RawValue>,
+        #[serde(borrow, default)]
+        x_groq: Option<&'a RawValue>,
+    }
+    #[derive(Deserialize)]
+    struct Choice<'a> {
+        #[serde(default)]
+        index: u64,
+        #[serde(borrow)]
+        delta: Delta<'a>,
+        #[serde(borrow, default)]
+        finish_reason: Option<&'a RawValue>,
+    }
+    #[derive(Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct Delta<'a> {
+        #[serde(borrow, default)]
+        content: Option<Cow<'a, str>>,
+        #[serde(default, rename = "role")]
+        _role: Option<IgnoredAny>,
+    }
+    let chunk: Chunk<'_> = serde_json::from_slice(data).ok()?;
+    let absent = |v: Option<&RawValue>| v.is_none_or(|v| v.get() == "null");
+    if !(absent(chunk.usage) && absent(chunk.error) && chunk.x_groq.is_none()) {
+        return None;
+    }
+    let [choice] = <[Choice<'_>; 1]>::try_from(chunk.choices).ok()?;
+    if choice.index != 0 || !absent(choice.finish_reason) {
+        return None;
+    }
+    Some(TextOnly {
+        id: chunk.id,
+        content: choice.delta.content.unwrap_or_default(),
+    })
+}
+
 fn first_choice(chunk: &Value) -> Option<&Value> {
     let choices = chunk.get("choices")?.as_array()?;
     choices

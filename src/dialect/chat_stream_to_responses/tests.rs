@@ -710,3 +710,26 @@ fn an_anthropic_stream_chained_through_chat_reaches_a_responses_client() {
         (Some(10), Some(7))
     );
 }
+
+#[test]
+fn text_chunks_read_the_quick_way_give_the_same_events_as_the_general_way() {
+    let stream = |extra: &str| {
+        let mut t = ChatToResponsesStream::new("m".into(), Vec::new(), 7);
+        let mut out = Vec::new();
+        for (i, piece) in ["Hel", "", "lo", " world"].iter().enumerate() {
+            let chunk = format!(
+                "data: {{\"id\":\"c1\",\"object\":\"chat.completion.chunk\",\"choices\":[{{\"index\":0,\"delta\":{{\"role\":\"assistant\",\"content\":\"{piece}\"{extra}}},\"finish_reason\":null}}]}}\n\n"
+            );
+            t.feed(chunk.as_bytes(), &mut out);
+            assert!(!t.done, "chunk {i}");
+        }
+        t.feed(b"data: {\"id\":\"c1\",\"choices\":[{\"index\":0,\"delta\":{},\"finish_reason\":\"stop\"}],\"usage\":{\"prompt_tokens\":3,\"completion_tokens\":2,\"total_tokens\":5}}\n\ndata: [DONE]\n\n", &mut out);
+        t.finish(&mut out);
+        String::from_utf8(out).expect("utf8")
+    };
+    // `"tool_calls": null` means nothing, but sends the chunk the general way.
+    let quick = stream("");
+    let general = stream(",\"tool_calls\":null");
+    assert_eq!(quick, general);
+    assert!(quick.contains("response.completed"));
+}
