@@ -35,6 +35,7 @@ pub mod chat_stream_to_anthropic;
 pub mod chat_stream_to_responses;
 pub mod chat_to_anthropic;
 pub mod chat_to_gemini;
+mod chat_tool_calls;
 mod count_tokens;
 mod envelope;
 pub mod gemini;

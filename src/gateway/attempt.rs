@@ -6,7 +6,7 @@
 //! reaches the client before that decision, so a failed attempt is invisible.
 
 use super::classify::{classify, Failure, Served, Verdict};
-use super::deliver::{Deliver, StreamEnd};
+use super::deliver::{unix_now, Deliver, StreamEnd};
 use super::{client, headers, State};
 use crate::dialect::pair::Pair;
 use crate::dialect::{gemini, upstream_error, usage_from_json, Dialect, Usage};
@@ -238,13 +238,6 @@ fn translate_whole(
         .map_err(|e| Failure::BadResponse(e.message()))?;
     ctx.usage = t.pair.usage(&body).map(Usage::from);
     Ok(Body::Whole(Bytes::from(translated)))
-}
-
-/// Seconds since the epoch, for the `created` stamps of translated replies.
-pub fn unix_now() -> u64 {
-    SystemTime::now()
-        .duration_since(SystemTime::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs())
 }
 
 /// What is read of a response before its head goes out.

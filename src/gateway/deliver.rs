@@ -15,7 +15,7 @@ use pingora::http::ResponseHeader;
 use pingora::protocols::http::ServerSession;
 use pingora::upstreams::peer::HttpPeer;
 use pingora::ErrorType;
-use std::time::Instant;
+use std::time::{Instant, SystemTime};
 
 /// Writing a decided response to the client.
 pub struct Deliver<'s> {
@@ -205,7 +205,7 @@ impl Deliver<'_> {
             event.extend_from_slice(tail.separator());
             if self.ctx.dialect == Dialect::Responses {
                 // A Responses client waits for a terminal event.
-                let created = super::attempt::unix_now();
+                let created = unix_now();
                 let seq = tail.next_sequence_number();
                 let message = err.to_string();
                 let id = tail.response_id();
@@ -272,6 +272,13 @@ impl Deliver<'_> {
         self.session.set_keepalive(None);
         StreamEnd::ClientLeft
     }
+}
+
+/// Seconds since the epoch, for the `created` stamps of translated replies.
+pub fn unix_now() -> u64 {
+    SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
 }
 
 /// What the translator, if any, makes of one step (`None`: no translator,

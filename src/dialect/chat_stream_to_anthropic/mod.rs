@@ -32,8 +32,8 @@
 use serde_json::Value;
 
 use super::anthropic::{message_id, stop_reason, ChatUsage};
+use super::chat_tool_calls::ToolCall;
 use super::sse::{SseDecoder, SseDriven, SseEvent};
-use tools::ToolCall;
 use wire::{emit, Block, Delta, ErrorBody, Event, Message, StopDelta};
 
 mod tools;

@@ -5,73 +5,21 @@
 use serde_json::{Map, Value};
 
 use super::wire::{emit, Block, Delta, Event};
-use super::{ChatToAnthropicStream, Open, MAX_EVENT};
+use super::{ChatToAnthropicStream, Open};
 use crate::dialect::anthropic::tool_id;
+use crate::dialect::chat_tool_calls::{self, json_complete};
 use crate::dialect::translate::original_name;
-
-/// One upstream tool call, keyed by its `index` (or id when a provider
-/// leaves the index out).
-#[derive(Default)]
-pub(super) struct ToolCall {
-    pub(super) index: Option<u64>,
-    pub(super) id: Option<String>,
-    pub(super) name: Option<String>,
-    /// Arguments not yet written.
-    pub(super) held: String,
-    /// Arguments written into the open block (to tell when they are whole).
-    pub(super) sent: String,
-    pub(super) started: bool,
-}
 
 impl ChatToAnthropicStream {
     pub(super) fn tool_call(&mut self, delta: &Value, out: &mut Vec<u8>) {
-        let at = self.call_position(delta);
-        let call = &mut self.calls[at];
-        let id = delta
-            .get("id")
-            .and_then(Value::as_str)
-            .filter(|s| !s.is_empty());
-        if let (None, Some(id)) = (&call.id, id) {
-            call.id = Some(id.to_string());
-        }
-        let function = delta.get("function");
-        let name = function.and_then(|f| f.get("name")).and_then(Value::as_str);
-        if let (None, Some(name)) = (&call.name, name.filter(|n| !n.is_empty())) {
-            call.name = Some(name.to_string());
-        }
-        let open_here = matches!(self.open, Some(Open::Tool { call, .. }) if call == at);
-        match function.and_then(|f| f.get("arguments")) {
-            Some(_) if call.started && !open_here => {}
-            Some(Value::String(args)) => call.held.push_str(args),
-            Some(Value::Null) | None => {}
-            Some(args) => call.held.push_str(&args.to_string()),
-        }
-        if self.calls.iter().map(|c| c.held.len()).sum::<usize>() > MAX_EVENT {
-            let message = format!("upstream tool arguments held over {MAX_EVENT} bytes");
+        let open = match self.open {
+            Some(Open::Tool { call, .. }) => Some(call),
+            _ => None,
+        };
+        if let Err(message) = chat_tool_calls::record(&mut self.calls, delta, open) {
             return self.fail(&message, out);
         }
         self.advance_tools(out);
-    }
-
-    /// Where the upstream call this delta belongs to sits in `calls`.
-    fn call_position(&mut self, delta: &Value) -> usize {
-        let index = delta.get("index").and_then(Value::as_u64);
-        let id = delta
-            .get("id")
-            .and_then(Value::as_str)
-            .filter(|s| !s.is_empty());
-        let found = match (index, id) {
-            (Some(index), _) => self.calls.iter().position(|c| c.index == Some(index)),
-            (None, Some(id)) => self.calls.iter().position(|c| c.id.as_deref() == Some(id)),
-            (None, None) => self.calls.len().checked_sub(1),
-        };
-        found.unwrap_or_else(|| {
-            self.calls.push(ToolCall {
-                index,
-                ..ToolCall::default()
-            });
-            self.calls.len() - 1
-        })
     }
 
     /// Writes what the open tool block holds, and starts the next call's
@@ -141,11 +89,4 @@ impl ChatToAnthropicStream {
         }
         id
     }
-}
-
-/// Whether streamed tool arguments form a whole JSON value. The cheap test
-/// first: arguments are an object, so whole ones end in `}`.
-fn json_complete(args: &str) -> bool {
-    args.trim_end().ends_with(['}', ']'])
-        && serde_json::from_str::<serde::de::IgnoredAny>(args).is_ok()
 }

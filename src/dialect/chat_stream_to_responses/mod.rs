@@ -42,10 +42,10 @@ use serde_json::Value;
 use std::borrow::Cow;
 
 use super::anthropic::ChatUsage;
+use super::chat_tool_calls::ToolCall;
 use super::responses::{self, response_id, Status};
 use super::sse::{SseDecoder, SseDriven, SseEvent};
 use events::Open;
-use tools::ToolCall;
 
 /// The most tool arguments held for calls whose item cannot open yet (the
 /// same bound as one SSE event): an upstream that exceeds it is broken, and

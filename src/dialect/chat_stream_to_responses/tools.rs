@@ -3,71 +3,22 @@
 //! the open call's arguments are whole (see the stream's module doc).
 
 use super::events::Open;
-use super::{ChatToResponsesStream, MAX_EVENT};
+use super::ChatToResponsesStream;
+use crate::dialect::chat_tool_calls::{self, json_complete};
 use crate::dialect::responses::{item_id, Status};
 use crate::dialect::translate::original_name;
 use serde_json::Value;
 
-/// One upstream tool call, keyed by its `index` (or id when a provider
-/// leaves the index out).
-#[derive(Default)]
-pub(super) struct ToolCall {
-    pub(super) index: Option<u64>,
-    pub(super) id: Option<String>,
-    pub(super) name: Option<String>,
-    /// Arguments not yet written.
-    pub(super) held: String,
-    /// Arguments written into the open item.
-    pub(super) sent: String,
-    pub(super) started: bool,
-}
-
 impl ChatToResponsesStream {
     pub(super) fn tool_call(&mut self, delta: &Value, out: &mut Vec<u8>) {
-        let at = self.call_position(delta);
-        let call = &mut self.calls[at];
-        let id = delta.get("id").and_then(Value::as_str);
-        if let (None, Some(id)) = (&call.id, id.filter(|s| !s.is_empty())) {
-            call.id = Some(id.to_string());
-        }
-        let function = delta.get("function");
-        let name = function.and_then(|f| f.get("name")).and_then(Value::as_str);
-        if let (None, Some(name)) = (&call.name, name.filter(|n| !n.is_empty())) {
-            call.name = Some(name.to_string());
-        }
-        let open_here = matches!(self.open, Some(Open::Tool { call, .. }) if call == at);
-        match function.and_then(|f| f.get("arguments")) {
-            Some(_) if call.started && !open_here => {}
-            Some(Value::String(args)) => call.held.push_str(args),
-            Some(Value::Null) | None => {}
-            Some(args) => call.held.push_str(&args.to_string()),
-        }
-        if self.calls.iter().map(|c| c.held.len()).sum::<usize>() > MAX_EVENT {
-            let message = format!("upstream tool arguments held over {MAX_EVENT} bytes");
+        let open = match self.open {
+            Some(Open::Tool { call, .. }) => Some(call),
+            _ => None,
+        };
+        if let Err(message) = chat_tool_calls::record(&mut self.calls, delta, open) {
             return self.fail(&message, out);
         }
         self.advance_tools(out);
-    }
-
-    /// Where the upstream call this delta belongs to sits in `calls`.
-    fn call_position(&mut self, delta: &Value) -> usize {
-        let index = delta.get("index").and_then(Value::as_u64);
-        let id = delta
-            .get("id")
-            .and_then(Value::as_str)
-            .filter(|s| !s.is_empty());
-        let found = match (index, id) {
-            (Some(index), _) => self.calls.iter().position(|c| c.index == Some(index)),
-            (None, Some(id)) => self.calls.iter().position(|c| c.id.as_deref() == Some(id)),
-            (None, None) => self.calls.len().checked_sub(1),
-        };
-        found.unwrap_or_else(|| {
-            self.calls.push(ToolCall {
-                index,
-                ..ToolCall::default()
-            });
-            self.calls.len() - 1
-        })
     }
 
     /// Writes what the open call holds, and starts the next call's item
@@ -115,11 +66,4 @@ impl ChatToResponsesStream {
         self.open_item(open, out);
         self.send_held(call, out);
     }
-}
-
-/// Whether streamed tool arguments form a whole JSON value. The cheap test
-/// first: arguments are an object, so whole ones end in `}`.
-fn json_complete(args: &str) -> bool {
-    args.trim_end().ends_with(['}', ']'])
-        && serde_json::from_str::<serde::de::IgnoredAny>(args).is_ok()
 }
