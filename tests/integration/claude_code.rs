@@ -5,26 +5,13 @@
 //! request carries the command's output. Claude Code runs offline: a fresh
 //! `HOME`, no traffic but the gateway.
 
-use crate::support::{bases, instances_yaml, Behaviour, Gateway, MockUpstream};
+use crate::support::{
+    assert_tool_output_sent, bases, cli_bin, instances_yaml, posted, run_cli, Behaviour, Gateway,
+    MockUpstream,
+};
 use serde_json::{json, Value};
-use std::path::PathBuf;
-use std::process::Stdio;
-use std::time::Duration;
 
 const KEY: &str = "sk-claude-code-test";
-/// One run may take a few seconds; a hung one fails the test, not the suite.
-const RUN_LIMIT: Duration = Duration::from_secs(120);
-
-fn claude_bin() -> PathBuf {
-    let bin =
-        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/clients/node_modules/.bin/claude");
-    assert!(
-        bin.exists(),
-        "{} is missing: run scripts/setup.sh (it installs the test clients)",
-        bin.display()
-    );
-    bin
-}
 
 /// A gateway whose `claude-*` glob sends Claude Code's own model names to
 /// the OpenAI-format `mock` as `m1`, with one team key.
@@ -41,7 +28,7 @@ async fn gateway(mock: &MockUpstream) -> Gateway {
 async fn claude(gw: &Gateway, prompt: &str, extra: &[&str]) -> Value {
     let home = tempfile::tempdir().expect("home");
     let work = tempfile::tempdir().expect("work dir");
-    let mut cmd = tokio::process::Command::new(claude_bin());
+    let mut cmd = tokio::process::Command::new(cli_bin("claude"));
     cmd.arg("-p")
         .arg(prompt)
         .args(["--output-format", "json"])
@@ -54,21 +41,8 @@ async fn claude(gw: &Gateway, prompt: &str, extra: &[&str]) -> Value {
         .env("ANTHROPIC_AUTH_TOKEN", KEY)
         .env("CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC", "1")
         .env("DISABLE_AUTOUPDATER", "1")
-        .env("CLAUDE_CODE_DISABLE_EXPERIMENTAL_BETAS", "1")
-        .stdin(Stdio::null())
-        .kill_on_drop(true);
-    let output = tokio::time::timeout(RUN_LIMIT, cmd.output())
-        .await
-        .expect("claude finished in time")
-        .expect("claude runs");
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(
-        output.status.success(),
-        "claude failed ({}): {stdout}\n{stderr}\ngateway log:\n{}",
-        output.status,
-        gw.logs()
-    );
+        .env("CLAUDE_CODE_DISABLE_EXPERIMENTAL_BETAS", "1");
+    let (stdout, _) = run_cli(cmd, gw).await;
     serde_json::from_str(stdout.trim()).unwrap_or_else(|e| panic!("claude's JSON ({e}): {stdout}"))
 }
 
@@ -91,11 +65,7 @@ async fn claude_code_answers_a_prompt_through_an_openai_format_provider() {
     );
     // The provider got OpenAI chat, streamed with usage, none of Claude
     // Code's Anthropic-only fields, its key not the client's.
-    let posts: Vec<_> = mock
-        .requests()
-        .into_iter()
-        .filter(|r| r.method == "POST")
-        .collect();
+    let posts = posted(&mock);
     assert_eq!(posts.len(), 1, "one model request");
     let seen = &posts[0];
     assert_eq!(seen.path, "/v1/chat/completions");
@@ -133,25 +103,7 @@ async fn claude_code_runs_bash_when_the_provider_asks_and_sends_back_the_output(
         result["result"], "The command printed hello-from-tool.",
         "{result}"
     );
-    let posts: Vec<_> = mock
-        .requests()
-        .into_iter()
-        .filter(|r| r.method == "POST")
-        .collect();
+    let posts = posted(&mock);
     assert_eq!(posts.len(), 2, "the call, then the answer to its result");
-    let second = posts[1].json();
-    let messages = second["messages"].as_array().expect("messages");
-    // The assistant's call, then the tool's output, paired by id.
-    let call = messages
-        .iter()
-        .find_map(|m| m["tool_calls"].get(0))
-        .expect("the assistant's tool call in the history");
-    assert_eq!(call["function"]["name"], "Bash");
-    let result_msg = messages
-        .iter()
-        .find(|m| m["role"] == "tool")
-        .expect("a tool message");
-    assert_eq!(result_msg["tool_call_id"], call["id"]);
-    let output = result_msg["content"].to_string();
-    assert!(output.contains("hello-from-tool"), "{output}");
+    assert_tool_output_sent(&posts[1].json(), "Bash", "hello-from-tool");
 }

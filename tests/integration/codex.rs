@@ -7,27 +7,14 @@
 //! names the gateway, no traffic but the gateway. And the WebSocket Codex tries
 //! first, refused at once.
 
-use crate::support::{bases, instances_yaml, Behaviour, Gateway, MockUpstream};
-use serde_json::json;
-use serde_json::Value;
-use std::path::PathBuf;
-use std::process::Stdio;
-use std::time::Duration;
-use std::time::Instant;
+use crate::support::{
+    assert_tool_output_sent, bases, cli_bin, instances_yaml, posted, run_cli, Behaviour, Gateway,
+    MockUpstream,
+};
+use serde_json::{json, Value};
+use std::time::{Duration, Instant};
 
 const KEY: &str = "sk-codex-test";
-const RUN_LIMIT: Duration = Duration::from_secs(120);
-
-fn codex_bin() -> PathBuf {
-    let bin =
-        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/clients/node_modules/.bin/codex");
-    assert!(
-        bin.exists(),
-        "{} is missing: run scripts/setup.sh (it installs the test clients)",
-        bin.display()
-    );
-    bin
-}
 
 async fn gateway(mock: &MockUpstream) -> Gateway {
     let mut yaml = instances_yaml("", &bases(&[mock]), &["m1"]);
@@ -46,7 +33,7 @@ async fn codex(gw: &Gateway, prompt: &str) -> (String, String) {
         "model_providers.mg={{ name = \"modelgate\", base_url = \"http://{}/v1\", env_key = \"MG_KEY\", wire_api = \"responses\" }}",
         gw.addr()
     );
-    let mut cmd = tokio::process::Command::new(codex_bin());
+    let mut cmd = tokio::process::Command::new(cli_bin("codex"));
     cmd.args(["exec", "--skip-git-repo-check", "-m", "m1", "-c"])
         .arg(provider)
         .args(["-c", "model_provider=mg"])
@@ -56,22 +43,8 @@ async fn codex(gw: &Gateway, prompt: &str) -> (String, String) {
         .env("PATH", std::env::var("PATH").unwrap_or_default())
         .env("HOME", home.path())
         .env("CODEX_HOME", home.path())
-        .env("MG_KEY", KEY)
-        .stdin(Stdio::null())
-        .kill_on_drop(true);
-    let output = tokio::time::timeout(RUN_LIMIT, cmd.output())
-        .await
-        .expect("codex finished in time")
-        .expect("codex runs");
-    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
-    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
-    assert!(
-        output.status.success(),
-        "codex failed ({}): {stdout}\n{stderr}\ngateway log:\n{}",
-        output.status,
-        gw.logs()
-    );
-    (stdout, stderr)
+        .env("MG_KEY", KEY);
+    run_cli(cmd, gw).await
 }
 
 #[tokio::test]
@@ -81,11 +54,7 @@ async fn codex_answers_a_prompt_through_an_openai_format_chat_provider() {
     let gw = gateway(&mock).await;
     let (answer, _) = codex(&gw, "say hi").await;
     assert_eq!(answer.trim(), "Hi from the provider behind modelgate.");
-    let posts: Vec<_> = mock
-        .requests()
-        .into_iter()
-        .filter(|r| r.method == "POST")
-        .collect();
+    let posts = posted(&mock);
     assert_eq!(posts.len(), 1, "one model request");
     assert_eq!(posts[0].path, "/v1/chat/completions");
     let body = posts[0].json();
@@ -119,28 +88,9 @@ async fn codex_runs_a_command_when_the_provider_asks_and_sends_back_its_output()
         "The command printed hello-from-tool.",
         "{log}"
     );
-    let posts: Vec<_> = mock
-        .requests()
-        .into_iter()
-        .filter(|r| r.method == "POST")
-        .collect();
+    let posts = posted(&mock);
     assert_eq!(posts.len(), 2, "the call, then the answer to its output");
-    let second = posts[1].json();
-    let messages = second["messages"].as_array().expect("messages");
-    let call = messages
-        .iter()
-        .find_map(|m| m["tool_calls"].get(0))
-        .expect("the assistant's call in the history");
-    assert_eq!(call["function"]["name"], "exec_command");
-    let output = messages
-        .iter()
-        .find(|m| m["role"] == "tool")
-        .expect("the command's output");
-    assert_eq!(output["tool_call_id"], call["id"]);
-    assert!(
-        output["content"].to_string().contains("hello-from-tool"),
-        "{output}"
-    );
+    assert_tool_output_sent(&posts[1].json(), "exec_command", "hello-from-tool");
 }
 
 /// Codex first asks for Responses over a WebSocket (`GET /v1/responses` with

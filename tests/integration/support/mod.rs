@@ -12,6 +12,7 @@
 mod answer;
 mod anthropic;
 mod behaviour;
+mod cli;
 mod client;
 mod dialect;
 mod gateway;
@@ -25,6 +26,7 @@ mod tls;
 mod wire;
 
 pub use behaviour::Behaviour;
+pub use cli::{assert_tool_output_sent, cli_bin, posted, run_cli};
 pub use client::{
     anthropic_body, anthropic_event, assert_openai_error, chat_body, chat_stream_body, gemini_body,
     gemini_frame, header, http_client, post_json, read_sse_events, sse_data, try_read_sse_events,
