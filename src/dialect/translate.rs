@@ -118,6 +118,37 @@ pub(super) fn original_name<'a>(name: &'a str, tool_names: &'a [(String, String)
         .map_or(name, |(_, original)| original)
 }
 
+/// Tool names as sent upstream (rewritten where the target's rules
+/// demand: length, alphabet), and the way back for the rewritten ones.
+pub struct ToolNames {
+    pairs: Vec<(String, String)>,
+    rewrite: fn(&str) -> String,
+}
+
+impl ToolNames {
+    /// `rewrite` gives the name the target takes for a client's name.
+    pub fn new(rewrite: fn(&str) -> String) -> Self {
+        Self {
+            pairs: Vec::new(),
+            rewrite,
+        }
+    }
+
+    /// The name to send for the client's `name`.
+    pub fn short(&mut self, name: &str) -> String {
+        let short = (self.rewrite)(name);
+        if short != name && !self.pairs.iter().any(|(s, _)| *s == short) {
+            self.pairs.push((short.clone(), name.to_string()));
+        }
+        short
+    }
+
+    /// `(sent, original)` for every name rewritten.
+    pub fn into_pairs(self) -> Vec<(String, String)> {
+        self.pairs
+    }
+}
+
 /// A streamed reply being translated, event by event, as its bytes arrive.
 pub trait StreamTranslator: Send {
     /// Takes the next bytes of the upstream's stream (any split) and appends

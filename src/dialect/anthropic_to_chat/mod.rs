@@ -49,6 +49,7 @@
 pub use super::anthropic::UNSIGNED_THINKING;
 use super::anthropic::{short_tool_name, tool_id};
 use super::translate::parse_request;
+use super::translate::ToolNames;
 pub use super::translate::{RequestOptions, TranslateError, Translated};
 use serde_json::{json, Map, Value};
 use std::collections::HashSet;
@@ -70,7 +71,7 @@ pub fn request(body: &[u8], opts: &RequestOptions) -> Result<Translated, Transla
     let Some(Value::Array(messages)) = req.get("messages") else {
         return Err(TranslateError::NoMessages);
     };
-    let mut names = ToolNames::default();
+    let mut names = ToolNames::new(short_tool_name);
     let mut chat = Map::new();
     chat.insert("model".into(), opts.model.clone().into());
     let mut conversation = Conversation::new(&mut names);
@@ -87,7 +88,7 @@ pub fn request(body: &[u8], opts: &RequestOptions) -> Result<Translated, Transla
     generation(&req, opts, &mut chat);
     Ok(Translated {
         body: Value::Object(chat).to_string().into_bytes(),
-        tool_names: names.pairs,
+        tool_names: names.into_pairs(),
     })
 }
 
@@ -202,22 +203,6 @@ fn read_block(block: &Value) -> Block<'_> {
             is_error: block.get("is_error") == Some(&Value::Bool(true)),
         },
         _ => Block::Other,
-    }
-}
-
-/// Tool names as sent upstream, and the way back for shortened ones.
-#[derive(Default)]
-struct ToolNames {
-    pairs: Vec<(String, String)>,
-}
-
-impl ToolNames {
-    fn short(&mut self, name: &str) -> String {
-        let short = short_tool_name(name);
-        if short != name && !self.pairs.iter().any(|(s, _)| *s == short) {
-            self.pairs.push((short.clone(), name.to_string()));
-        }
-        short
     }
 }
 

@@ -50,6 +50,7 @@ pub use response::response;
 
 use super::anthropic::short_tool_name;
 use super::translate::parse_request;
+use super::translate::ToolNames;
 pub use super::translate::{RequestOptions, TranslateError, Translated};
 use serde_json::{json, Map, Value};
 
@@ -68,7 +69,7 @@ pub fn request(body: &[u8], opts: &RequestOptions) -> Result<Translated, Transla
     let Some(Value::Array(messages)) = req.get("messages") else {
         return Err(TranslateError::NoMessages);
     };
-    let mut names = ToolNames::default();
+    let mut names = ToolNames::new(short_tool_name);
     let conversation = messages::translate(messages, &mut names)?;
     // Only system messages: Anthropic needs at least one turn.
     if conversation.messages.is_empty() {
@@ -84,24 +85,8 @@ pub fn request(body: &[u8], opts: &RequestOptions) -> Result<Translated, Transla
     generation(&req, opts, forced_tool, &mut out);
     Ok(Translated {
         body: Value::Object(out).to_string().into_bytes(),
-        tool_names: names.pairs,
+        tool_names: names.into_pairs(),
     })
-}
-
-/// Tool names as sent upstream, and the way back for shortened ones.
-#[derive(Default)]
-pub(super) struct ToolNames {
-    pairs: Vec<(String, String)>,
-}
-
-impl ToolNames {
-    pub(super) fn short(&mut self, name: &str) -> String {
-        let short = short_tool_name(name);
-        if short != name && !self.pairs.iter().any(|(s, _)| *s == short) {
-            self.pairs.push((short.clone(), name.to_string()));
-        }
-        short
-    }
 }
 
 /// Function tools and the tool choice (only with tools: Anthropic refuses

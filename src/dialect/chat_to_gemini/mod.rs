@@ -57,6 +57,7 @@
 use super::chat::arguments_object;
 use super::gemini::{parameters_schema, split_signature, tool_name, SKIP_SIGNATURE};
 use super::translate::parse_request;
+use super::translate::ToolNames;
 pub use super::translate::{RequestOptions, TranslateError, Translated};
 use serde_json::{json, Map, Value};
 use std::collections::HashMap;
@@ -72,7 +73,7 @@ pub fn request(body: &[u8], opts: &RequestOptions) -> Result<Translated, Transla
         Some(Value::Array(messages)) if !messages.is_empty() => messages,
         _ => return Err(TranslateError::NoMessages),
     };
-    let mut history = History::default();
+    let mut history = History::new();
     for (index, message) in messages.iter().enumerate() {
         history
             .message(message)
@@ -91,28 +92,11 @@ pub fn request(body: &[u8], opts: &RequestOptions) -> Result<Translated, Transla
     }
     Ok(Translated {
         body: Value::Object(out).to_string().into_bytes(),
-        tool_names: history.names.pairs,
+        tool_names: history.names.into_pairs(),
     })
 }
 
-/// Tool names as sent upstream, and the way back for rewritten ones.
-#[derive(Default)]
-struct ToolNames {
-    pairs: Vec<(String, String)>,
-}
-
-impl ToolNames {
-    fn short(&mut self, name: &str) -> String {
-        let short = tool_name(name);
-        if short != name && !self.pairs.iter().any(|(s, _)| *s == short) {
-            self.pairs.push((short.clone(), name.to_string()));
-        }
-        short
-    }
-}
-
 /// The conversation, built message by message.
-#[derive(Default)]
 struct History {
     names: ToolNames,
     system: Vec<Value>,
@@ -123,6 +107,15 @@ struct History {
 }
 
 impl History {
+    fn new() -> Self {
+        Self {
+            names: ToolNames::new(tool_name),
+            system: Vec::new(),
+            contents: Vec::new(),
+            calls: HashMap::new(),
+        }
+    }
+
     fn message(&mut self, message: &Value) -> Result<(), &'static str> {
         let content = message.get("content");
         match message.get("role").and_then(Value::as_str) {

@@ -49,6 +49,7 @@ pub use response::response;
 
 use super::anthropic::short_tool_name;
 use super::translate::parse_object;
+use super::translate::ToolNames;
 pub use super::translate::{RequestOptions, TranslateError, Translated};
 use serde_json::{json, Map, Value};
 
@@ -69,7 +70,7 @@ pub fn request(body: &[u8], opts: &RequestOptions) -> Result<Translated, Transla
             return Err(TranslateError::Stateless(field));
         }
     }
-    let mut names = ToolNames::default();
+    let mut names = ToolNames::new(short_tool_name);
     let messages = input::messages(&req, &mut names)?;
     let mut chat = Map::new();
     chat.insert("model".into(), opts.model.clone().into());
@@ -78,24 +79,8 @@ pub fn request(body: &[u8], opts: &RequestOptions) -> Result<Translated, Transla
     generation(&req, opts, &mut chat);
     Ok(Translated {
         body: Value::Object(chat).to_string().into_bytes(),
-        tool_names: names.pairs,
+        tool_names: names.into_pairs(),
     })
-}
-
-/// Tool names as sent upstream, and the way back for shortened ones.
-#[derive(Default)]
-pub(super) struct ToolNames {
-    pairs: Vec<(String, String)>,
-}
-
-impl ToolNames {
-    pub(super) fn short(&mut self, name: &str) -> String {
-        let short = short_tool_name(name);
-        if short != name && !self.pairs.iter().any(|(s, _)| *s == short) {
-            self.pairs.push((short.clone(), name.to_string()));
-        }
-        short
-    }
 }
 
 /// Function tools (flat, and those inside namespaces) as chat's nested
