@@ -39,6 +39,9 @@ pub struct RequestBody {
     pub bytes: Bytes,
     pub model: String,
     pub stream: bool,
+    /// `stream_options.include_usage`: the client wants a stream's usage
+    /// event (read here, in the one parse, for translated streams).
+    pub stream_usage: bool,
     /// The byte range of the `model` value (with its quotes).
     model_span: Range<usize>,
 }
@@ -49,6 +52,14 @@ struct Fields<'a> {
     model: Option<&'a RawValue>,
     #[serde(borrow)]
     stream: Option<&'a RawValue>,
+    #[serde(borrow)]
+    stream_options: Option<&'a RawValue>,
+}
+
+#[derive(Deserialize)]
+struct StreamOptions {
+    #[serde(default)]
+    include_usage: bool,
 }
 
 impl RequestBody {
@@ -94,10 +105,14 @@ impl RequestBody {
         let start = raw.get().as_ptr() as usize - bytes.as_ptr() as usize;
         let model_span = start..start + raw.get().len();
         let model = model.into_owned();
+        let stream_usage = (fields.stream_options)
+            .and_then(|raw| serde_json::from_str::<StreamOptions>(raw.get()).ok())
+            .is_some_and(|o| o.include_usage);
         Ok(Self {
             bytes,
             model,
             stream,
+            stream_usage,
             model_span,
         })
     }
@@ -133,6 +148,14 @@ mod tests {
         assert_eq!((b.model.as_str(), b.stream), ("fast", true));
         let b = parse(r#"{"model":"a\/b\u0041","stream":null}"#).expect("escapes");
         assert_eq!((b.model.as_str(), b.stream), ("a/bA", false));
+        let b = parse(r#"{"model":"m","stream":true,"stream_options":{"include_usage":true}}"#)
+            .expect("stream options");
+        assert!(b.stream_usage);
+        assert!(
+            !parse(r#"{"model":"m","stream_options":null}"#)
+                .expect("null")
+                .stream_usage
+        );
     }
 
     #[test]

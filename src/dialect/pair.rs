@@ -166,16 +166,23 @@ impl Pair {
     /// The usage a whole upstream reply reports, in OpenAI's terms (for the
     /// request record).
     pub fn usage(self, body: &[u8]) -> Option<ChatUsage> {
-        let reply: Value = serde_json::from_slice(body).ok()?;
+        /// Only the usage is built; the rest of the reply is skipped.
+        #[derive(serde::Deserialize)]
+        struct Reply {
+            usage: Option<Value>,
+            #[serde(rename = "usageMetadata")]
+            usage_metadata: Option<Value>,
+        }
+        let reply: Reply = serde_json::from_slice(body).ok()?;
         match self {
             Self::AnthropicToChat | Self::ResponsesToChat => {
-                Some(ChatUsage::from_json(reply.get("usage")?))
+                Some(ChatUsage::from_json(&reply.usage?))
             }
             Self::ChatToAnthropic | Self::ResponsesToAnthropic => {
-                Some(ChatUsage::from_anthropic(reply.get("usage")?))
+                Some(ChatUsage::from_anthropic(&reply.usage?))
             }
             Self::ChatToGemini | Self::AnthropicToGemini | Self::ResponsesToGemini => {
-                Some(GeminiUsage::from_metadata(reply.get("usageMetadata")?).chat)
+                Some(GeminiUsage::from_metadata(&reply.usage_metadata?).chat)
             }
         }
     }
@@ -238,23 +245,6 @@ impl<A: StreamTranslator, B: StreamTranslator> StreamTranslator for Chain<A, B> 
     fn usage(&self) -> Option<ChatUsage> {
         self.first.usage()
     }
-}
-
-/// Whether an OpenAI chat request asks for the usage event of a stream.
-pub fn wants_stream_usage(body: &[u8]) -> bool {
-    #[derive(serde::Deserialize)]
-    struct Options {
-        #[serde(default)]
-        include_usage: bool,
-    }
-    #[derive(serde::Deserialize)]
-    struct Fields {
-        stream_options: Option<Options>,
-    }
-    serde_json::from_slice::<Fields>(body)
-        .ok()
-        .and_then(|f| f.stream_options)
-        .is_some_and(|o| o.include_usage)
 }
 
 #[cfg(test)]

@@ -10,7 +10,7 @@ use super::attempt::{self, Attempt, Outcome, Translation};
 use super::classify::{final_error, Failure};
 use super::{client, encoding, GatewayError, State};
 
-use crate::dialect::pair::{wants_stream_usage, Pair};
+use crate::dialect::pair::Pair;
 use crate::dialect::translate::RequestOptions;
 use crate::dialect::{strip_unsigned_thinking, ApiRoute, Dialect, RequestBody};
 use crate::observe::{AttemptLog, RequestCtx};
@@ -180,7 +180,7 @@ fn start<'a>(
                 pair,
                 tool_names: translated.tool_names,
                 client_model: body.model.clone(),
-                include_usage: body.stream && wants_stream_usage(&body.bytes),
+                include_usage: body.stream && body.stream_usage,
             };
             (Bytes::from(translated.body), Some(translation))
         }

@@ -130,9 +130,9 @@ impl Gateway {
             // Every name this key may ask for, in OpenAI's list format.
             ("/v1/models" | "/models", _) if is_get => {
                 ctx.route = "models";
-                ctx.dialect = local::ListShape::of(&req.headers).dialect();
+                let shape = local::ListShape::of(&req.headers);
+                ctx.dialect = shape.dialect();
                 let caller = authenticate(state, session, ctx)?;
-                let shape = local::ListShape::of(&session.req_header().headers);
                 let body = local::models(state, &caller, shape);
                 respond::json(session, ctx, 200, body)
                     .await
@@ -141,10 +141,10 @@ impl Gateway {
             // One name of that list, or 404.
             _ if one_model.is_some() => {
                 ctx.route = "models";
-                ctx.dialect = local::ListShape::of(&req.headers).dialect();
+                let shape = local::ListShape::of(&req.headers);
+                ctx.dialect = shape.dialect();
                 let caller = authenticate(state, session, ctx)?;
                 let id = one_model.unwrap_or_default();
-                let shape = local::ListShape::of(&session.req_header().headers);
                 let body = local::model(state, &caller, &id, shape)
                     .ok_or_else(|| GatewayError::UnknownModel(truncate(&id, 200)))?;
                 respond::json(session, ctx, 200, body)
