@@ -9,7 +9,6 @@
 use super::attempt::{self, Attempt, Outcome, Translation};
 use super::classify::{final_error, Failure};
 use super::{client, encoding, GatewayError, State};
-
 use crate::dialect::pair::Pair;
 use crate::dialect::translate::RequestOptions;
 use crate::dialect::{strip_unsigned_thinking, ApiRoute, Dialect, RequestBody};
@@ -121,7 +120,7 @@ async fn count_locally(
 ) -> Result<(), GatewayError> {
     let n = crate::dialect::estimate_input_tokens(&body.bytes).ok_or(GatewayError::MissingModel)?;
     ctx.note = Some("token count estimated: no Anthropic provider counted it".into());
-    let reply = bytes::Bytes::from(serde_json::json!({ "input_tokens": n }).to_string());
+    let reply = Bytes::from(serde_json::json!({ "input_tokens": n }).to_string());
     super::respond::json(session, ctx, 200, reply)
         .await
         .map_err(|_| GatewayError::Internal)
