@@ -24,6 +24,7 @@ pub use secret::Secret;
 pub use strategy::Strategy;
 pub use units::{parse_duration, parse_size};
 
+pub use crate::providers::Price;
 use crate::providers::{BaseUrl, ProviderType};
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -44,8 +45,14 @@ pub struct Config {
     pub access_log: AccessLog,
     pub cors: Cors,
     pub connections: Connections,
-    /// Empty: an open gateway.
+    /// Empty: an open gateway (unless the store holds team keys).
     pub auth: Vec<GatewayKey>,
+    /// Enables the admin API (and admin reads of `/v1/usage`).
+    pub admin_key: Option<Secret>,
+    /// Requests per minute per client address, checked before auth.
+    pub per_ip: Option<PerIp>,
+    /// Where usage records and run-time team keys are kept.
+    pub store: Store,
     pub routing: Routing,
     /// Every usable instance, in config order (`api_keys` expanded).
     pub instances: Vec<Instance>,
@@ -109,12 +116,67 @@ impl Default for Connections {
 }
 
 /// A client key of the gateway: only its SHA-256 is kept.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct GatewayKey {
     pub name: String,
     pub sha256: [u8; 32],
     /// Globs over requested model names; `["*"]` by default.
     pub models: Vec<String>,
+    pub rate_limit: RateLimit,
+    pub budget: Option<Budget>,
+}
+
+/// A key's rate limits (each unset: unlimited).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RateLimit {
+    /// Requests per minute.
+    pub rpm: Option<u32>,
+    /// Tokens (prompt + completion) per minute.
+    pub tpm: Option<u64>,
+}
+
+/// A key's spending limit.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Budget {
+    /// US dollars per period (finite, >= 0).
+    pub usd: f64,
+    pub period: BudgetPeriod,
+}
+
+/// A budget's period: UTC calendar day / ISO week (from Monday) / month,
+/// or the key's whole life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Deserialize, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum BudgetPeriod {
+    Daily,
+    Weekly,
+    Monthly,
+    Total,
+}
+
+impl BudgetPeriod {
+    pub const fn name(self) -> &'static str {
+        match self {
+            Self::Daily => "daily",
+            Self::Weekly => "weekly",
+            Self::Monthly => "monthly",
+            Self::Total => "total",
+        }
+    }
+}
+
+/// The limit per client address.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PerIp {
+    pub rpm: u32,
+}
+
+/// The embedded database.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Store {
+    /// A SQLite file (`store: sqlite:<path>`; default `modelgate.db`
+    /// beside `gateway.yaml`).
+    Sqlite(std::path::PathBuf),
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -194,10 +256,24 @@ pub struct Instance {
     pub models: Vec<String>,
     /// Options given for some of `models`, by name.
     pub options: HashMap<String, ModelOptions>,
+    /// The entry's `price` (`free`, or its own numbers): every model of
+    /// the instance without a price of its own.
+    pub price: Option<Price>,
+}
+
+impl Instance {
+    /// What one model costs on this instance: its own `price`, else the
+    /// instance's, else the shipped table's for this provider type;
+    /// `None`: unpriced (tokens are recorded, cost is `null`).
+    pub fn price_of(&self, model: &str) -> Option<Price> {
+        (self.options.get(model).and_then(|o| o.price))
+            .or(self.price)
+            .or_else(|| crate::providers::shipped_price(self.kind, model))
+    }
 }
 
 /// What an instance's entry says about one of its models.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub struct ModelOptions {
     /// The most output tokens the model gives: a translated request's
     /// `max_tokens` is clamped to it, and an Anthropic upstream gets it
@@ -206,6 +282,8 @@ pub struct ModelOptions {
     /// Whether the model takes a reasoning effort; unset: guessed from the
     /// name (see `upstream::Upstream::model_options`).
     pub reasoning: Option<bool>,
+    /// This model's own price on this instance.
+    pub price: Option<Price>,
 }
 
 /// An entry under `models:`: an alias, a group or a fallback chain.

@@ -15,6 +15,10 @@ pub enum Strategy {
     LeastBusy,
     /// Lowest recent time to first byte first.
     Latency,
+    /// Fewest tokens used today (UTC) on that instance for that model first.
+    LeastUsage,
+    /// Cheapest price first; config order among equals.
+    Cost,
 }
 
 impl Strategy {
@@ -25,6 +29,8 @@ impl Strategy {
             Self::Weighted => "weighted",
             Self::LeastBusy => "least-busy",
             Self::Latency => "latency",
+            Self::LeastUsage => "least-usage",
+            Self::Cost => "cost",
         }
     }
 }

@@ -73,6 +73,9 @@ pub(super) fn validate(s: Sections, unset: &[Unset], p: &mut Problems) -> Loaded
         cors,
         connections,
         auth,
+        admin_key: None,
+        per_ip: None,
+        store: super::Store::Sqlite("modelgate.db".into()),
         routing,
         instances,
         aliases,
@@ -166,6 +169,8 @@ fn auth(raw: Option<RawAuth>, p: &mut Problems) -> Vec<GatewayKey> {
                 name: k.name,
                 sha256,
                 models,
+                rate_limit: super::RateLimit::default(),
+                budget: None,
             });
         }
     }

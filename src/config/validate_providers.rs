@@ -141,6 +141,7 @@ fn model_options(raw: &RawProvider) -> HashMap<String, ModelOptions> {
                 ModelOptions {
                     max_output_tokens: d.max_output_tokens,
                     reasoning: d.reasoning,
+                    price: None,
                 },
             )),
         })
@@ -189,6 +190,7 @@ fn instances(
             api_version: raw.api_version.clone(),
             models: raw.model_names(),
             options: model_options(raw),
+            price: None,
         });
     }
     out

@@ -5,8 +5,10 @@
 //! new type cannot be added without deciding each of these.
 
 mod base_url;
+mod prices;
 
 pub use base_url::{redacted, BaseUrl, BaseUrlError};
+pub use prices::{shipped_price, Price};
 
 use crate::dialect::{ApiRoute, Dialect};
 use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};

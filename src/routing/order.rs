@@ -42,6 +42,7 @@ impl Order {
             Strategy::Weighted => Kind::Weighted(smooth_weighted_cycle(weights)),
             Strategy::LeastBusy => Kind::LeastBusy,
             Strategy::Latency => Kind::Latency,
+            Strategy::LeastUsage | Strategy::Cost => Kind::Fixed,
         };
         Self {
             kind,

@@ -149,11 +149,15 @@ mod tests {
                 name: "alice".into(),
                 sha256: Sha256::digest(b"k-alice").into(),
                 models: vec!["*".into()],
+                rate_limit: Default::default(),
+                budget: None,
             },
             GatewayKey {
                 name: "bob".into(),
                 sha256: Sha256::digest(b"k-bob").into(),
                 models: vec!["llama-*".into(), "fast".into()],
+                rate_limit: Default::default(),
+                budget: None,
             },
         ])
     }
@@ -216,6 +220,8 @@ mod tests {
             name: "carol".into(),
             sha256: Sha256::digest(b"k-carol").into(),
             models: vec!["groq/*".into(), "?".into()],
+            rate_limit: Default::default(),
+            budget: None,
         }]);
         let carol = pinned
             .authenticate(&headers("x-api-key", "k-carol"))
