@@ -3,13 +3,15 @@
 //! per-model cooldowns (429s and emptied rate-limit windows), keys suspected
 //! (401/403, re-checked by a probe at once) or taken out of rotation (a
 //! confirmed 401/403, or a 402), the circuit breaker, active-probe health, the
-//! requests in flight (least-busy) and time to first byte (latency).
+//! requests in flight (least-busy), time to first byte (latency) and tokens
+//! used today (least-usage).
 //!
 //! Everything is atomics in flat vectors built at load, so the request path
 //! reads and writes without a lock; only breaker transitions take a mutex.
 
 use super::breaker::{BreakerState, CircuitBreaker, Rejected, Trial};
 use super::clock::{self, Millis};
+use super::usage::{utc_day, TokensToday};
 use super::Candidate;
 use crate::config::{Config, Instance};
 use std::sync::atomic::{AtomicBool, AtomicU16, AtomicU32, AtomicU64, Ordering::Relaxed};
@@ -99,14 +101,16 @@ pub struct InstanceHealth {
     models: Vec<String>,
 }
 
-/// One (instance, model): its cooldown and its latency average. Each
-/// instance has one more slot shared by models it does not list.
+/// One (instance, model): its cooldown, its latency average and its
+/// tokens today. Each instance has one more slot shared by models it does
+/// not list.
 #[derive(Default)]
 pub struct Slot {
     cool_until: AtomicU64,
     ewma_us: AtomicU64,
     samples: AtomicU32,
     measured_at: AtomicU64,
+    tokens: TokensToday,
 }
 
 pub struct Health {
@@ -165,6 +169,40 @@ impl Health {
             Some(s) => (None, s.measured_at.load(Relaxed)),
             None => (None, 0),
         }
+    }
+
+    /// Charge `tokens` (prompt + completion) served by `instance` for
+    /// `model` to today's count. A name the instance does not list (a glob
+    /// or a pin sends the client's) shares the instance's one slot for
+    /// unlisted names, as its cooldown does. An unknown instance is ignored.
+    pub fn add_tokens(&self, instance: usize, model: &str, tokens: u64, now_unix_s: u64) {
+        if let Some(t) = self.tokens_of(instance, model) {
+            t.add(utc_day(now_unix_s), tokens);
+        }
+    }
+
+    /// At start, before traffic, today's totals from the store (once
+    /// traffic runs, the store also holds what was already counted here).
+    /// It adds, like [`Self::add_tokens`]: names sharing the unlisted slot
+    /// are seeded one by one and must sum.
+    pub fn seed_tokens(&self, instance: usize, model: &str, tokens: u64, now_unix_s: u64) {
+        self.add_tokens(instance, model, tokens, now_unix_s);
+    }
+
+    /// Tokens `instance` served for `model` on the UTC day of `now_unix_s`.
+    pub fn tokens_today(&self, instance: usize, model: &str, now_unix_s: u64) -> u64 {
+        (self.tokens_of(instance, model)).map_or(0, |t| t.on(utc_day(now_unix_s)))
+    }
+
+    /// Tokens counted in `slot` on `day` (a candidate's slot, for ordering).
+    pub fn tokens_on(&self, slot: usize, day: u64) -> u64 {
+        self.slots.get(slot).map_or(0, |s| s.tokens.on(day))
+    }
+
+    fn tokens_of(&self, instance: usize, model: &str) -> Option<&TokensToday> {
+        // `slot` answers 0 for an unknown instance: that is someone else's.
+        self.instances.get(instance)?;
+        Some(&self.slots.get(self.slot(instance, model))?.tokens)
     }
 
     /// Whether `c` is worth trying now (checked before ordering).

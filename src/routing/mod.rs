@@ -12,12 +12,14 @@ pub mod clock;
 mod health;
 pub mod hints;
 mod order;
+mod usage;
 
 pub use breaker::{BreakerState, CircuitBreaker};
 pub use health::{
     probe_outcome, Health, InstanceState, Probe, ProbeOutcome, Report, Signal, Skip, Ticket,
 };
 pub use order::Order;
+pub use usage::utc_day;
 
 use crate::config::{Alias, Config, Instance, Strategy};
 use crate::dialect::Dialect;
