@@ -1,14 +1,16 @@
 //! Model name → ordered candidates (see "How a request's `model` resolves"
 //! in the docs), the strategies that order them, and what is known about
 //! each instance's health (`health`: cooldowns, breakers, health-check
-//! verdicts). Everything a request needs is built once at load; planning a
-//! request does no I/O and takes no lock.
+//! verdicts, tokens used today). Everything a request needs is built once
+//! at load (prices too, where the model is known); planning a request does
+//! no I/O and takes no lock.
 //!
 //! Must not: do I/O, take a lock on the request path, or know how an
 //! instance is reached (that is `upstream`).
 
 mod breaker;
 pub mod clock;
+mod cost;
 mod health;
 pub mod hints;
 mod order;
@@ -23,6 +25,7 @@ pub use usage::utc_day;
 
 use crate::config::{Alias, Config, Instance, Strategy};
 use crate::dialect::Dialect;
+use cost::{Cost, Prices};
 use std::collections::HashMap;
 use std::sync::Arc;
 use wildmatch::WildMatch;
@@ -58,6 +61,9 @@ struct Prefix {
 /// What a model name resolved to, before ordering.
 struct Route {
     candidates: Vec<Candidate>,
+    /// Each candidate's cost, worked out at load when the order ranks by
+    /// it (empty otherwise).
+    costs: Vec<Cost>,
     order: Order,
 }
 
@@ -94,6 +100,8 @@ pub struct Router {
     auto: Route,
     names: Vec<ModelName>,
     health: Arc<Health>,
+    /// For `cost`: what each instance charges per model.
+    prices: Prices,
 }
 
 /// A routable name for `/v1/models`.
@@ -162,20 +170,22 @@ impl Router {
             globs: Vec::new(),
             models: HashMap::new(),
             prefixes,
-            auto: Route::new(Vec::new(), None, Strategy::RoundRobin),
+            auto: Route::empty(),
             names: index.names,
             health,
+            prices: Prices::new(instances),
         };
         for (m, list) in &index.by_model {
             let model: Arc<str> = Arc::from(m.as_str());
             let c = list.iter().map(|&i| router.candidate(i, model.clone()));
-            let route = Route::new(c.collect(), None, strategy);
+            let route = Route::new(c.collect(), None, strategy, &router.prices);
             router.models.insert(m.clone(), route);
         }
         let auto = (instances.iter().enumerate()).filter_map(|(i, inst)| {
             Some(router.candidate(i, Arc::from(inst.models.first()?.as_str())))
         });
-        router.auto = Route::new(auto.collect(), None, Strategy::RoundRobin);
+        let auto = auto.collect();
+        router.auto = Route::new(auto, None, Strategy::RoundRobin, &router.prices);
         for alias in &config.aliases {
             if is_glob(&alias.name) {
                 let glob = router.glob(alias, instances);
@@ -232,6 +242,7 @@ impl Router {
             candidates,
             Some(weights),
             alias.strategy.unwrap_or(Strategy::Priority),
+            &self.prices,
         )
     }
 
@@ -295,15 +306,21 @@ impl Router {
     /// The candidates for `requested`: the usable ones in the order to try
     /// them (the route's strategy over live state), and the ones skipped.
     pub fn plan(&self, requested: &str) -> Result<Plan, UnknownModel> {
-        let built;
-        let (candidates, order) = match self.route(requested) {
-            Some(route) => (route.candidates.as_slice(), &route.order),
+        let (built, built_costs);
+        let (candidates, costs, order) = match self.route(requested) {
+            Some(route) => (route.candidates.as_slice(), &route.costs, &route.order),
             None => {
                 let (list, order) = (self.globbed(requested))
                     .or_else(|| self.pinned(requested))
                     .ok_or_else(|| UnknownModel(requested.to_string()))?;
+                // The model is the client's here: priced now, not at load.
+                built_costs = if order.by_cost() {
+                    self.prices.of(&list)
+                } else {
+                    Vec::new()
+                };
                 built = list;
-                (built.as_slice(), order)
+                (built.as_slice(), &built_costs, order)
             }
         };
         let now = clock::now();
@@ -315,7 +332,7 @@ impl Router {
                 Err(skip) => skipped.push((c.instance, skip)),
             }
         }
-        let try_order = order.arrange(&usable, candidates, &self.health);
+        let try_order = order.arrange(&usable, candidates, costs, &self.health);
         Ok(Plan { try_order, skipped })
     }
 
@@ -360,10 +377,32 @@ impl Router {
 }
 
 impl Route {
-    fn new(candidates: Vec<Candidate>, weights: Option<Vec<u32>>, strategy: Strategy) -> Self {
+    fn new(
+        candidates: Vec<Candidate>,
+        weights: Option<Vec<u32>>,
+        strategy: Strategy,
+        prices: &Prices,
+    ) -> Self {
         let weights = weights.unwrap_or_else(|| vec![1; candidates.len()]);
         let order = Order::new(strategy, &weights);
-        Self { candidates, order }
+        let costs = if order.by_cost() {
+            prices.of(&candidates)
+        } else {
+            Vec::new()
+        };
+        Self {
+            candidates,
+            costs,
+            order,
+        }
+    }
+
+    fn empty() -> Self {
+        Self {
+            candidates: Vec::new(),
+            costs: Vec::new(),
+            order: Order::new(Strategy::RoundRobin, &[]),
+        }
     }
 }
 

@@ -1,10 +1,15 @@
 //! Candidate order per strategy, over the candidates usable right now.
 //! Lock-free: a shared atomic counter picks the first candidate for the
 //! rotating strategies (the rest follow in config order, so failover walks
-//! each once); least-busy and latency sort by live per-instance numbers.
+//! each once); least-busy, least-usage and latency sort by live numbers
+//! (in flight per instance, tokens today and time to first byte per
+//! (instance, model)); cost sorts by prices worked out before the request.
 //! Smooth weighted round-robin is precomputed at load as one cycle of
 //! picks, so a request only does `fetch_add`.
 
+use super::clock;
+use super::cost::Cost;
+use super::usage::utc_day;
 use super::{Candidate, Health, Strategy};
 use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
 
@@ -30,8 +35,14 @@ enum Kind {
     Weighted(Vec<usize>),
     /// Fewest in flight first; ties rotate.
     LeastBusy,
+    /// Fewest tokens today (UTC) on that (instance, model) first; ties
+    /// rotate, so keys equally used share the load instead of the first
+    /// in config order taking it all until it pulls ahead.
+    LeastUsage,
     /// Lowest time-to-first-byte average first, with exploration.
     Latency,
+    /// Cheapest first; config order among equals, unpriced last.
+    Cheapest,
 }
 
 impl Order {
@@ -42,7 +53,8 @@ impl Order {
             Strategy::Weighted => Kind::Weighted(smooth_weighted_cycle(weights)),
             Strategy::LeastBusy => Kind::LeastBusy,
             Strategy::Latency => Kind::Latency,
-            Strategy::LeastUsage | Strategy::Cost => Kind::Fixed,
+            Strategy::LeastUsage => Kind::LeastUsage,
+            Strategy::Cost => Kind::Cheapest,
         };
         Self {
             kind,
@@ -50,8 +62,22 @@ impl Order {
         }
     }
 
+    /// Whether [`Self::arrange`] reads the candidates' costs (otherwise
+    /// they need not be worked out).
+    pub fn by_cost(&self) -> bool {
+        matches!(self.kind, Kind::Cheapest)
+    }
+
     /// `usable` (indices into `all`, ascending) in the order to try them.
-    pub fn arrange(&self, usable: &[usize], all: &[Candidate], health: &Health) -> Vec<Candidate> {
+    /// `costs`: each of `all`'s, when [`Self::by_cost`] (a missing one
+    /// counts as unpriced).
+    pub fn arrange(
+        &self,
+        usable: &[usize],
+        all: &[Candidate],
+        costs: &[Cost],
+        health: &Health,
+    ) -> Vec<Candidate> {
         let n = usable.len();
         if n == 0 {
             return Vec::new();
@@ -60,51 +86,72 @@ impl Order {
         match &self.kind {
             Kind::Fixed => {}
             Kind::Rotate => order.rotate_left(self.counter.fetch_add(1, Relaxed) % n),
-            Kind::Weighted(cycle) if cycle.is_empty() => {}
-            Kind::Weighted(cycle) => {
-                // Walk the cycle from this request's position to the first
-                // usable pick, so a cooling candidate's share spreads evenly.
-                let at = self.counter.fetch_add(1, Relaxed);
-                // Bounded: with a heavy target cooling, give up after a
-                // while and keep the usable ones in config order.
-                let first = (0..cycle.len().min(MAX_WALK))
-                    .map(|k| cycle[(at + k) % cycle.len()])
-                    .find_map(|pick| order.iter().position(|&u| u == pick));
-                if let Some(pos) = first {
-                    let chosen = order.remove(pos);
-                    order.insert(0, chosen);
-                }
-            }
+            Kind::Weighted(cycle) => self.weighted(&mut order, cycle),
             Kind::LeastBusy => {
-                order.rotate_left(self.counter.fetch_add(1, Relaxed) % n);
-                // Snapshot first: counts change under a sort's feet, and
-                // sorting by a moving key can panic on an inconsistent order.
-                let mut busy: Vec<(u32, usize)> = order
-                    .iter()
-                    .map(|&k| (health.in_flight(all[k].instance), k))
-                    .collect();
-                busy.sort_by_key(|&(count, _)| count);
-                order = busy.into_iter().map(|(_, k)| k).collect();
+                let in_flight = |k: usize| u64::from(health.in_flight(all[k].instance));
+                order = self.fewest_first(order, in_flight);
             }
-            Kind::Latency => {
-                let at = self.counter.fetch_add(1, Relaxed);
-                let stats: Vec<_> = order.iter().map(|&k| health.latency(all[k].slot)).collect();
-                let mut ranked: Vec<(usize, (Option<u64>, u64))> =
-                    order.iter().copied().zip(stats).collect();
-                // Never measured sorts first (`None < Some`), then fastest.
-                ranked.sort_by_key(|&(_, (avg, _))| avg);
-                if at % EXPLORE_EVERY == EXPLORE_EVERY - 1 && ranked.len() > 1 {
-                    // The leader is measured all the time; explore the others.
-                    let stalest = (1..ranked.len()).min_by_key(|&i| ranked[i].1 .1);
-                    if let Some(i) = stalest {
-                        let r = ranked.remove(i);
-                        ranked.insert(0, r);
-                    }
-                }
-                order = ranked.into_iter().map(|(k, _)| k).collect();
+            Kind::LeastUsage => {
+                let day = utc_day(clock::unix_secs());
+                order = self.fewest_first(order, |k| health.tokens_on(all[k].slot, day));
+            }
+            Kind::Latency => order = self.latency(order, all, health),
+            Kind::Cheapest => {
+                let cost = |k: usize| costs.get(k).copied().unwrap_or(Cost::UNPRICED);
+                // Stable: equal prices keep config order. Prices do not
+                // move while sorting, unlike the live counts above.
+                order.sort_by(|&a, &b| cost(a).compare(&cost(b)));
             }
         }
         order.into_iter().map(|k| all[k].clone()).collect()
+    }
+
+    /// Walk the cycle from this request's position to the first usable
+    /// pick, so a cooling candidate's share spreads evenly.
+    fn weighted(&self, order: &mut Vec<usize>, cycle: &[usize]) {
+        if cycle.is_empty() {
+            return;
+        }
+        let at = self.counter.fetch_add(1, Relaxed);
+        // Bounded: with a heavy target cooling, give up after a while and
+        // keep the usable ones in config order.
+        let first = (0..cycle.len().min(MAX_WALK))
+            .map(|k| cycle[(at + k) % cycle.len()])
+            .find_map(|pick| order.iter().position(|&u| u == pick));
+        if let Some(pos) = first {
+            let chosen = order.remove(pos);
+            order.insert(0, chosen);
+        }
+    }
+
+    /// Smallest `count` first; equal counts in an order rotated one
+    /// further each request, so they share the load.
+    fn fewest_first(&self, mut order: Vec<usize>, count: impl Fn(usize) -> u64) -> Vec<usize> {
+        let n = order.len();
+        order.rotate_left(self.counter.fetch_add(1, Relaxed) % n);
+        // Snapshot first: counts change under a sort's feet, and sorting
+        // by a moving key can panic on an inconsistent order.
+        let mut counted: Vec<(u64, usize)> = order.iter().map(|&k| (count(k), k)).collect();
+        counted.sort_by_key(|&(c, _)| c);
+        counted.into_iter().map(|(_, k)| k).collect()
+    }
+
+    fn latency(&self, order: Vec<usize>, all: &[Candidate], health: &Health) -> Vec<usize> {
+        let at = self.counter.fetch_add(1, Relaxed);
+        let stats: Vec<_> = order.iter().map(|&k| health.latency(all[k].slot)).collect();
+        let mut ranked: Vec<(usize, (Option<u64>, u64))> =
+            order.iter().copied().zip(stats).collect();
+        // Never measured sorts first (`None < Some`), then fastest.
+        ranked.sort_by_key(|&(_, (avg, _))| avg);
+        if at % EXPLORE_EVERY == EXPLORE_EVERY - 1 && ranked.len() > 1 {
+            // The leader is measured all the time; explore the others.
+            let stalest = (1..ranked.len()).min_by_key(|&i| ranked[i].1 .1);
+            if let Some(i) = stalest {
+                let r = ranked.remove(i);
+                ranked.insert(0, r);
+            }
+        }
+        ranked.into_iter().map(|(k, _)| k).collect()
     }
 }
 

@@ -423,3 +423,5 @@ models:
     assert_eq!(c[0].dialect, Dialect::Anthropic);
     assert_eq!(c[1].dialect, Dialect::OpenAi);
 }
+
+mod strategies;
