@@ -3,5 +3,10 @@
 //! routing, and must never keep or print a key's plaintext (only digests).
 
 mod keys;
+mod limits;
 
 pub use keys::{Auth, AuthError, Caller};
+pub use limits::{
+    go_duration, now_ns, retry_after_secs, Gcra, KeyLimiter, LimitKind, Limited, RateHeaders,
+    Snapshot,
+};
