@@ -4,9 +4,11 @@
 
 mod keys;
 mod limits;
+mod per_ip;
 
 pub use keys::{Auth, AuthError, Caller};
 pub use limits::{
     go_duration, now_ns, retry_after_secs, Gcra, KeyLimiter, LimitKind, Limited, RateHeaders,
     Snapshot,
 };
+pub use per_ip::PerIpLimiter;
