@@ -3,11 +3,13 @@
 //! routing, and must never keep or print a key's plaintext (only digests).
 
 mod budget;
+mod cost;
 mod keys;
 mod limits;
 mod per_ip;
 
 pub use budget::{check, period_end_ms, period_start_ms, OverBudget, Spend};
+pub use cost::cost_usd;
 pub use keys::{Auth, AuthError, Caller};
 pub use limits::{
     go_duration, now_ns, retry_after_secs, Gcra, KeyLimiter, LimitKind, Limited, RateHeaders,
