@@ -259,3 +259,5 @@ impl Store {
     }
 }
 
+#[cfg(test)]
+mod tests;
