@@ -23,6 +23,7 @@
 //! - [`observe`]: the request record, Prometheus metrics, the access log.
 //! - [`config`]: `gateway.yaml` and `pingora.yaml` → validated plain data.
 //! - [`providers`]: provider types as a table (base URL, auth, dialect).
+//! - [`store`]: the embedded database (SQLite), written in the background.
 //!
 //! No folder imports one that sits before it in this list, except `server`
 //! and `gateway`, which wire the others together.
@@ -34,5 +35,6 @@ pub mod observe;
 pub mod providers;
 pub mod routing;
 pub mod server;
+pub mod store;
 pub mod teams;
 pub mod upstream;
