@@ -24,6 +24,11 @@
 //! itself made of another provider's reasoning
 //! (`strip_unsigned_thinking`).
 //!
+//! Usage, exact in every dialect and in OpenAI's terms (`usage`): of a
+//! whole reply, of a whole stream passed through (`stream_usage`, fed every
+//! chunk), of a translated one (its translator's `ChatUsage`). `stream_tail` keeps
+//! the end of a passed-through stream, to close it with an event of ours.
+//!
 //! Pure: bytes in, bytes out. Must not know about routing, sockets or Pingora.
 
 pub mod anthropic;
@@ -46,6 +51,8 @@ pub mod responses;
 pub mod responses_to_chat;
 mod route;
 mod sse;
+mod stream_tail;
+mod stream_usage;
 #[cfg(test)]
 mod test_support;
 pub mod translate;
@@ -57,8 +64,10 @@ pub use count_tokens::estimate as estimate_input_tokens;
 pub use envelope::ErrorReply;
 pub use openai::{BodyError, RequestBody, MAX_MODEL_LEN};
 pub use route::ApiRoute;
+pub use stream_tail::StreamTail;
+pub use stream_usage::StreamUsage;
 pub use unsigned_thinking::strip_unsigned_thinking;
-pub use usage::{usage_from_json, StreamTail, Usage};
+pub use usage::{usage_from_json, Usage};
 
 /// A wire format, as spoken by a client route or a provider type.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
