@@ -26,7 +26,9 @@
 //!
 //! Usage, exact in every dialect and in OpenAI's terms (`usage`): of a
 //! whole reply, of a whole stream passed through (`stream_usage`, fed every
-//! chunk), of a translated one (its translator's `ChatUsage`). `stream_tail` keeps
+//! chunk), of a translated one (its translator's `ChatUsage`); and the
+//! usage-only chunk of an OpenAI stream, asked for on the client's behalf
+//! and taken out of what it receives (`usage_chunk`). `stream_tail` keeps
 //! the end of a passed-through stream, to close it with an event of ours.
 //!
 //! Pure: bytes in, bytes out. Must not know about routing, sockets or Pingora.
@@ -59,6 +61,7 @@ pub mod translate;
 mod unsigned_thinking;
 pub mod upstream_error;
 mod usage;
+mod usage_chunk;
 
 pub use count_tokens::estimate as estimate_input_tokens;
 pub use envelope::ErrorReply;
@@ -68,6 +71,7 @@ pub use stream_tail::StreamTail;
 pub use stream_usage::StreamUsage;
 pub use unsigned_thinking::strip_unsigned_thinking;
 pub use usage::{usage_from_json, Usage};
+pub use usage_chunk::{with_include_usage, UsageChunkFilter};
 
 /// A wire format, as spoken by a client route or a provider type.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
