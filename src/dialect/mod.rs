@@ -24,6 +24,13 @@
 //! itself made of another provider's reasoning
 //! (`strip_unsigned_thinking`).
 //!
+//! Usage, exact in every dialect and in OpenAI's terms (`usage`): of a
+//! whole reply, of a whole stream passed through (`stream_usage`, fed every
+//! chunk), of a translated one (its translator's `ChatUsage`); and the
+//! usage-only chunk of an OpenAI stream, asked for on the client's behalf
+//! and taken out of what it receives (`usage_chunk`). `stream_tail` keeps
+//! the end of a passed-through stream, to close it with an event of ours.
+//!
 //! Pure: bytes in, bytes out. Must not know about routing, sockets or Pingora.
 
 pub mod anthropic;
@@ -46,19 +53,25 @@ pub mod responses;
 pub mod responses_to_chat;
 mod route;
 mod sse;
+mod stream_tail;
+mod stream_usage;
 #[cfg(test)]
 mod test_support;
 pub mod translate;
 mod unsigned_thinking;
 pub mod upstream_error;
 mod usage;
+mod usage_chunk;
 
 pub use count_tokens::estimate as estimate_input_tokens;
 pub use envelope::ErrorReply;
 pub use openai::{BodyError, RequestBody, MAX_MODEL_LEN};
 pub use route::ApiRoute;
+pub use stream_tail::StreamTail;
+pub use stream_usage::StreamUsage;
 pub use unsigned_thinking::strip_unsigned_thinking;
-pub use usage::{usage_from_json, StreamTail, Usage};
+pub use usage::{usage_from_json, Usage};
+pub use usage_chunk::{with_include_usage, UsageChunkFilter};
 
 /// A wire format, as spoken by a client route or a provider type.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

@@ -1,49 +1,192 @@
-//! Token usage as the provider reports it: the `usage` object of a whole
-//! JSON reply, or of the last SSE event that carries one (OpenAI sends it in
-//! a final chunk when the client asks for `stream_options.include_usage`).
-//! Anthropic's `input_tokens`/`output_tokens` names are read too.
+//! Token usage as the provider reports it, put in OpenAI's terms: the
+//! counts of one `usage` object of any dialect ([`Counts`], every field as
+//! written, so that the events of a stream can be merged field by field),
+//! what they add up to ([`Usage`]), and the usage of a whole JSON reply
+//! ([`usage_from_json`]). Streams are read by `stream_usage`, a translated
+//! reply's usage comes from its translator (`ChatUsage`, converted here).
+//!
+//! The dialects count differently, and every difference is settled here:
+//! OpenAI's `prompt_tokens` includes the cached tokens
+//! (`prompt_tokens_details.cached_tokens`; DeepSeek also says
+//! `prompt_cache_hit_tokens`); the Responses API's `input_tokens` includes
+//! them too (`input_tokens_details.cached_tokens`); Anthropic's
+//! `input_tokens` excludes what was read from and written to the cache
+//! (`cache_read_input_tokens`, `cache_creation_input_tokens`); Gemini's
+//! `promptTokenCount` includes the cached tokens (`cachedContentTokenCount`)
+//! and its output is `candidatesTokenCount` plus `thoughtsTokenCount`.
+//! Pure.
 
 use serde::{Deserialize, Serialize};
+use serde_json::Value;
 
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
+/// The tokens one request used, in OpenAI's terms: `prompt_tokens`
+/// includes `cached_tokens`, and `total_tokens` is never less than
+/// prompt plus completion.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
 pub struct Usage {
-    #[serde(default, alias = "input_tokens")]
     pub prompt_tokens: u64,
-    #[serde(default, alias = "output_tokens")]
     pub completion_tokens: u64,
-    #[serde(default)]
     pub total_tokens: u64,
+    /// The part of `prompt_tokens` read from the provider's prompt cache.
+    pub cached_tokens: u64,
 }
 
-#[derive(Deserialize)]
-struct WithUsage {
-    #[serde(default)]
-    usage: Option<Usage>,
-    /// A Responses stream's final event carries it one level down
-    /// (`response.completed`: `{"response": {"usage": ...}}`).
-    #[serde(default)]
-    response: Option<Inner>,
+/// A count a usage object may carry: its path in the object.
+#[derive(Debug, Clone, Copy)]
+enum Field {
+    // OpenAI's chat completions, completions and embeddings.
+    PromptTokens,
+    CompletionTokens,
+    TotalTokens,
+    CachedTokens,
+    CacheHitTokens,
+    // Anthropic's Messages, and (the first three) OpenAI's Responses.
+    InputTokens,
+    OutputTokens,
+    InputCachedTokens,
+    CacheReadInputTokens,
+    CacheCreationInputTokens,
+    // Gemini's `usageMetadata`.
+    PromptTokenCount,
+    ToolUsePromptTokenCount,
+    CandidatesTokenCount,
+    ThoughtsTokenCount,
+    CachedContentTokenCount,
+    TotalTokenCount,
 }
 
-#[derive(Deserialize)]
-struct Inner {
-    #[serde(default)]
-    usage: Option<Usage>,
+const FIELDS: usize = 16;
+
+/// Each field's path, in the order of [`Field`].
+const PATHS: [&[&str]; FIELDS] = [
+    &["prompt_tokens"],
+    &["completion_tokens"],
+    &["total_tokens"],
+    &["prompt_tokens_details", "cached_tokens"],
+    &["prompt_cache_hit_tokens"],
+    &["input_tokens"],
+    &["output_tokens"],
+    &["input_tokens_details", "cached_tokens"],
+    &["cache_read_input_tokens"],
+    &["cache_creation_input_tokens"],
+    &["promptTokenCount"],
+    &["toolUsePromptTokenCount"],
+    &["candidatesTokenCount"],
+    &["thoughtsTokenCount"],
+    &["cachedContentTokenCount"],
+    &["totalTokenCount"],
+];
+
+/// The counts of usage objects as the provider wrote them, each field
+/// present or not: a stream reports its usage in pieces (Anthropic's
+/// `message_start` has the input, `message_delta` the output), so the
+/// pieces are merged field by field before anything is added up.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Counts([Option<u64>; FIELDS]);
+
+impl Counts {
+    /// The counts of one `usage` or `usageMetadata` object (nothing for
+    /// anything else). A count that is not a whole number is absent.
+    pub fn read(usage: &Value) -> Self {
+        let mut counts = Self::default();
+        for (slot, path) in counts.0.iter_mut().zip(PATHS) {
+            *slot = path
+                .iter()
+                .try_fold(usage, |v, key| v.get(key))
+                .and_then(Value::as_u64);
+        }
+        counts
+    }
+
+    /// Every field `later` has replaces this one's: the last value seen
+    /// of each field wins.
+    pub fn merge(&mut self, later: &Self) {
+        for (slot, new) in self.0.iter_mut().zip(later.0) {
+            if new.is_some() {
+                *slot = new;
+            }
+        }
+    }
+
+    fn get(&self, field: Field) -> Option<u64> {
+        self.0[field as usize]
+    }
+
+    fn any(&self, fields: &[Field]) -> bool {
+        fields.iter().any(|&f| self.get(f).is_some())
+    }
+
+    /// What the counts add up to; `None` when no count was reported.
+    pub fn usage(&self) -> Option<Usage> {
+        use Field::*;
+        let n = |field| self.get(field).unwrap_or(0);
+        let (prompt, completion, cached, total) = if self.any(&[
+            PromptTokenCount,
+            CandidatesTokenCount,
+            ThoughtsTokenCount,
+            TotalTokenCount,
+        ]) {
+            // `toolUsePromptTokenCount` (the results of Google's own tools)
+            // is billed as input, as `GeminiUsage` counts it.
+            (
+                n(PromptTokenCount).saturating_add(n(ToolUsePromptTokenCount)),
+                n(CandidatesTokenCount).saturating_add(n(ThoughtsTokenCount)),
+                n(CachedContentTokenCount),
+                self.get(TotalTokenCount),
+            )
+        } else if self.any(&[PromptTokens, CompletionTokens]) {
+            let cached = self.get(CachedTokens).or(self.get(CacheHitTokens));
+            (
+                n(PromptTokens),
+                n(CompletionTokens),
+                cached.unwrap_or(0),
+                self.get(TotalTokens),
+            )
+        } else if self.any(&[InputTokens, OutputTokens]) {
+            // Anthropic's input excludes the cache; the Responses API's has
+            // no cache fields beside it, so the one sum serves both.
+            let read = n(CacheReadInputTokens);
+            let prompt =
+                (n(InputTokens).saturating_add(read)).saturating_add(n(CacheCreationInputTokens));
+            let cached = self.get(InputCachedTokens).unwrap_or(read);
+            (prompt, n(OutputTokens), cached, self.get(TotalTokens))
+        } else {
+            return None;
+        };
+        // A provider's own total is kept when it says more (xAI counts
+        // reasoning there and not in the completion); never less.
+        let sum = prompt.saturating_add(completion);
+        Some(Usage {
+            prompt_tokens: prompt,
+            completion_tokens: completion,
+            total_tokens: total.map_or(sum, |t| t.max(sum)),
+            cached_tokens: cached.min(prompt),
+        })
+    }
 }
 
 /// A reply body that is not JSON at all.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct NotJson;
 
-/// Whether `body` is JSON, and its usage if it reports one. One parse: the
-/// rest of the object is skipped, not built.
+/// Whether `body` is JSON, and its usage if it reports one (`usage`, or
+/// Gemini's `usageMetadata`). One parse: the rest of the object is
+/// skipped, not built.
 pub fn usage_from_json(body: &[u8]) -> Result<Option<Usage>, NotJson> {
-    match serde_json::from_slice::<WithUsage>(body) {
-        Ok(w) => Ok((w.usage)
-            .or_else(|| w.response.and_then(|r| r.usage))
-            .map(Usage::totalled)),
-        // Valid JSON that is not an object (or has an odd `usage`) is
-        // still a JSON reply; it just reports nothing we can count.
+    #[derive(Deserialize)]
+    struct Reply {
+        #[serde(default)]
+        usage: Option<Value>,
+        #[serde(default, rename = "usageMetadata")]
+        usage_metadata: Option<Value>,
+    }
+    match serde_json::from_slice::<Reply>(body) {
+        Ok(reply) => {
+            let usage = reply.usage.or(reply.usage_metadata);
+            Ok(usage.and_then(|u| Counts::read(&u).usage()))
+        }
+        // Valid JSON that is not an object is still a JSON reply; it just
+        // reports nothing we can count.
         Err(_) => serde_json::from_slice::<serde::de::IgnoredAny>(body)
             .map(|_| None)
             .map_err(|_| NotJson),
@@ -51,197 +194,17 @@ pub fn usage_from_json(body: &[u8]) -> Result<Option<Usage>, NotJson> {
 }
 
 impl From<super::anthropic::ChatUsage> for Usage {
-    /// OpenAI's counts of a translated reply, whatever the provider said.
+    /// OpenAI's counts of a translated reply, as the provider reported
+    /// them (the translators put every dialect's counts in these terms).
     fn from(u: super::anthropic::ChatUsage) -> Self {
         Self {
             prompt_tokens: u.prompt,
             completion_tokens: u.completion,
-            total_tokens: u.prompt + u.completion,
+            total_tokens: u.prompt.saturating_add(u.completion),
+            cached_tokens: u.cached.min(u.prompt),
         }
-    }
-}
-
-impl Usage {
-    fn totalled(self) -> Self {
-        let total = if self.total_tokens == 0 {
-            self.prompt_tokens + self.completion_tokens
-        } else {
-            self.total_tokens
-        };
-        Self {
-            total_tokens: total,
-            ..self
-        }
-    }
-}
-
-/// The first `"id":"resp_…"` in `buf`.
-fn find_response_id(buf: &[u8]) -> Option<String> {
-    const KEY: &[u8] = b"\"id\":\"resp_";
-    let at = buf.windows(KEY.len()).position(|w| w == KEY)? + KEY.len() - "resp_".len();
-    let rest = &buf[at..];
-    let end = rest.iter().position(|&b| b == b'"')?;
-    let id = std::str::from_utf8(&rest[..end]).ok()?;
-    (id.len() <= 256).then(|| id.to_string())
-}
-
-/// The last few KiB of an SSE stream: where the usage event sits, and whose
-/// last bytes tell whether an event was left half-written.
-#[derive(Default)]
-pub struct StreamTail {
-    buf: Vec<u8>,
-    /// A Responses stream: its response id is looked for until found, so
-    /// that an event of ours can name the same response.
-    responses: bool,
-    response_id: Option<String>,
-}
-
-const KEEP: usize = 4096;
-
-impl StreamTail {
-    /// For a Responses stream (see [`StreamTail::response_id`]).
-    pub fn for_responses() -> Self {
-        Self {
-            responses: true,
-            ..Self::default()
-        }
-    }
-
-    /// The id of the Response a Responses stream is about, from its first
-    /// event that names it (`response.created`).
-    pub fn response_id(&self) -> Option<&str> {
-        self.response_id.as_deref()
-    }
-
-    pub fn push(&mut self, chunk: &[u8]) {
-        self.keep(chunk);
-        if self.responses && self.response_id.is_none() {
-            self.response_id = find_response_id(&self.buf);
-        }
-    }
-
-    fn keep(&mut self, chunk: &[u8]) {
-        if chunk.len() >= KEEP {
-            self.buf.clear();
-            self.buf.extend_from_slice(&chunk[chunk.len() - KEEP..]);
-            return;
-        }
-        if self.buf.len() + chunk.len() > 2 * KEEP {
-            let cut = self.buf.len() + chunk.len() - KEEP;
-            self.buf.drain(..cut.min(self.buf.len()));
-        }
-        self.buf.extend_from_slice(chunk);
-    }
-
-    /// What must precede an event of ours so that a half-written event
-    /// before it is closed first.
-    pub fn separator(&self) -> &'static [u8] {
-        match self.buf.as_slice() {
-            [] | [.., b'\n', b'\n'] => b"",
-            [.., b'\n'] => b"\n",
-            _ => b"\n\n",
-        }
-    }
-
-    /// The `sequence_number` an event added after the stream's last one
-    /// should carry (Responses streams number their events), 0 if none
-    /// was seen.
-    pub fn next_sequence_number(&self) -> u64 {
-        const KEY: &[u8] = b"\"sequence_number\":";
-        let Some(at) = (self.buf.windows(KEY.len())).rposition(|w| w == KEY) else {
-            return 0;
-        };
-        let digits = self.buf[at + KEY.len()..]
-            .iter()
-            .skip_while(|b| b.is_ascii_whitespace())
-            .take_while(|b| b.is_ascii_digit())
-            .fold(0u64, |n, d| {
-                n.saturating_mul(10).saturating_add(u64::from(d - b'0'))
-            });
-        digits.saturating_add(1)
-    }
-
-    /// The usage of the last `data:` event that reports one.
-    pub fn usage(&self) -> Option<Usage> {
-        let text = std::str::from_utf8(&self.buf).ok().or_else(|| {
-            // The cut may have split a UTF-8 character: start after it.
-            let start = self.buf.iter().position(|&b| b == b'\n')?;
-            std::str::from_utf8(&self.buf[start..]).ok()
-        })?;
-        text.lines()
-            .rev()
-            .filter_map(|line| line.strip_prefix("data:"))
-            .map(str::trim_start)
-            .filter(|data| data.starts_with('{') && data.contains("\"usage\""))
-            .find_map(|data| usage_from_json(data.as_bytes()).ok().flatten())
     }
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_responses_stream_tells_its_usage_and_its_next_sequence_number() {
-        let mut tail = StreamTail::for_responses();
-        assert_eq!(tail.next_sequence_number(), 0);
-        tail.push(b"event: response.created\ndata: {\"type\":\"response.created\",\"sequence_number\":0,\"response\":{\"id\":\"resp_abc\",\"object\":\"response\"}}\n\n");
-        assert_eq!(tail.response_id(), Some("resp_abc"));
-        tail.push(b"event: response.output_text.delta\ndata: {\"type\":\"response.output_text.delta\",\"sequence_number\":7,\"delta\":\"x\"}\n\n");
-        assert_eq!(tail.next_sequence_number(), 8);
-        tail.push(b"event: response.completed\ndata: {\"type\":\"response.completed\",\"sequence_number\": 8,\"response\":{\"usage\":{\"input_tokens\":9,\"output_tokens\":3,\"total_tokens\":12}}}\n\n");
-        assert_eq!(tail.next_sequence_number(), 9);
-        let usage = tail.usage().expect("usage");
-        assert_eq!((usage.prompt_tokens, usage.completion_tokens), (9, 3));
-    }
-
-    #[test]
-    fn usage_from_whole_replies() {
-        let chat = br#"{"id":"x","choices":[],"usage":{"prompt_tokens":12,"completion_tokens":5,"total_tokens":17}}"#;
-        assert_eq!(
-            usage_from_json(chat),
-            Ok(Some(Usage {
-                prompt_tokens: 12,
-                completion_tokens: 5,
-                total_tokens: 17
-            }))
-        );
-        let emb = br#"{"object":"list","data":[],"usage":{"prompt_tokens":8,"total_tokens":8}}"#;
-        assert_eq!(usage_from_json(emb).unwrap().unwrap().total_tokens, 8);
-        let anthropic = br#"{"usage":{"input_tokens":3,"output_tokens":4}}"#;
-        assert_eq!(usage_from_json(anthropic).unwrap().unwrap().total_tokens, 7);
-        assert_eq!(usage_from_json(br#"{"usage":null}"#), Ok(None));
-        assert_eq!(usage_from_json(b"[1,2]"), Ok(None));
-        assert_eq!(usage_from_json(b"<html>"), Err(NotJson));
-    }
-
-    #[test]
-    fn separator_closes_a_partial_event() {
-        let mut t = StreamTail::default();
-        assert_eq!(t.separator(), b"");
-        t.push(b"data: {}\n\n");
-        assert_eq!(t.separator(), b"");
-        t.push(b"data: {\"par");
-        assert_eq!(t.separator(), b"\n\n");
-        t.push(b"tial\"}\n");
-        assert_eq!(t.separator(), b"\n");
-        t.push(b"\n");
-        assert_eq!(t.separator(), b"");
-    }
-
-    #[test]
-    fn usage_from_the_end_of_a_stream() {
-        let mut tail = StreamTail::default();
-        tail.push(b"data: {\"choices\":[{\"delta\":{\"content\":\"usage\"}}],\"usage\":null}\n\n");
-        for _ in 0..500 {
-            tail.push(b"data: {\"choices\":[{\"delta\":{\"content\":\"hi\"}}]}\n\n");
-        }
-        assert_eq!(tail.usage(), None);
-        tail.push(b"data: {\"choices\":[],\"usage\":{\"prompt_tokens\":9,\"completion_tokens\":20,\"total_tokens\":29}}\n\ndata: [DONE]\n\n");
-        assert_eq!(tail.usage().map(|u| u.total_tokens), Some(29));
-        let mut split = StreamTail::default();
-        split.push(b"data: {\"choices\":[],\"usa");
-        split.push(b"ge\":{\"prompt_tokens\":1,\"completion_tokens\":2}}\n\n");
-        assert_eq!(split.usage().map(|u| u.total_tokens), Some(3));
-    }
-}
+mod tests;
