@@ -301,6 +301,11 @@ providers:
         shipped.price_of("gpt-4.1-mini"),
         crate::providers::shipped_price(ProviderType::Openai, "gpt-4.1-mini")
     );
+    assert_eq!(
+        shipped.price_of("gpt-4.1-mini").map(|p| p.input),
+        Some(0.40),
+        "the shipped table"
+    );
     assert_eq!(shipped.price_of("my-finetune"), None, "unpriced");
     let local = by_id("local");
     assert_eq!(local.price_of("llama3.2"), None, "unpriced");
