@@ -63,6 +63,10 @@ fn full_example_file_loads() {
         vec!["groq-1", "groq-2#1", "groq-2#2", "openai", "azure", "local", "claude", "gemini-1"]
     );
     assert_eq!(l.config.aliases.len(), 3);
+    let keys = &l.config.auth;
+    assert_eq!(keys[0].budget.map(|b| b.usd), Some(50.0));
+    assert_eq!(keys[1].rate_limit.rpm, Some(60));
+    assert_eq!(l.config.instances[0].price, Some(Price::FREE));
 }
 
 #[test]
