@@ -6,7 +6,7 @@
 use super::diagnostics::Problems;
 use super::raw::{RawConnections, RawCors, RawListen, RawRouting, Sections, Unset};
 use super::units::HumanDuration;
-use super::validate_auth::{auth, ADMIN_KEY_PATH};
+use super::validate_auth::{auth, Auth, ADMIN_KEY_PATH};
 use super::validate_providers::{aliases, providers};
 use super::{AccessLog, CircuitBreakerConf, Config, Connections, Cors};
 use super::{HealthCheckConf, Listen, Loaded, TlsFiles};
@@ -65,23 +65,7 @@ pub(super) fn validate(
     let cors = cors(s.cors, p);
     let connections = connections(s.connections, p);
     let auth = auth(s.auth, unset, p, &mut warnings);
-    match (auth.keys.is_empty(), &auth.admin_key) {
-        (true, None) => warnings.push(
-            "auth: no gateway keys configured; the gateway is open to anyone who can reach it"
-                .into(),
-        ),
-        (true, Some(_)) => warnings.push(
-            "auth: no gateway keys in the file; until team keys are created through the \
-             admin API, the gateway is open to anyone who can reach it"
-                .into(),
-        ),
-        (false, _) => {}
-    }
-    if auth.admin_key.is_some() && admin_listen.is_none() {
-        warnings.push(format!(
-            "{ADMIN_KEY_PATH}: set, but the admin API is served on `admin_listen`, which is not set"
-        ));
-    }
+    auth_warnings(&auth, admin_listen.is_some(), &mut warnings);
     let store = store(s.store.as_deref(), dir, p);
     let routing = routing(s.routing, p);
     let (instances, entries) = match s.providers {
@@ -107,6 +91,28 @@ pub(super) fn validate(
         aliases,
     };
     Loaded { config, warnings }
+}
+
+/// An open gateway, and an admin key that nothing serves, are allowed but
+/// worth a line at start.
+fn auth_warnings(auth: &Auth, admin_listener: bool, warnings: &mut Vec<String>) {
+    match (auth.keys.is_empty(), &auth.admin_key) {
+        (true, None) => warnings.push(
+            "auth: no gateway keys configured; the gateway is open to anyone who can reach it"
+                .into(),
+        ),
+        (true, Some(_)) => warnings.push(
+            "auth: no gateway keys in the file; until team keys are created through the \
+             admin API, the gateway is open to anyone who can reach it"
+                .into(),
+        ),
+        (false, _) => {}
+    }
+    if auth.admin_key.is_some() && !admin_listener {
+        warnings.push(format!(
+            "{ADMIN_KEY_PATH}: set, but the admin API is served on `admin_listen`, which is not set"
+        ));
+    }
 }
 
 /// `sqlite:<path>`; a relative path is taken from `dir`.
