@@ -125,12 +125,12 @@ fn line_of(node: &Node) -> Option<usize> {
     node.span().start().map(|m| m.line())
 }
 
-enum Segment<'a> {
+pub(super) enum Segment<'a> {
     Key(&'a str),
     Index(usize),
 }
 
-fn segments(path: &str) -> impl Iterator<Item = Segment<'_>> {
+pub(super) fn segments(path: &str) -> impl Iterator<Item = Segment<'_>> {
     path.split('.').filter(|s| !s.is_empty()).flat_map(|part| {
         let (key, rest) = part.split_once('[').map_or((part, ""), |(k, r)| (k, r));
         let key = (!key.is_empty()).then_some(Segment::Key(key));

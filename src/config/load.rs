@@ -3,7 +3,7 @@
 //! deserialized on its own, so that one bad provider does not hide the
 //! problems of the next.
 
-use super::diagnostics::{redact_quoted, ConfigErrors, Problems};
+use super::diagnostics::{redact_quoted, segments, ConfigErrors, Problems, Segment};
 use super::interpolate::interpolate;
 use super::raw::{Sections, Unset, TOP_LEVEL_KEYS};
 use super::validate::validate;
@@ -12,13 +12,19 @@ use marked_yaml::loader::{parse_yaml_with_options, LoaderOptions};
 use marked_yaml::types::MarkedScalarNode;
 use marked_yaml::{LoadError, Node};
 use serde::de::DeserializeOwned;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 /// Load and validate `path`, reading `${VAR}`s from the process environment.
+/// A relative `store:` path is taken from the file's directory.
 pub fn load_file(path: &Path) -> Result<Loaded, ConfigErrors> {
     let file = path.display().to_string();
     match std::fs::read_to_string(path) {
-        Ok(text) => load_str(&file, &text, &|k| std::env::var(k).ok()),
+        Ok(text) => load(
+            &file,
+            &text,
+            &|k| std::env::var(k).ok(),
+            Some(&config_dir(path)),
+        ),
         Err(e) => {
             let mut p = Problems::default();
             p.at("", format!("cannot read the file: {e}"));
@@ -27,11 +33,33 @@ pub fn load_file(path: &Path) -> Result<Loaded, ConfigErrors> {
     }
 }
 
-/// Load and validate config text; `file` only labels the messages.
+/// Load and validate config text; `file` only labels the messages. There is
+/// no file, so a relative `store:` path stays relative (to the working
+/// directory).
 pub fn load_str(
     file: &str,
     text: &str,
     env: &dyn Fn(&str) -> Option<String>,
+) -> Result<Loaded, ConfigErrors> {
+    load(file, text, env, None)
+}
+
+/// The directory of the config file, made absolute now: a daemon changes its
+/// working directory to `/` after loading, and the store must stay beside
+/// the file.
+fn config_dir(path: &Path) -> PathBuf {
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    std::path::absolute(dir).unwrap_or_else(|_| dir.to_path_buf())
+}
+
+fn load(
+    file: &str,
+    text: &str,
+    env: &dyn Fn(&str) -> Option<String>,
+    dir: Option<&Path>,
 ) -> Result<Loaded, ConfigErrors> {
     let mut problems = Problems::default();
     let options = LoaderOptions::default()
@@ -53,7 +81,7 @@ pub fn load_str(
     };
     interpolate_tree(&mut root, "", &vars, &mut problems, &mut unset);
     let sections = read_sections(&root, &mut problems);
-    let loaded = validate(sections, &unset, &mut problems);
+    let loaded = validate(sections, &unset, dir, &mut problems);
     if problems.is_empty() {
         Ok(loaded)
     } else {
@@ -217,6 +245,7 @@ fn read_sections(root: &Node, problems: &mut Problems) -> Sections {
             "cors" => out.cors = de(value, k, problems).unwrap_or_default(),
             "connections" => out.connections = de(value, k, problems).unwrap_or_default(),
             "auth" => out.auth = de(value, k, problems),
+            "store" => out.store = de(value, k, problems),
             "routing" => out.routing = de(value, k, problems).unwrap_or_default(),
             "providers" => out.providers = Some(de_list(value, k, problems)),
             "models" => out.models = de_list(value, k, problems),
@@ -263,7 +292,9 @@ fn de<T: DeserializeOwned>(node: &Node, path: &str, problems: &mut Problems) -> 
         };
         let inner = e.path().filter(|p| *p != ".").unwrap_or("").to_string();
         let mut full = join(path, &inner);
-        let mut key = inner.split(['.', '[']).next().unwrap_or("").to_string();
+        // The offending key, by its path inside `node` (for an unknown key,
+        // the key itself rather than the mapping that holds it).
+        let mut offending = inner.clone();
         let message = match &*e {
             marked_yaml::Error::NotBoolean(_) => "expected true or false".to_string(),
             marked_yaml::Error::IntegerParseFailure(..) => "expected a whole number".into(),
@@ -272,8 +303,8 @@ fn de<T: DeserializeOwned>(node: &Node, path: &str, problems: &mut Problems) -> 
                 if !full.ends_with(field.as_str()) {
                     full = child_path(&full, field);
                 }
-                if key.is_empty() {
-                    key = field.clone();
+                if !offending.ends_with(field.as_str()) {
+                    offending = child_path(&offending, field);
                 }
                 format!(
                     "unknown key `{field}` (expected one of: {})",
@@ -289,15 +320,32 @@ fn de<T: DeserializeOwned>(node: &Node, path: &str, problems: &mut Problems) -> 
             }
         };
         problems.at_line(full, e.start_mark().map(|m| m.line()), message);
-        let gone = !key.is_empty()
-            && node
-                .as_mapping_mut()
-                .is_some_and(|m| m.remove(key.as_str()).is_some());
-        if !gone {
-            return None;
+        match remove_at(&mut node, &offending) {
+            Some(key) => removed.push(key),
+            None => return None,
         }
-        removed.push(key);
     }
+}
+
+/// Remove the deepest mapping key that `path` (`keys[0].rate_limit.rpm`)
+/// names, so that the next try reports the next problem, even deep inside
+/// a list element. The removed key's name, or `None` if nothing was found.
+fn remove_at(node: &mut Node, path: &str) -> Option<String> {
+    let segs: Vec<Segment<'_>> = segments(path).collect();
+    let last = segs.iter().rposition(|s| matches!(s, Segment::Key(_)))?;
+    let mut at = node;
+    for seg in &segs[..last] {
+        at = match (seg, at) {
+            (Segment::Key(k), Node::Mapping(m)) => m.get_mut(*k)?,
+            (Segment::Index(i), Node::Sequence(s)) => s.get_mut(*i)?,
+            _ => return None,
+        };
+    }
+    let Segment::Key(key) = segs[last] else {
+        return None;
+    };
+    let map = at.as_mapping_mut()?;
+    map.remove(key).map(|_| key.to_string())
 }
 
 fn join(path: &str, inner: &str) -> String {

@@ -14,6 +14,7 @@ mod secret;
 mod strategy;
 mod units;
 mod validate;
+mod validate_auth;
 mod validate_providers;
 
 pub use diagnostics::{ConfigError, ConfigErrors};

@@ -3,7 +3,7 @@
 //! Nothing here is trusted yet; `validate` turns it into [`super::Config`].
 
 use super::units::{HumanDuration, HumanSize};
-use super::Strategy;
+use super::{BudgetPeriod, Strategy};
 use crate::providers::ProviderType;
 use serde::Deserialize;
 
@@ -15,6 +15,7 @@ pub const TOP_LEVEL_KEYS: &[&str] = &[
     "cors",
     "connections",
     "auth",
+    "store",
     "routing",
     "providers",
     "models",
@@ -61,7 +62,11 @@ pub struct RawTls {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawAuth {
+    /// Optional: with `admin_key` alone, team keys come from the store.
+    #[serde(default)]
     pub keys: Vec<RawGatewayKey>,
+    pub admin_key: Option<String>,
+    pub per_ip: Option<RawPerIp>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -71,6 +76,28 @@ pub struct RawGatewayKey {
     pub key: Option<String>,
     pub key_sha256: Option<String>,
     pub models: Option<Vec<String>>,
+    pub rate_limit: Option<RawRateLimit>,
+    pub budget: Option<RawBudget>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawRateLimit {
+    pub rpm: Option<u32>,
+    pub tpm: Option<u64>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawBudget {
+    pub usd: f64,
+    pub period: BudgetPeriod,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawPerIp {
+    pub rpm: u32,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -134,7 +161,51 @@ pub struct RawProvider {
     pub api_key: Option<String>,
     pub api_keys: Option<Vec<String>>,
     pub api_version: Option<String>,
+    pub price: Option<RawPrice>,
     pub models: Vec<RawProviderModel>,
+}
+
+/// `price: free`, or `{ input, output, cached_input? }` in USD per million
+/// tokens.
+#[derive(Debug, Clone)]
+pub enum RawPrice {
+    /// A word; only `free` is one (checked in validation, so that a typo is
+    /// reported with its own message rather than as a type error).
+    Named(String),
+    Numbers(RawPriceNumbers),
+}
+
+/// By hand for the same reason as [`RawProviderModel`]: an unknown key
+/// inside the numbers is reported as itself.
+impl<'de> Deserialize<'de> for RawPrice {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = RawPrice;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("`free`, or { input, output, cached_input }")
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Self::Value, E> {
+                Ok(RawPrice::Named(v.to_string()))
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                map: A,
+            ) -> Result<Self::Value, A::Error> {
+                let d = serde::de::value::MapAccessDeserializer::new(map);
+                RawPriceNumbers::deserialize(d).map(RawPrice::Numbers)
+            }
+        }
+        d.deserialize_any(Visitor)
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawPriceNumbers {
+    pub input: f64,
+    pub output: f64,
+    pub cached_input: Option<f64>,
 }
 
 /// A model an instance serves: its name, or its name with options.
@@ -153,7 +224,7 @@ impl<'de> Deserialize<'de> for RawProviderModel {
         impl<'de> serde::de::Visitor<'de> for Visitor {
             type Value = RawProviderModel;
             fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-                f.write_str("a model name, or { name, max_output_tokens, reasoning }")
+                f.write_str("a model name, or { name, max_output_tokens, reasoning, price }")
             }
             fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Self::Value, E> {
                 Ok(RawProviderModel::Name(v.to_string()))
@@ -176,6 +247,7 @@ pub struct RawModelOptions {
     pub name: String,
     pub max_output_tokens: Option<u64>,
     pub reasoning: Option<bool>,
+    pub price: Option<RawPrice>,
 }
 
 impl RawProviderModel {
@@ -219,6 +291,7 @@ pub struct Sections {
     pub cors: RawCors,
     pub connections: RawConnections,
     pub auth: Option<RawAuth>,
+    pub store: Option<String>,
     pub routing: RawRouting,
     pub providers: Option<Vec<Option<RawProvider>>>,
     pub models: Vec<Option<RawModel>>,

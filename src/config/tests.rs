@@ -63,6 +63,10 @@ fn full_example_file_loads() {
         vec!["groq-1", "groq-2#1", "groq-2#2", "openai", "azure", "local", "claude", "gemini-1"]
     );
     assert_eq!(l.config.aliases.len(), 3);
+    let keys = &l.config.auth;
+    assert_eq!(keys[0].budget.map(|b| b.usd), Some(50.0));
+    assert_eq!(keys[1].rate_limit.rpm, Some(60));
+    assert_eq!(l.config.instances[0].price, Some(Price::FREE));
 }
 
 #[test]
@@ -169,7 +173,7 @@ gw.yaml:14: providers[2].id: duplicate provider id `g2`
 gw.yaml:14: providers[2].base_url: required for type `openai-compatible`
 gw.yaml:19: models[0].targets[0].provider: no provider with id or type `nowhere`
 gw.yaml:19: models[0].targets[1].model: no provider lists model `zzz`
-gw.yaml:20: bogus: unknown key `bogus` (expected one of: listen, admin_listen, access_log, cors, connections, auth, routing, providers, models)";
+gw.yaml:20: bogus: unknown key `bogus` (expected one of: listen, admin_listen, access_log, cors, connections, auth, store, routing, providers, models)";
     assert_eq!(errors(yaml), expected);
 }
 
@@ -307,3 +311,6 @@ fn models_may_carry_an_output_limit_and_a_reasoning_switch() {
     let err = errors(typo);
     assert!(err.contains("providers[0].models"), "{err}");
 }
+
+/// `auth` (limits, budgets, admin key, per address), `store` and prices.
+mod teams;

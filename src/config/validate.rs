@@ -1,28 +1,42 @@
 //! The raw sections → [`Config`], collecting every problem. Rules that are
 //! not type errors live here: unique ids, exactly one key form, base URLs,
-//! aliases that point somewhere, unset variables outside `api_key`.
+//! aliases that point somewhere, unset variables outside `api_key` and
+//! `admin_key`, where the store is.
 
 use super::diagnostics::Problems;
-use super::raw::{RawAuth, RawConnections, RawCors, RawListen, RawRouting, Sections, Unset};
+use super::raw::{RawConnections, RawCors, RawListen, RawRouting, Sections, Unset};
 use super::units::HumanDuration;
+use super::validate_auth::{auth, Auth, ADMIN_KEY_PATH};
 use super::validate_providers::{aliases, providers};
-use super::{AccessLog, CircuitBreakerConf, Config, Connections, Cors, GatewayKey};
+use super::{AccessLog, CircuitBreakerConf, Config, Connections, Cors};
 use super::{HealthCheckConf, Listen, Loaded, TlsFiles};
-use super::{Routing, Timeouts};
-use sha2::{Digest, Sha256};
-use std::collections::HashSet;
+use super::{Routing, Store, Timeouts};
 use std::net::SocketAddr;
+use std::path::Path;
 use std::time::Duration;
 
-/// `providers[3].api_key` or `providers[3].api_keys[1]`: an unset key there
-/// skips the instance; anywhere else it is an error.
-fn is_provider_key_path(path: &str) -> bool {
-    path.starts_with("providers[") && (path.ends_with(".api_key") || path.contains(".api_keys["))
+/// The store when `store:` is not given, beside `gateway.yaml`.
+const DEFAULT_STORE_FILE: &str = "modelgate.db";
+
+/// `providers[3].api_key`, `providers[3].api_keys[1]` or `auth.admin_key`:
+/// an unset variable there skips the instance or turns the admin API off,
+/// with a warning; anywhere else it is an error.
+fn may_be_unset(path: &str) -> bool {
+    path == ADMIN_KEY_PATH
+        || path.starts_with("providers[")
+            && (path.ends_with(".api_key") || path.contains(".api_keys["))
 }
 
-pub(super) fn validate(s: Sections, unset: &[Unset], p: &mut Problems) -> Loaded {
+/// `dir`: the directory a relative store path is taken from (`None`: the
+/// working directory).
+pub(super) fn validate(
+    s: Sections,
+    unset: &[Unset],
+    dir: Option<&Path>,
+    p: &mut Problems,
+) -> Loaded {
     let mut warnings = Vec::new();
-    for u in unset.iter().filter(|u| !is_provider_key_path(&u.path)) {
+    for u in unset.iter().filter(|u| !may_be_unset(&u.path)) {
         p.at(
             &u.path,
             format!(
@@ -50,13 +64,9 @@ pub(super) fn validate(s: Sections, unset: &[Unset], p: &mut Problems) -> Loaded
     };
     let cors = cors(s.cors, p);
     let connections = connections(s.connections, p);
-    let auth = auth(s.auth, p);
-    if auth.is_empty() {
-        warnings.push(
-            "auth: no gateway keys configured; the gateway is open to anyone who can reach it"
-                .into(),
-        );
-    }
+    let auth = auth(s.auth, unset, p, &mut warnings);
+    auth_warnings(&auth, admin_listen.is_some(), &mut warnings);
+    let store = store(s.store.as_deref(), dir, p);
     let routing = routing(s.routing, p);
     let (instances, entries) = match s.providers {
         Some(list) => providers(list, unset, p, &mut warnings),
@@ -72,15 +82,60 @@ pub(super) fn validate(s: Sections, unset: &[Unset], p: &mut Problems) -> Loaded
         access_log,
         cors,
         connections,
-        auth,
-        admin_key: None,
-        per_ip: None,
-        store: super::Store::Sqlite("modelgate.db".into()),
+        auth: auth.keys,
+        admin_key: auth.admin_key,
+        per_ip: auth.per_ip,
+        store,
         routing,
         instances,
         aliases,
     };
     Loaded { config, warnings }
+}
+
+/// An open gateway, and an admin key that nothing serves, are allowed but
+/// worth a line at start.
+fn auth_warnings(auth: &Auth, admin_listener: bool, warnings: &mut Vec<String>) {
+    match (auth.keys.is_empty(), &auth.admin_key) {
+        (true, None) => warnings.push(
+            "auth: no gateway keys configured; the gateway is open to anyone who can reach it"
+                .into(),
+        ),
+        (true, Some(_)) => warnings.push(
+            "auth: no gateway keys in the file; until team keys are created through the \
+             admin API, the gateway is open to anyone who can reach it"
+                .into(),
+        ),
+        (false, _) => {}
+    }
+    if auth.admin_key.is_some() && !admin_listener {
+        warnings.push(format!(
+            "{ADMIN_KEY_PATH}: set, but the admin API is served on `admin_listen`, which is not set"
+        ));
+    }
+}
+
+/// `sqlite:<path>`; a relative path is taken from `dir`.
+fn store(raw: Option<&str>, dir: Option<&Path>, p: &mut Problems) -> Store {
+    let place = |path: &str| dir.map_or_else(|| path.into(), |d| d.join(path));
+    match raw.map(|r| r.strip_prefix("sqlite:")) {
+        None => Store::Sqlite(place(DEFAULT_STORE_FILE)),
+        // `sqlite://` is refused rather than guessed at: URL-style spellings
+        // disagree on whether `sqlite:///x` is relative or absolute.
+        Some(Some(path)) if !path.is_empty() && !path.starts_with("//") => {
+            Store::Sqlite(place(path))
+        }
+        // The value is not echoed: a URL for another database may hold a
+        // password.
+        Some(_) => {
+            p.at(
+                "store",
+                "must be `sqlite:<path>`, e.g. `sqlite:/var/lib/modelgate/modelgate.db` \
+                 (a relative path is taken from this file's directory)",
+            );
+            Store::Sqlite(place(DEFAULT_STORE_FILE))
+        }
+    }
 }
 
 fn socket_addr(s: &str, path: &str, p: &mut Problems) -> Option<SocketAddr> {
@@ -124,68 +179,6 @@ fn listeners(raw: Option<Vec<RawListen>>, p: &mut Problems) -> Vec<Listen> {
             Some(Listen { addr, tls })
         })
         .collect()
-}
-
-fn auth(raw: Option<RawAuth>, p: &mut Problems) -> Vec<GatewayKey> {
-    let mut names = HashSet::new();
-    let mut out = Vec::new();
-    for (i, k) in raw
-        .map(|a| a.keys)
-        .unwrap_or_default()
-        .into_iter()
-        .enumerate()
-    {
-        let path = format!("auth.keys[{i}]");
-        if k.name.trim().is_empty() {
-            p.at(format!("{path}.name"), "must not be empty");
-        } else if !names.insert(k.name.clone()) {
-            p.at(
-                format!("{path}.name"),
-                format!("duplicate key name `{}`", k.name),
-            );
-        }
-        let sha256 = match (k.key, k.key_sha256) {
-            (Some(key), None) if !key.is_empty() => Some(Sha256::digest(key.as_bytes()).into()),
-            (Some(_), None) => {
-                p.at(format!("{path}.key"), "is empty");
-                None
-            }
-            (None, Some(hex_digest)) => parse_sha256(&hex_digest, &format!("{path}.key_sha256"), p),
-            (Some(_), Some(_)) => {
-                p.at(&path, "give either `key` or `key_sha256`, not both");
-                None
-            }
-            (None, None) => {
-                p.at(&path, "needs `key` or `key_sha256`");
-                None
-            }
-        };
-        let models = k.models.unwrap_or_else(|| vec!["*".into()]);
-        if models.iter().any(|m| m.is_empty()) {
-            p.at(format!("{path}.models"), "model patterns must not be empty");
-        }
-        if let Some(sha256) = sha256 {
-            out.push(GatewayKey {
-                name: k.name,
-                sha256,
-                models,
-                rate_limit: super::RateLimit::default(),
-                budget: None,
-            });
-        }
-    }
-    out
-}
-
-fn parse_sha256(s: &str, path: &str, p: &mut Problems) -> Option<[u8; 32]> {
-    let mut out = [0u8; 32];
-    match hex::decode_to_slice(s.trim(), &mut out) {
-        Ok(()) => Some(out),
-        Err(_) => {
-            p.at(path, "must be 64 hex characters (the SHA-256 of the key)");
-            None
-        }
-    }
 }
 
 fn or(value: Option<HumanDuration>, default: Duration) -> Duration {

@@ -1,11 +1,11 @@
 //! Validation of `providers:` (into instances, `api_keys` expanded, unset
-//! keys skipped with a warning) and of `models:` (aliases whose targets must
-//! point at something that exists).
+//! keys skipped with a warning, prices checked) and of `models:` (aliases
+//! whose targets must point at something that exists).
 
 use super::diagnostics::Problems;
-use super::raw::{RawModel, RawProvider, RawProviderModel, RawTarget, Unset};
+use super::raw::{RawModel, RawPrice, RawProvider, RawProviderModel, RawTarget, Unset};
 use super::Secret;
-use super::{Alias, Instance, ModelOptions, Target};
+use super::{Alias, Instance, ModelOptions, Price, Target};
 use crate::providers::{redacted, BaseUrl, ProviderType};
 use std::collections::{HashMap, HashSet};
 
@@ -69,13 +69,66 @@ fn provider(
             "only applies to type `azure`",
         );
     }
+    // Checked before the keys, so that an entry with a bad key still has its
+    // prices reported in the same run.
+    let price = (raw.price.as_ref()).and_then(|r| price(r, &format!("{path}.price"), p));
+    let options = model_options(&raw, path, p);
     let Some(keys) = keys(&raw, path, p) else {
         return Vec::new();
     };
     let Some(base_url) = base_url else {
         return Vec::new();
     };
-    instances(&raw, base_url, keys, unset, p, warnings)
+    let template = Instance {
+        id: raw.id.clone(),
+        entry: raw.id.clone(),
+        kind: raw.kind,
+        base_url,
+        api_key: None,
+        api_version: raw.api_version.clone(),
+        models: raw.model_names(),
+        options,
+        price,
+    };
+    instances(template, keys, unset, p, warnings)
+}
+
+/// `free`, or numbers in USD per million tokens, each finite and at least
+/// 0; `cached_input` is the `input` price when not given.
+fn price(raw: &RawPrice, path: &str, p: &mut Problems) -> Option<Price> {
+    let n = match raw {
+        RawPrice::Named(word) if word == "free" => return Some(Price::FREE),
+        RawPrice::Named(word) => {
+            p.at(
+                path,
+                format!(
+                    "`{word}` is not a price: write `free` or \
+                     {{ input, output, cached_input }} (USD per million tokens)"
+                ),
+            );
+            return None;
+        }
+        RawPrice::Numbers(n) => n,
+    };
+    let mut valid = true;
+    for (key, value) in [
+        ("input", Some(n.input)),
+        ("output", Some(n.output)),
+        ("cached_input", n.cached_input),
+    ] {
+        if value.is_some_and(|v| !(v.is_finite() && v >= 0.0)) {
+            p.at(
+                format!("{path}.{key}"),
+                "must be a number of US dollars per million tokens, 0 or more",
+            );
+            valid = false;
+        }
+    }
+    valid.then_some(Price {
+        input: n.input,
+        output: n.output,
+        cached_input: n.cached_input.unwrap_or(n.input),
+    })
 }
 
 /// The entry's `base_url`, or its type's default.
@@ -129,28 +182,29 @@ fn keys(raw: &RawProvider, path: &str, p: &mut Problems) -> Option<Vec<(String, 
     }
 }
 
-/// One instance per usable key (`<id>#<n>` when there are several); an
-/// unset key skips its instance with a warning.
 /// The options given for some of an entry's models.
-fn model_options(raw: &RawProvider) -> HashMap<String, ModelOptions> {
-    (raw.models.iter())
-        .filter_map(|m| match m {
+fn model_options(raw: &RawProvider, path: &str, p: &mut Problems) -> HashMap<String, ModelOptions> {
+    (raw.models.iter().enumerate())
+        .filter_map(|(j, m)| match m {
             RawProviderModel::Name(_) => None,
             RawProviderModel::Detailed(d) => Some((
                 d.name.clone(),
                 ModelOptions {
                     max_output_tokens: d.max_output_tokens,
                     reasoning: d.reasoning,
-                    price: None,
+                    price: (d.price.as_ref())
+                        .and_then(|r| price(r, &format!("{path}.models[{j}].price"), p)),
                 },
             )),
         })
         .collect()
 }
 
+/// One instance per usable key (`<id>#<n>` when there are several), each a
+/// copy of `template` with its own id and key; an unset key skips its
+/// instance with a warning.
 fn instances(
-    raw: &RawProvider,
-    base_url: BaseUrl,
+    template: Instance,
     keys: Vec<(String, Option<String>)>,
     unset: &[Unset],
     p: &mut Problems,
@@ -160,9 +214,9 @@ fn instances(
     let mut out = Vec::new();
     for (n, (key_path, key)) in keys.into_iter().enumerate() {
         let id = if many {
-            format!("{}#{}", raw.id, n + 1)
+            format!("{}#{}", template.entry, n + 1)
         } else {
-            raw.id.clone()
+            template.entry.clone()
         };
         if let Some(k) = &key {
             if !k.bytes().all(|b| b.is_ascii_graphic()) {
@@ -183,14 +237,8 @@ fn instances(
         }
         out.push(Instance {
             id,
-            entry: raw.id.clone(),
-            kind: raw.kind,
-            base_url: base_url.clone(),
             api_key: key.map(Secret::new),
-            api_version: raw.api_version.clone(),
-            models: raw.model_names(),
-            options: model_options(raw),
-            price: None,
+            ..template.clone()
         });
     }
     out

@@ -8,7 +8,7 @@ mod base_url;
 mod prices;
 
 pub use base_url::{redacted, BaseUrl, BaseUrlError};
-pub use prices::{shipped_price, Price};
+pub use prices::{shipped_price, Price, PRICES_AS_OF};
 
 use crate::dialect::{ApiRoute, Dialect};
 use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
