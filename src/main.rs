@@ -4,6 +4,7 @@
 use clap::Parser;
 use modelgate::{config, server};
 use pingora::server::configuration::Opt;
+use pingora::server::RunArgs;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -45,11 +46,58 @@ struct Cli {
     /// Validate both config files, print what would be served, and exit.
     #[arg(short = 't', long)]
     test: bool,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(clap::Subcommand, Debug)]
+enum Command {
+    /// Team keys, through the running gateway's admin API.
+    Keys {
+        /// The admin listener's URL (default: `admin_listen` of gateway.yaml).
+        #[arg(long, env = "MODELGATE_ADMIN_URL")]
+        admin_url: Option<String>,
+        /// The admin key (default: `auth.admin_key` of gateway.yaml).
+        #[arg(long, env = "MODELGATE_ADMIN_KEY", hide_env_values = true)]
+        admin_key: Option<String>,
+        #[command(subcommand)]
+        command: server::KeysCommand,
+    },
+}
+
+/// `modelgate keys ...`: one admin API call, its answer printed.
+fn keys(
+    gateway: &std::path::Path,
+    url: &Option<String>,
+    key: &Option<String>,
+    command: &server::KeysCommand,
+) -> ExitCode {
+    let loaded = config::load_file(gateway).ok();
+    let done = server::AdminTarget::resolve(url.clone(), key.clone(), loaded.as_ref())
+        .and_then(|target| server::run_keys(&target, command));
+    match done {
+        Ok(out) => {
+            print!("{out}");
+            ExitCode::SUCCESS
+        }
+        Err(why) => {
+            eprintln!("modelgate keys: {why}");
+            ExitCode::from(1)
+        }
+    }
 }
 
 fn main() -> ExitCode {
     env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();
     let cli = Cli::parse();
+    if let Some(Command::Keys {
+        admin_url,
+        admin_key,
+        command,
+    }) = &cli.command
+    {
+        return keys(&cli.gateway, admin_url, admin_key, command);
+    }
     let conf = config::load_server_conf(cli.conf.as_deref());
     let gateway = config::load_file(&cli.gateway);
     let (conf, loaded) = match (conf, gateway) {
@@ -88,7 +136,14 @@ fn main() -> ExitCode {
         conf: None,
     };
     match server::build(opt, conf, &loaded) {
-        Ok(s) => s.run_forever(),
+        Ok(built) => {
+            built.server.run(RunArgs::default());
+            // Requests are over: what they recorded reaches the disk.
+            if let Err(e) = built.store.flush() {
+                log::error!("store: usage records not all written at exit: {e}");
+            }
+            ExitCode::SUCCESS
+        }
         Err(e) => {
             eprintln!("{e}");
             ExitCode::from(1)

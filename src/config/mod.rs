@@ -267,10 +267,21 @@ impl Instance {
     /// instance's, else the shipped table's for this provider type;
     /// `None`: unpriced (tokens are recorded, cost is `null`).
     pub fn price_of(&self, model: &str) -> Option<Price> {
-        (self.options.get(model).and_then(|o| o.price))
-            .or(self.price)
-            .or_else(|| crate::providers::shipped_price(self.kind, model))
+        let own = self.options.get(model).and_then(|o| o.price);
+        model_price(self.kind, own, self.price, model)
     }
+}
+
+/// A model's price: its own, else its instance's, else the shipped
+/// table's for the provider type.
+pub fn model_price(
+    kind: ProviderType,
+    own: Option<Price>,
+    instance: Option<Price>,
+    model: &str,
+) -> Option<Price> {
+    own.or(instance)
+        .or_else(|| crate::providers::shipped_price(kind, model))
 }
 
 /// What an instance's entry says about one of its models.

@@ -48,6 +48,8 @@ pub struct Attempt<'a> {
     pub ticket: &'a Ticket<'a>,
     /// Set when the provider speaks another dialect than the client.
     pub translation: Option<Translation>,
+    /// The gateway asked for stream usage the client did not ask for.
+    pub strip_usage: bool,
 }
 
 /// How a reply goes back to a client of another dialect.
@@ -174,6 +176,7 @@ pub async fn run(
             Body::Stream(_) => "text/event-stream",
             Body::Whole(_) => "application/json",
         }),
+        strip_usage: a.strip_usage,
     };
     let broke = match body {
         Body::Stream(first) => {

@@ -7,7 +7,7 @@ use super::headers::{self, Routed};
 use super::{client, GatewayError, State};
 use super::{cors, respond};
 use crate::dialect::translate::StreamTranslator;
-use crate::dialect::{responses, Dialect, StreamTail, Usage};
+use crate::dialect::{responses, Dialect, StreamTail, StreamUsage, Usage, UsageChunkFilter};
 use crate::observe::RequestCtx;
 use crate::upstream::{BodyBatches, UpSession};
 use bytes::Bytes;
@@ -29,6 +29,46 @@ pub struct Deliver<'s> {
     /// Set for a reply translated to the client's dialect: its content
     /// type (the provider's length and type no longer apply).
     pub content_type: Option<&'static str>,
+    /// The gateway asked the provider for stream usage the client did not
+    /// ask for: the usage-only chunk is taken out of what the client gets.
+    pub strip_usage: bool,
+}
+
+/// What a pass-through stream's bytes are read for on their way: the
+/// usage they report (every event, not only the last few KiB), and the
+/// usage-only chunk the client did not ask for.
+struct PassThrough {
+    usage: StreamUsage,
+    filter: Option<UsageChunkFilter>,
+}
+
+impl PassThrough {
+    fn new(strip_usage: bool) -> Self {
+        Self {
+            usage: StreamUsage::default(),
+            filter: strip_usage.then(UsageChunkFilter::default),
+        }
+    }
+
+    /// What of `chunk` goes to the client.
+    fn pass(&mut self, chunk: Bytes) -> Bytes {
+        self.usage.push(&chunk);
+        match &mut self.filter {
+            None => chunk,
+            Some(filter) => {
+                let mut out = Vec::with_capacity(chunk.len());
+                filter.push(&chunk, &mut out);
+                Bytes::from(out)
+            }
+        }
+    }
+
+    /// Whatever the filter still holds, at the end of the stream.
+    fn finish(&mut self) -> Option<Bytes> {
+        let mut out = Vec::new();
+        self.filter.as_mut()?.finish(&mut out);
+        Some(Bytes::from(out))
+    }
 }
 
 /// How a streamed body ended.
@@ -61,6 +101,10 @@ impl Deliver<'_> {
         }
         if let Some(allow) = &self.ctx.cors {
             cors::add(&mut head, allow)?;
+        }
+        // The key's own limits, not the provider account's.
+        for (name, value) in &self.ctx.rate_limit {
+            head.insert_header(*name, value.as_str())?;
         }
         Ok(head)
     }
@@ -123,8 +167,10 @@ impl Deliver<'_> {
             Dialect::Responses => StreamTail::for_responses(),
             _ => StreamTail::default(),
         });
+        let mut through = (sse && translator.is_none()).then(|| PassThrough::new(self.strip_usage));
         if let Some(chunk) = first {
-            let chunk = translate(&mut translator, |t, out| t.feed(&chunk, out)).unwrap_or(chunk);
+            let chunk = translate(&mut translator, |t, out| t.feed(&chunk, out))
+                .unwrap_or_else(|| pass(&mut through, chunk));
             if !self.send_chunk(chunk, &mut tail).await {
                 return self.client_went_away();
             }
@@ -139,22 +185,25 @@ impl Deliver<'_> {
             };
             let why = match next {
                 Ok(Ok(Some(chunk))) => {
-                    let chunk =
-                        translate(&mut translator, |t, out| t.feed(&chunk, out)).unwrap_or(chunk);
+                    let chunk = translate(&mut translator, |t, out| t.feed(&chunk, out))
+                        .unwrap_or_else(|| pass(&mut through, chunk));
                     if !self.send_chunk(chunk, &mut tail).await {
                         return self.client_went_away();
                     }
                     continue;
                 }
                 Ok(Ok(None)) => {
-                    if let Some(last) = translate(&mut translator, |t, out| t.finish(out)) {
+                    let last = translate(&mut translator, |t, out| t.finish(out))
+                        .or_else(|| through.as_mut().and_then(PassThrough::finish));
+                    if let Some(last) = last {
                         if !self.send_chunk(last, &mut tail).await {
                             return self.client_went_away();
                         }
                     }
-                    self.ctx.usage = match &translator {
-                        Some(t) => t.usage().map(Usage::from),
-                        None => tail.as_ref().and_then(StreamTail::usage),
+                    self.ctx.usage = match (&translator, &through) {
+                        (Some(t), _) => t.usage().map(Usage::from),
+                        (None, Some(p)) => p.usage.usage(),
+                        (None, None) => None,
                     };
                     let _ = self.session.write_response_body(Bytes::new(), true).await;
                     self.state.connector.release(conn, self.peer).await;
@@ -175,6 +224,7 @@ impl Deliver<'_> {
                 t.fail(&why, &mut event);
                 self.cut_translated(event, why).await;
             } else {
+                self.ctx.usage = through.as_ref().and_then(|p| p.usage.usage());
                 self.cut(tail.as_ref(), why).await;
             }
             return StreamEnd::UpstreamBroke;
@@ -279,6 +329,14 @@ pub fn unix_now() -> u64 {
     SystemTime::now()
         .duration_since(SystemTime::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs())
+}
+
+/// A pass-through chunk as the client gets it.
+fn pass(through: &mut Option<PassThrough>, chunk: Bytes) -> Bytes {
+    match through {
+        Some(p) => p.pass(chunk),
+        None => chunk,
+    }
 }
 
 /// What the translator, if any, makes of one step (`None`: no translator,

@@ -10,7 +10,7 @@ use crate::teams::AuthError;
 use bytes::Bytes;
 use std::time::Duration;
 
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum GatewayError {
     #[error("The request is not valid HTTP/1.1.")]
     MalformedRequest,
@@ -29,6 +29,31 @@ pub enum GatewayError {
     MissingKey,
     #[error("Incorrect gateway key provided.")]
     UnknownKey,
+    #[error("The gateway key provided has expired.")]
+    KeyExpired,
+    #[error("Rate limit reached for key `{key}` on {what} per min: limit {limit}. Try again in {}s.", ceil_secs(*retry_after))]
+    KeyRateLimited {
+        key: String,
+        /// `requests` or `tokens`.
+        what: &'static str,
+        limit: u64,
+        retry_after: Duration,
+    },
+    #[error("Key `{key}` has used its budget of ${usd} ({period}): {spent:.4} spent.")]
+    OverBudget {
+        key: String,
+        usd: f64,
+        spent: f64,
+        period: &'static str,
+        /// Until the period rolls over (none for a `total` budget).
+        retry_after: Option<Duration>,
+    },
+    #[error("Too many requests from this address; try again in {}s.", ceil_secs(*retry_after).max(1))]
+    AddressRateLimited { retry_after: Duration },
+    #[error("{0}")]
+    BadQuery(String),
+    #[error("Usage records cannot be read right now.")]
+    StoreUnavailable,
     #[error("Gateway key `{key}` is not allowed to use model `{model}`.")]
     ModelNotAllowed { key: String, model: String },
     #[error("The model `{0}` does not exist. GET /v1/models lists the available models.")]
@@ -92,18 +117,23 @@ impl GatewayError {
             | Self::InvalidField { .. }
             | Self::RouteNotServed { .. }
             | Self::Untranslatable(_)
-            | Self::Undecodable(_) => 400,
-            Self::MissingKey | Self::UnknownKey => 401,
+            | Self::Undecodable(_)
+            | Self::BadQuery(_) => 400,
+            Self::MissingKey | Self::UnknownKey | Self::KeyExpired => 401,
             Self::ModelNotAllowed { .. } | Self::OriginNotAllowed => 403,
             Self::UnknownModel(_) | Self::UnknownPath(_) | Self::WebSocketRefused => 404,
             Self::MethodNotAllowed { .. } => 405,
             Self::RequestTimeout { .. } => 408,
             Self::BodyTooLarge { .. } => 413,
             Self::UnsupportedEncoding(_) => 415,
-            Self::AllRateLimited { .. } | Self::TooManyConnections(_) => 429,
+            Self::AllRateLimited { .. }
+            | Self::TooManyConnections(_)
+            | Self::KeyRateLimited { .. }
+            | Self::OverBudget { .. }
+            | Self::AddressRateLimited { .. } => 429,
             Self::Internal => 500,
             Self::UpstreamFailed { .. } => 502,
-            Self::NoCandidate { .. } | Self::AtCapacity => 503,
+            Self::NoCandidate { .. } | Self::AtCapacity | Self::StoreUnavailable => 503,
             Self::UpstreamTimeout { .. } => 504,
         }
     }
@@ -124,6 +154,13 @@ impl GatewayError {
             Self::UnsupportedEncoding(_) => ("invalid_request_error", "unsupported_encoding", None),
             Self::MissingKey => ("invalid_request_error", "missing_api_key", None),
             Self::UnknownKey => ("invalid_request_error", "invalid_api_key", None),
+            Self::KeyExpired => ("invalid_request_error", "expired_api_key", None),
+            // OpenAI's own types: which limit was hit.
+            Self::KeyRateLimited { what, .. } => (*what, "rate_limit_exceeded", None),
+            Self::OverBudget { .. } => ("insufficient_quota", "insufficient_quota", None),
+            Self::AddressRateLimited { .. } => ("rate_limit_error", "rate_limit_exceeded", None),
+            Self::BadQuery(_) => ("invalid_request_error", "invalid_query", None),
+            Self::StoreUnavailable => ("service_unavailable", "store_unavailable", None),
             Self::ModelNotAllowed { .. } => {
                 ("permission_error", "model_not_allowed", Some("model"))
             }
@@ -151,7 +188,13 @@ impl GatewayError {
             | Self::NoCandidate {
                 retry_after: Some(retry_after),
                 ..
-            } => Some(ceil_secs(*retry_after)),
+            }
+            | Self::KeyRateLimited { retry_after, .. }
+            | Self::AddressRateLimited { retry_after, .. }
+            | Self::OverBudget {
+                retry_after: Some(retry_after),
+                ..
+            } => Some(ceil_secs(*retry_after).max(1)),
             _ => None,
         }
     }
@@ -175,6 +218,7 @@ impl From<AuthError> for GatewayError {
         match e {
             AuthError::MissingKey => Self::MissingKey,
             AuthError::UnknownKey => Self::UnknownKey,
+            AuthError::Expired => Self::KeyExpired,
         }
     }
 }

@@ -11,7 +11,7 @@ use super::classify::{final_error, Failure};
 use super::{client, encoding, GatewayError, State};
 use crate::dialect::pair::Pair;
 use crate::dialect::translate::RequestOptions;
-use crate::dialect::{strip_unsigned_thinking, ApiRoute, Dialect, RequestBody};
+use crate::dialect::{strip_unsigned_thinking, with_include_usage, ApiRoute, Dialect, RequestBody};
 use crate::observe::{AttemptLog, RequestCtx};
 use crate::routing::{Candidate, Plan, Skip, Ticket};
 use crate::teams::Caller;
@@ -46,7 +46,7 @@ pub async fn serve(
     let body = RequestBody::parse(body)?;
     ctx.requested_model = Some(body.model.clone());
     ctx.stream = body.stream;
-    if !state.auth.allows(caller, &body.model) {
+    if !caller.allows(&body.model) {
         return Err(GatewayError::ModelNotAllowed {
             key: caller.name.as_deref().unwrap_or("-").to_string(),
             model: super::truncate(&body.model, 200),
@@ -144,6 +144,7 @@ fn start<'a>(
 ) -> Result<Attempt<'a>, GatewayError> {
     ctx.attempts += 1;
     ctx.instance = Some(up.id.clone());
+    ctx.instance_index = Some(candidate.instance);
     ctx.upstream_model = Some(candidate.model.clone());
     let model = &candidate.model;
     // A provider that serves Responses itself gets the request as it is.
@@ -156,6 +157,12 @@ fn start<'a>(
     let pair = (!native)
         .then(|| Pair::between(route.dialect(), up.dialect))
         .flatten();
+    // Usage is exact only if the provider reports it: an OpenAI-format
+    // stream does so when asked, and the client's stream then loses that
+    // one chunk again (`deliver`). Where a provider refuses the option,
+    // its tokens are recorded as unknown.
+    let asks_usage = up.dialect != Dialect::OpenAi || up.kind.accepts_stream_options();
+    let mut strip_usage = false;
     let (body_out, translation) = match pair {
         None if up.dialect == Dialect::Anthropic => {
             let out = body.for_model(model);
@@ -164,13 +171,27 @@ fn start<'a>(
             let out = strip_unsigned_thinking(&out).map_or(out, Bytes::from);
             (out, None)
         }
+        None if body.stream
+            && !body.stream_usage
+            && asks_usage
+            && matches!(route, ApiRoute::ChatCompletions | ApiRoute::Completions) =>
+        {
+            let out = body.for_model(model);
+            match with_include_usage(&out) {
+                Some(asked) => {
+                    strip_usage = true;
+                    (Bytes::from(asked), None)
+                }
+                None => (out, None),
+            }
+        }
         None => (body.for_model(model), None),
         Some(pair) => {
             let (max_output_tokens, reasoning) = up.model_options(model);
             let opts = RequestOptions {
                 model: model.to_string(),
                 max_output_tokens,
-                stream_usage: body.stream,
+                stream_usage: body.stream && asks_usage,
                 reasoning,
             };
             let translated = (pair.request(&body.bytes, &opts))
@@ -193,6 +214,7 @@ fn start<'a>(
         stream: body.stream,
         ticket,
         translation,
+        strip_usage,
     })
 }
 

@@ -35,9 +35,11 @@ mod encoding;
 mod error;
 mod failover;
 mod headers;
+mod ledger;
 mod local;
 mod respond;
 mod state;
+mod usage;
 
 pub use classify::{classify, final_error, Failure, Served, Verdict};
 pub use connection::Sweeper;
@@ -46,6 +48,7 @@ pub use state::{Parts, State};
 
 use crate::dialect::ApiRoute;
 use crate::observe::RequestCtx;
+use crate::teams::Caller;
 use async_trait::async_trait;
 use connection::{Next, Refused, Slot};
 use pingora::apps::{HttpPersistentSettings, HttpServerApp, ReusedHttpStream};
@@ -77,9 +80,11 @@ impl Gateway {
         if self.state.draining.load(Ordering::Relaxed) {
             session.set_keepalive(None);
         }
-        if let Err(e) = self.serve(session, ctx).await {
+        let mut caller = None;
+        if let Err(e) = self.serve(session, ctx, &mut caller).await {
             respond::fail(session, ctx, &e).await;
         }
+        ledger::settle(&self.state, ctx, caller.as_ref());
         self.state.metrics.request_finished(ctx);
         self.state.access_log.write(ctx);
     }
@@ -90,6 +95,7 @@ impl Gateway {
         &self,
         session: &mut ServerSession,
         ctx: &mut RequestCtx,
+        caller: &mut Option<Caller>,
     ) -> Result<(), GatewayError> {
         let state = &self.state;
         let req = session.req_header();
@@ -116,6 +122,14 @@ impl Gateway {
                 .await
                 .map_err(|_| GatewayError::Internal);
         }
+        // One address's rate, before anything else is looked at (health
+        // checks aside: a monitor must not be locked out by a busy office).
+        if path != "/health" {
+            (state.teams.check_address(client_ip(session))).map_err(|retry_after| {
+                state.metrics.rejected(None, "per_ip");
+                GatewayError::AddressRateLimited { retry_after }
+            })?;
+        }
         // `GET /v1/models/{id}`, decoded once.
         let one_model = if is_get { model_id(&path) } else { None };
         match (path.as_str(), ApiRoute::from_path(&path)) {
@@ -132,7 +146,7 @@ impl Gateway {
                 ctx.route = "models";
                 let shape = local::ListShape::of(&req.headers);
                 ctx.dialect = shape.dialect();
-                let caller = authenticate(state, session, ctx)?;
+                let caller = authenticate(state, session, ctx, caller)?;
                 let body = local::models(state, &caller, shape);
                 respond::json(session, ctx, 200, body)
                     .await
@@ -143,7 +157,7 @@ impl Gateway {
                 ctx.route = "models";
                 let shape = local::ListShape::of(&req.headers);
                 ctx.dialect = shape.dialect();
-                let caller = authenticate(state, session, ctx)?;
+                let caller = authenticate(state, session, ctx, caller)?;
                 let id = one_model.unwrap_or_default();
                 let body = local::model(state, &caller, &id, shape)
                     .ok_or_else(|| GatewayError::UnknownModel(truncate(&id, 200)))?;
@@ -151,12 +165,19 @@ impl Gateway {
                     .await
                     .map_err(|_| GatewayError::Internal)
             }
+            // The caller's own usage, or everyone's for the admin key.
+            ("/v1/usage", _) if is_get => {
+                ctx.route = "usage";
+                usage::serve(state, session, ctx).await
+            }
             // An API call (`/v1/messages?beta=true` too: the query is not
-            // part of the path): authenticate, then route with failover.
+            // part of the path): authenticate, hold the key to its budget
+            // and limits, then route with failover.
             (_, Some(route)) if method == http::Method::POST => {
                 ctx.route = route.label();
                 ctx.dialect = route.dialect();
-                let caller = authenticate(state, session, ctx)?;
+                let caller = authenticate(state, session, ctx, caller)?;
+                ledger::admit(state, ctx, &caller)?;
                 failover::serve(state, session, ctx, route, &caller).await
             }
             // Codex first tries Responses over a WebSocket: refused at once
@@ -166,7 +187,9 @@ impl Gateway {
                 session.set_keepalive(None);
                 Err(GatewayError::WebSocketRefused)
             }
-            (_, Some(_)) | ("/health" | "/v1/models" | "/models", _) => Err(not_allowed()),
+            (_, Some(_)) | ("/health" | "/v1/models" | "/models" | "/v1/usage", _) => {
+                Err(not_allowed())
+            }
             _ => Err(GatewayError::UnknownPath(truncate(&path, 200))),
         }
     }
@@ -197,15 +220,23 @@ impl Gateway {
     }
 }
 
-/// The caller by its gateway key, named in the request record.
+/// The caller by its gateway key, named in the request record and kept
+/// in `slot` (its usage is charged to it when the request ends).
 fn authenticate(
     state: &State,
     session: &ServerSession,
     ctx: &mut RequestCtx,
-) -> Result<crate::teams::Caller, GatewayError> {
-    let caller = state.auth.authenticate(&session.req_header().headers)?;
+    slot: &mut Option<Caller>,
+) -> Result<Caller, GatewayError> {
+    let caller = state.teams.authenticate(&session.req_header().headers)?;
     ctx.key_name = caller.name.clone();
+    *slot = Some(caller.clone());
     Ok(caller)
+}
+
+/// The client's address (a Unix socket has none).
+fn client_ip(session: &ServerSession) -> Option<std::net::IpAddr> {
+    Some(session.client_addr()?.as_inet()?.ip())
 }
 
 /// The `{id}` of `/v1/models/{id}` (or `/models/{id}`), percent-decoded:

@@ -77,6 +77,9 @@ fn own_head(ctx: &mut RequestCtx, status: u16) -> pingora::Result<ResponseHeader
     if let Some(allow) = &ctx.cors {
         cors::add(&mut h, allow)?;
     }
+    for (name, value) in &ctx.rate_limit {
+        h.insert_header(*name, value.as_str())?;
+    }
     ctx.status = status;
     ctx.first_byte.get_or_insert_with(std::time::Instant::now);
     Ok(h)

@@ -6,14 +6,15 @@ use super::cors::Cors;
 use crate::config::{Config, Timeouts};
 use crate::observe::{AccessLog, Metrics, MetricsError};
 use crate::routing::{Health, Report, Router};
-use crate::teams::Auth;
+use crate::teams::Teams;
 use crate::upstream::{Connector, Upstream};
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 use std::time::Duration;
 
 pub struct State {
-    pub auth: Auth,
+    /// Keys, limits, budgets and the usage store.
+    pub teams: Teams,
     pub router: Router,
     /// By instance index, as routing numbers them.
     pub upstreams: Arc<[Upstream]>,
@@ -34,6 +35,7 @@ pub struct State {
 
 /// What the server built for the request path to share.
 pub struct Parts {
+    pub teams: Teams,
     pub upstreams: Arc<[Upstream]>,
     pub connector: Arc<Connector>,
     pub health: Arc<Health>,
@@ -49,7 +51,7 @@ impl State {
         // Model labels: the routable names, nothing a client made up.
         let metrics = Metrics::new(router.model_names().iter().map(|n| n.id.clone()))?;
         Ok(Self {
-            auth: Auth::new(&config.auth),
+            teams: parts.teams,
             router,
             upstreams: parts.upstreams,
             connector: parts.connector,

@@ -12,8 +12,8 @@ use super::RequestCtx;
 use pingora_prometheus::prometheus::core::{Collector, Desc};
 use pingora_prometheus::prometheus::proto::MetricFamily;
 use pingora_prometheus::prometheus::{
-    self, exponential_buckets, histogram_opts, opts, Histogram, HistogramVec, IntCounterVec,
-    IntGauge, IntGaugeVec,
+    self, exponential_buckets, histogram_opts, opts, CounterVec, Histogram, HistogramVec,
+    IntCounterVec, IntGauge, IntGaugeVec,
 };
 use std::collections::HashSet;
 use std::time::Duration;
@@ -26,6 +26,11 @@ pub struct Metrics {
     duration: HistogramVec,
     overhead: Histogram,
     tokens: IntCounterVec,
+    key_requests: IntCounterVec,
+    key_tokens: IntCounterVec,
+    key_cost: CounterVec,
+    rejections: IntCounterVec,
+    store_pending: IntGauge,
     in_flight: IntGauge,
     open_streams: IntGauge,
     /// Model names that may be labels: every routable name of the config.
@@ -79,6 +84,23 @@ impl Metrics {
                 opts!("modelgate_tokens_total", "Tokens as reported in the response's usage, by instance, upstream model and kind (prompt, completion)."),
                 &["instance", "model", "kind"],
             )?,
+            key_requests: IntCounterVec::new(
+                opts!("modelgate_key_requests_total", "Requests by team key name (`-` on an open gateway)."),
+                &["key"],
+            )?,
+            key_tokens: IntCounterVec::new(
+                opts!("modelgate_key_tokens_total", "Tokens by team key name and kind (prompt, completion, cached)."),
+                &["key", "kind"],
+            )?,
+            key_cost: CounterVec::new(
+                opts!("modelgate_key_cost_usd_total", "Cost in US dollars by team key name (priced models only)."),
+                &["key"],
+            )?,
+            rejections: IntCounterVec::new(
+                opts!("modelgate_limit_rejections_total", "Requests refused without an upstream call, by key name and reason (rpm, tpm, budget, per_ip)."),
+                &["key", "reason"],
+            )?,
+            store_pending: IntGauge::new("modelgate_usage_records_pending", "Usage records accepted but not yet committed to the store (a growing number means the writer falls behind).")?,
             in_flight: IntGauge::new("modelgate_requests_in_flight", "Requests being served now.")?,
             open_streams: IntGauge::new("modelgate_open_streams", "Streamed responses being passed through now.")?,
             known_models: known_models.into_iter().collect(),
@@ -87,7 +109,12 @@ impl Metrics {
 
     /// Into the default registry, which Pingora's Prometheus service serves.
     pub fn register(&self) -> prometheus::Result<()> {
-        let all: [Box<dyn Collector>; 9] = [
+        let all: [Box<dyn Collector>; 14] = [
+            Box::new(self.key_requests.clone()),
+            Box::new(self.key_tokens.clone()),
+            Box::new(self.key_cost.clone()),
+            Box::new(self.rejections.clone()),
+            Box::new(self.store_pending.clone()),
             Box::new(self.requests.clone()),
             Box::new(self.attempts.clone()),
             Box::new(self.failovers.clone()),
@@ -112,6 +139,19 @@ impl Metrics {
     pub fn stream_opened(&self) -> OpenStream<'_> {
         self.open_streams.inc();
         OpenStream(&self.open_streams)
+    }
+
+    /// A request refused by a key's (or an address's) limit or budget.
+    pub fn rejected(&self, key: Option<&str>, reason: &'static str) {
+        (self
+            .rejections
+            .with_label_values(&[key.unwrap_or("-"), reason]))
+        .inc();
+    }
+
+    /// Records waiting for the store's writer.
+    pub fn store_pending(&self, n: u64) {
+        self.store_pending.set(i64::try_from(n).unwrap_or(i64::MAX));
     }
 
     fn model<'a>(&self, name: Option<&'a str>) -> &'a str {
@@ -165,9 +205,32 @@ impl Metrics {
                     .inc_by(n);
             }
         }
+        if ctx.requested_model.is_some() {
+            self.key_finished(ctx);
+        }
         // Last: a scrape that sees the gauge at zero sees every counter above.
         if ctx.in_flight {
             self.in_flight.dec();
+        }
+    }
+}
+
+impl Metrics {
+    /// A routed request's count, tokens and cost under its key's name.
+    fn key_finished(&self, ctx: &RequestCtx) {
+        let key = ctx.key_name.as_deref().unwrap_or("-");
+        self.key_requests.with_label_values(&[key]).inc();
+        if let Some(u) = ctx.usage {
+            for (kind, n) in [
+                ("prompt", u.prompt_tokens),
+                ("completion", u.completion_tokens),
+                ("cached", u.cached_tokens),
+            ] {
+                self.key_tokens.with_label_values(&[key, kind]).inc_by(n);
+            }
+        }
+        if let Some(cost) = ctx.cost_usd {
+            self.key_cost.with_label_values(&[key]).inc_by(cost);
         }
     }
 }

@@ -30,8 +30,10 @@ pub struct RequestCtx {
     /// Whether the response body went out without a `Content-Length` (so
     /// its end can still be framed after an upstream failure).
     pub chunked: bool,
-    /// The instance and upstream model that served (or last failed).
+    /// The instance and upstream model that served (or last failed), and
+    /// the instance's index (as routing numbers them).
     pub instance: Option<Arc<str>>,
+    pub instance_index: Option<usize>,
     pub upstream_model: Option<Arc<str>>,
     pub attempts: u32,
     pub status: u16,
@@ -46,6 +48,11 @@ pub struct RequestCtx {
     pub bytes_in: usize,
     pub bytes_out: usize,
     pub usage: Option<Usage>,
+    /// What the usage cost, where the model has a price.
+    pub cost_usd: Option<f64>,
+    /// OpenAI's `x-ratelimit-*` headers, for a key with rate limits: on
+    /// every response to it.
+    pub rate_limit: Vec<(&'static str, String)>,
     /// Counted in the in-flight gauge (so the metrics take it out once).
     pub in_flight: bool,
     /// `Access-Control-Allow-Origin` for every response, when the request
@@ -65,6 +72,7 @@ impl RequestCtx {
             stream: false,
             chunked: false,
             instance: None,
+            instance_index: None,
             upstream_model: None,
             attempts: 0,
             status: 0,
@@ -75,6 +83,8 @@ impl RequestCtx {
             bytes_in: 0,
             bytes_out: 0,
             usage: None,
+            cost_usd: None,
+            rate_limit: Vec::new(),
             in_flight: false,
             cors: None,
         }

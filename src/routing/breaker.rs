@@ -162,6 +162,17 @@ impl CircuitBreaker {
         self.state.store(OPEN, Relaxed);
     }
 
+    /// Close at once (an operator's reset): a new cycle, so trials of the
+    /// old one count as ordinary requests.
+    pub fn close(&self) {
+        let mut inner = self.inner();
+        inner.cycle += 1;
+        inner.trials_out = 0;
+        inner.trials_ok = 0;
+        self.consecutive.store(0, Relaxed);
+        self.state.store(CLOSED, Relaxed);
+    }
+
     /// A trial that ended without a verdict (the client left, a 429):
     /// give its slot to the next request.
     pub fn release(&self, trial: Trial) {

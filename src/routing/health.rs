@@ -153,6 +153,24 @@ impl Health {
         })
     }
 
+    /// An operator's reset of instance `i`: every model's cooldown
+    /// cleared, the key no longer suspect or out, the breaker closed.
+    pub fn reset(&self, i: usize) {
+        let Some(h) = self.instances.get(i) else {
+            return;
+        };
+        let slots = self.slots.get(h.first_slot..=h.first_slot + h.models.len());
+        for slot in slots.into_iter().flatten() {
+            slot.cool_until.store(0, Relaxed);
+        }
+        h.disabled_until.store(0, Relaxed);
+        // The next health check says again whether it is down.
+        h.probe_down.store(false, Relaxed);
+        h.probe_failures.store(0, Relaxed);
+        h.suspect_until.store(0, Relaxed);
+        h.breaker.close();
+    }
+
     pub fn in_flight(&self, i: usize) -> u32 {
         self.instances
             .get(i)

@@ -16,11 +16,31 @@ pub fn describe(loaded: &Loaded, conf: &ServerConf) -> String {
         .collect();
     let _ = writeln!(out, "listen: {}", listen.join(", "));
     if let Some(a) = c.admin_listen {
-        let _ = writeln!(out, "admin_listen: {a} (GET /metrics)");
+        let api = match c.admin_key {
+            Some(_) => "GET /metrics, admin API",
+            None => "GET /metrics; admin API off: no auth.admin_key",
+        };
+        let _ = writeln!(out, "admin_listen: {a} ({api})");
     }
     let _ = writeln!(out, "threads: {}", conf.threads);
     let _ = writeln!(out, "access_log: {}", access_log(c, conf));
-    let _ = writeln!(out, "auth: {} gateway key(s)", c.auth.len());
+    let limited = (c.auth.iter())
+        .filter(|k| k.rate_limit != Default::default() || k.budget.is_some())
+        .count();
+    let _ = writeln!(
+        out,
+        "auth: {} gateway key(s) in the file, {limited} with limits or a budget (keys in the store are added at start)",
+        c.auth.len()
+    );
+    if let Some(p) = c.per_ip {
+        let _ = writeln!(
+            out,
+            "per_ip: {} requests per minute per client address",
+            p.rpm
+        );
+    }
+    let crate::config::Store::Sqlite(path) = &c.store;
+    let _ = writeln!(out, "store: sqlite {}", path.display());
     let r = &c.routing;
     let _ = writeln!(
         out,

@@ -31,4 +31,7 @@ pub enum StartError {
     BadHeader(#[from] BadHeader),
     #[error("cannot handle SIGUSR1: {0}")]
     Signal(std::io::Error),
+    /// The store (`store:`) cannot be opened or read.
+    #[error("store: {0}")]
+    Store(#[from] crate::store::StoreError),
 }

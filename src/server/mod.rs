@@ -9,16 +9,20 @@ mod admin;
 mod describe;
 mod error;
 mod handover;
+mod keys_command;
 mod launcher;
 mod listen;
 
 pub use describe::describe;
 pub use error::StartError;
+pub use keys_command::{run as run_keys, AdminTarget, KeysCommand};
 
 use crate::config::{self, Loaded};
 use crate::gateway::{Gateway, Parts, State, Sweeper};
 use crate::observe::{AccessLog, InstanceGauge, InstanceStates};
 use crate::routing::Health;
+use crate::store::Store;
+use crate::teams::Teams;
 use crate::upstream::{BadHeader, Connector, Endpoints, Prober, Upstream};
 use handover::Handover;
 use listen::Listeners;
@@ -157,7 +161,7 @@ fn tls_why(e: &pingora::Error) -> String {
 /// listeners wait for it; with `daemon_wait_for_ready`, the launcher exits
 /// only then, so `systemctl reload` can QUIT the old process afterwards and
 /// a new process that fails to start never costs the old one its sockets.
-pub fn build(opt: Opt, conf: ServerConf, loaded: &Loaded) -> Result<Server, StartError> {
+pub fn build(opt: Opt, conf: ServerConf, loaded: &Loaded) -> Result<Built, StartError> {
     let config = &loaded.config;
     let tls = (config.listen.iter())
         .map(|l| {
@@ -187,7 +191,11 @@ pub fn build(opt: Opt, conf: ServerConf, loaded: &Loaded) -> Result<Server, Star
         &server.configuration,
     )));
     let health = Arc::new(Health::new(config));
+    let store = open_store(config)?;
+    seed_tokens_today(&store, config, &health)?;
+    let teams = Teams::new(config, Some(store.clone()))?;
     let parts = Parts {
+        teams,
         upstreams: upstreams.clone(),
         connector: connector.clone(),
         health: health.clone(),
@@ -204,6 +212,7 @@ pub fn build(opt: Opt, conf: ServerConf, loaded: &Loaded) -> Result<Server, Star
         config.routing.timeouts.idle,
     );
     let mut gateway = Service::new("modelgate".to_string(), Gateway::new(state.clone()));
+    let admin_state = state.clone();
     for (addr, tls) in listeners.api.iter().zip(tls) {
         let listener = ListenerConfig::tcp(addr.to_string()).l4_buffer(client_buffers());
         match tls {
@@ -227,10 +236,42 @@ pub fn build(opt: Opt, conf: ServerConf, loaded: &Loaded) -> Result<Server, Star
     if let Some(admin) = listeners.admin {
         let states = InstanceStates::new(move || instance_gauges(&state))?;
         pingora_prometheus::prometheus::register(Box::new(states))?;
-        let mut admin_service = Service::new("admin".to_string(), admin::Admin);
+        let mut admin_service = Service::new("admin".to_string(), admin::Admin::new(admin_state));
         admin_service.add_tcp(&admin.to_string());
         server.add_service(admin_service).add_dependency(&bootstrap);
         log::info!("admin listening on {admin}");
     }
-    Ok(server)
+    Ok(Built { server, store })
+}
+
+/// The server, and the store to flush once it has stopped.
+pub struct Built {
+    pub server: Server,
+    pub store: Store,
+}
+
+/// The store `store:` names, opened (and migrated) now, so that a store
+/// that cannot be used stops the start with one line.
+fn open_store(config: &config::Config) -> Result<Store, StartError> {
+    let config::Store::Sqlite(path) = &config.store;
+    let store = Store::open(path)?;
+    log::info!("store: {}", path.display());
+    Ok(store)
+}
+
+/// Routing's tokens-today (for `least-usage`) as the store has them, so a
+/// restart does not forget the day.
+fn seed_tokens_today(
+    store: &Store,
+    config: &config::Config,
+    health: &Health,
+) -> Result<(), StartError> {
+    let now_s = (crate::teams::now_ms() / 1000).max(0) as u64;
+    let day_start_ms = (now_s - now_s % 86_400) as i64 * 1000;
+    for (instance, model, tokens) in store.tokens_by_slot(day_start_ms)? {
+        if let Some(i) = config.instances.iter().position(|x| x.id == instance) {
+            health.seed_tokens(i, &model, tokens, now_s);
+        }
+    }
+    Ok(())
 }

@@ -8,6 +8,11 @@
 //! one behind a mutex for the rare calls that answer at once (usage
 //! reports, spend, key changes). Those calls block: async callers run them
 //! with `spawn_blocking`. In WAL mode the reads never wait for the writer.
+//!
+//! Fork-safe: the gateway opens the store before Pingora daemonises (a
+//! `fork`, which keeps no thread and must not carry a SQLite connection
+//! into the child). So the writer thread starts with the first record, and
+//! the direct connection is opened again in a process that did not open it.
 
 mod keys;
 mod query;
@@ -21,8 +26,9 @@ pub use record::UsageRecord;
 
 use rusqlite::Connection;
 use std::path::Path;
+use std::path::PathBuf;
 use std::sync::mpsc::{self, RecvTimeoutError, Sender};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use std::thread::JoinHandle;
 use std::time::Duration;
 use writer::{Counters, Message, Writer};
@@ -101,10 +107,18 @@ pub struct Store {
 }
 
 struct Inner {
-    writer: WriterThread,
+    path: PathBuf,
+    /// Started by the first record or flush (see the module doc).
+    writer: OnceLock<Result<WriterThread, String>>,
     counters: Arc<Counters>,
-    direct: Mutex<Connection>,
+    direct: Mutex<Direct>,
     tuning: Tuning,
+}
+
+/// The direct connection and the process that opened it.
+struct Direct {
+    pid: u32,
+    conn: Option<Connection>,
 }
 
 /// The writer thread and the way in. Dropped with the last [`Store`]:
@@ -145,29 +159,45 @@ impl Store {
             path: path.display().to_string(),
             reason,
         };
-        let mut writer_conn = schema::connect(path, tuning.busy_timeout)?;
-        schema::migrate(&mut writer_conn).map_err(|e| match e {
+        let mut conn = schema::connect(path, tuning.busy_timeout)?;
+        schema::migrate(&mut conn).map_err(|e| match e {
             StoreError::NewerSchema { .. } => e,
             other => open_error(other.to_string()),
         })?;
-        let direct = schema::connect(path, tuning.busy_timeout)?;
-        let counters = Arc::new(Counters::default());
-        let (inbox, outbox) = mpsc::channel();
-        let writer = Writer::new(writer_conn, Arc::clone(&counters), tuning);
-        let thread = std::thread::Builder::new()
-            .name("modelgate-store".to_owned())
-            .spawn(move || writer.run(outbox))
-            .map_err(|e| open_error(format!("cannot start the writer thread: {e}")))?;
         Ok(Store {
             inner: Arc::new(Inner {
-                writer: WriterThread {
-                    inbox: Some(inbox),
-                    thread: Some(thread),
-                },
-                counters,
-                direct: Mutex::new(direct),
+                path: path.to_path_buf(),
+                writer: OnceLock::new(),
+                counters: Arc::new(Counters::default()),
+                direct: Mutex::new(Direct {
+                    pid: std::process::id(),
+                    conn: Some(conn),
+                }),
                 tuning,
             }),
+        })
+    }
+
+    /// The writer thread, started on first use.
+    fn writer(&self) -> Result<&WriterThread, StoreError> {
+        let inner = &self.inner;
+        let started = inner.writer.get_or_init(|| {
+            let conn = schema::connect(&inner.path, inner.tuning.busy_timeout)
+                .map_err(|e| e.to_string())?;
+            let (inbox, outbox) = mpsc::channel();
+            let writer = Writer::new(conn, Arc::clone(&inner.counters), inner.tuning);
+            let thread = std::thread::Builder::new()
+                .name("modelgate-store".to_owned())
+                .spawn(move || writer.run(outbox))
+                .map_err(|e| format!("cannot start the writer thread: {e}"))?;
+            Ok(WriterThread {
+                inbox: Some(inbox),
+                thread: Some(thread),
+            })
+        });
+        started.as_ref().map_err(|why| {
+            log::error!("store: {why}");
+            StoreError::Stopped
         })
     }
 
@@ -179,7 +209,11 @@ impl Store {
         if !inner.counters.admit(inner.tuning.pending_cap) {
             return;
         }
-        if inner.writer.send(Message::Record(r)).is_err() {
+        if self
+            .writer()
+            .and_then(|w| w.send(Message::Record(r)))
+            .is_err()
+        {
             inner.counters.lose(1, "the writer thread has stopped");
         }
     }
@@ -197,8 +231,12 @@ impl Store {
     /// Blocks until every record accepted before the call is committed, or
     /// the flush timeout (10 s) passes.
     pub fn flush(&self) -> Result<(), StoreError> {
+        if self.inner.writer.get().is_none() {
+            // Nothing was ever recorded: nothing to wait for.
+            return Ok(());
+        }
         let (reply, answer) = mpsc::channel();
-        self.inner.writer.send(Message::Flush(reply))?;
+        self.writer()?.send(Message::Flush(reply))?;
         match answer.recv_timeout(self.inner.tuning.flush_timeout) {
             Ok(()) => Ok(()),
             Err(RecvTimeoutError::Timeout) => Err(StoreError::FlushTimeout {
@@ -210,52 +248,66 @@ impl Store {
 
     /// The usage report for `q` (blocking).
     pub fn usage(&self, q: &UsageQuery) -> Result<UsageReport, StoreError> {
-        query::usage(&self.direct(), q)
+        self.with_direct(|c| query::usage(c, q))
     }
 
     /// What `key` spent since `since_ms` (blocking); unknown costs count 0.
     pub fn spend(&self, key: &str, since_ms: i64) -> Result<f64, StoreError> {
-        query::spend(&self.direct(), key, since_ms)
+        self.with_direct(|c| query::spend(c, key, since_ms))
     }
 
     /// Prompt + completion tokens per (instance, upstream model) since
     /// `since_ms`, ordered by both (blocking).
     pub fn tokens_by_slot(&self, since_ms: i64) -> Result<Vec<(String, String, u64)>, StoreError> {
-        query::tokens_by_slot(&self.direct(), since_ms)
+        self.with_direct(|c| query::tokens_by_slot(c, since_ms))
     }
 
     /// Every stored team key, by name.
     pub fn keys(&self) -> Result<Vec<StoredKey>, StoreError> {
-        keys::all(&self.direct())
+        self.with_direct(keys::all)
     }
 
     pub fn key(&self, name: &str) -> Result<Option<StoredKey>, StoreError> {
-        keys::one(&self.direct(), name)
+        self.with_direct(|c| keys::one(c, name))
     }
 
     /// Adds a key; [`StoreError::NameTaken`] if one has its name.
     pub fn insert_key(&self, k: &StoredKey) -> Result<(), StoreError> {
-        keys::insert(&self.direct(), k)
+        self.with_direct(|c| keys::insert(c, k))
     }
 
     /// Replaces the key named `k.name`; [`StoreError::NotFound`] if none.
     pub fn update_key(&self, k: &StoredKey) -> Result<(), StoreError> {
-        keys::update(&self.direct(), k)
+        self.with_direct(|c| keys::update(c, k))
     }
 
     /// Removes a key; `false` if there was none.
     pub fn delete_key(&self, name: &str) -> Result<bool, StoreError> {
-        keys::delete(&self.direct(), name)
+        self.with_direct(|c| keys::delete(c, name))
     }
 
     /// The direct connection. A panic while it was held cannot leave it
     /// half-changed (every change is one statement), so a poisoned lock is
     /// taken as it is.
-    fn direct(&self) -> MutexGuard<'_, Connection> {
-        self.inner
-            .direct
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
+    fn with_direct<T>(
+        &self,
+        f: impl FnOnce(&Connection) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        let mut direct = (self.inner.direct.lock()).unwrap_or_else(PoisonError::into_inner);
+        let pid = std::process::id();
+        if direct.pid != pid {
+            // Opened before a fork: the parent's, never to be used (nor
+            // closed) here.
+            std::mem::forget(direct.conn.take());
+            direct.pid = pid;
+        }
+        let conn = match direct.conn.take() {
+            Some(conn) => conn,
+            None => schema::connect(&self.inner.path, self.inner.tuning.busy_timeout)?,
+        };
+        let out = f(&conn);
+        direct.conn = Some(conn);
+        out
     }
 }
 

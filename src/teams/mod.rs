@@ -1,16 +1,23 @@
-//! Who may ask: the gateway keys a client presents and the model globs each
-//! key may use. Owns authentication and the per-key grant; must not decide
-//! routing, and must never keep or print a key's plaintext (only digests).
+//! Who may ask, and how much: the gateway keys a client presents (from the
+//! file and, created at run time, from the store), the model globs each key
+//! may use, its rate limits and budget, the client address's rate, what
+//! tokens cost, and the admin API's key operations. Must not decide
+//! routing, block the request path on the store, or keep or print a key's
+//! plaintext (only digests).
 
+mod admin;
+mod admission;
 mod budget;
 mod cost;
 mod keys;
 mod limits;
 mod per_ip;
 
-pub use budget::{check, period_end_ms, period_start_ms, OverBudget, Spend};
+pub use admin::handle as admin_keys;
+pub use admission::{now_ms, AdminError, Refusal, Teams};
+pub use budget::{check as check_budget, period_end_ms, period_start_ms, OverBudget, Spend};
 pub use cost::cost_usd;
-pub use keys::{Auth, AuthError, Caller};
+pub use keys::{AuthError, Caller, KeySet, Source, TeamKey};
 pub use limits::{
     go_duration, now_ns, retry_after_secs, Gcra, KeyLimiter, LimitKind, Limited, RateHeaders,
     Snapshot,

@@ -3,7 +3,7 @@
 //! the peer settings for Pingora's connector.
 
 use super::EndpointPool;
-use crate::config::{Instance, ModelOptions, Secret, Timeouts};
+use crate::config::{model_price, Instance, ModelOptions, Price, Secret, Timeouts};
 use crate::dialect::{ApiRoute, Dialect};
 use crate::providers::{
     models_path, reasons_by_name, upstream_path, AuthStyle, BaseUrl, ProviderType, UrlStyle,
@@ -35,6 +35,7 @@ pub struct Upstream {
     pub auth: Vec<(HeaderName, HeaderValue)>,
     connect_timeout: Duration,
     options: HashMap<String, ModelOptions>,
+    price: Option<Price>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -67,6 +68,7 @@ impl Upstream {
             auth,
             connect_timeout: timeouts.connect,
             options: inst.options.clone(),
+            price: inst.price,
         })
     }
 
@@ -89,6 +91,12 @@ impl Upstream {
         let options = self.options.get(model).copied().unwrap_or_default();
         let reasoning = options.reasoning.unwrap_or_else(|| reasons_by_name(model));
         (options.max_output_tokens, reasoning)
+    }
+
+    /// What `model` costs here (see [`Instance::price_of`]).
+    pub fn price_of(&self, model: &str) -> Option<Price> {
+        let own = self.options.get(model).and_then(|o| o.price);
+        model_price(self.kind, own, self.price, model)
     }
 
     /// The path of the instance's model list, which the health check
