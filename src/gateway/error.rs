@@ -39,7 +39,7 @@ pub enum GatewayError {
         limit: u64,
         retry_after: Duration,
     },
-    #[error("Key `{key}` has used its budget of ${usd} ({period}): {spent:.4} spent.")]
+    #[error("Key `{key}` has used its budget of ${usd} ({period}): ${spent:.6} spent. It is refused until the period rolls over.")]
     OverBudget {
         key: String,
         usd: f64,

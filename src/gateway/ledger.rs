@@ -55,10 +55,11 @@ fn put_headers(ctx: &mut RequestCtx, headers: &RateHeaders) {
     headers.each(|name, value| ctx.rate_limit.push((name, value)));
 }
 
-/// A request is over: price its usage and account for it. Only routed
-/// requests (those that named a model) are recorded.
+/// A request is over: price its usage and account for it. Every API call
+/// is recorded, refused ones too (with no tokens); `/health`, `/v1/models`
+/// and `/v1/usage` are not.
 pub fn settle(state: &State, ctx: &mut RequestCtx, caller: Option<&Caller>) {
-    if ctx.requested_model.is_none() {
+    if !ctx.api_call {
         return;
     }
     let up = ctx.instance_index.and_then(|i| state.upstreams.get(i));

@@ -176,6 +176,7 @@ impl Gateway {
             (_, Some(route)) if method == http::Method::POST => {
                 ctx.route = route.label();
                 ctx.dialect = route.dialect();
+                ctx.api_call = true;
                 let caller = authenticate(state, session, ctx, caller)?;
                 ledger::admit(state, ctx, &caller)?;
                 failover::serve(state, session, ctx, route, &caller).await

@@ -205,7 +205,7 @@ impl Metrics {
                     .inc_by(n);
             }
         }
-        if ctx.requested_model.is_some() {
+        if ctx.api_call {
             self.key_finished(ctx);
         }
         // Last: a scrape that sees the gauge at zero sees every counter above.
@@ -216,7 +216,7 @@ impl Metrics {
 }
 
 impl Metrics {
-    /// A routed request's count, tokens and cost under its key's name.
+    /// An API call's count, tokens and cost under its key's name.
     fn key_finished(&self, ctx: &RequestCtx) {
         let key = ctx.key_name.as_deref().unwrap_or("-");
         self.key_requests.with_label_values(&[key]).inc();

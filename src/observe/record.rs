@@ -23,6 +23,9 @@ pub struct RequestCtx {
     /// The gateway key's name, once authenticated.
     pub key_name: Option<Arc<str>>,
     pub route: &'static str,
+    /// An API call (routed, or refused before routing): recorded in the
+    /// store and counted under its key.
+    pub api_call: bool,
     /// The client's dialect: errors are answered in it.
     pub dialect: Dialect,
     pub requested_model: Option<String>,
@@ -67,6 +70,7 @@ impl RequestCtx {
             request_id: String::new(),
             key_name: None,
             route: "-",
+            api_call: false,
             dialect: Dialect::OpenAi,
             requested_model: None,
             stream: false,
