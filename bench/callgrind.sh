@@ -70,6 +70,9 @@ plain = {"model": "mock-small", "messages": messages}
 stream = {**plain, "stream": True, "stream_options": {"include_usage": True}}
 open(f"{sys.argv[1]}/non-stream.json", "w").write(json.dumps(plain))
 open(f"{sys.argv[1]}/stream.json", "w").write(json.dumps(stream))
+# A stream whose client does not ask for usage: the gateway asks for it and
+# takes the usage chunk out again.
+open(f"{sys.argv[1]}/stream-unasked.json", "w").write(json.dumps({**plain, "stream": True}))
 responses = {"model": "mock-small", "input": messages[0]["content"], "stream": True}
 open(f"{sys.argv[1]}/responses.json", "w").write(json.dumps(responses))
 EOF
@@ -88,13 +91,20 @@ measure() {
   local mock=$!
   pids+=("$mock")
   out=$work/$target-$2.callgrind
-  local argv
-  if [ "$target" = modelgate ] || [ "$target" = modelgate-translated ]; then
-    local type=openai-compatible
-    [ "$target" = modelgate ] || type=anthropic-compatible
+  local argv auth=''
+  if [ "$target" != pingora ]; then
+    local type=openai-compatible teams='' price=''
+    [ "$target" != modelgate-translated ] || type=anthropic-compatible
+    if [ "$target" = modelgate-teams ]; then
+      # A team key with limits and a budget never reached, a per-address
+      # limit, and a priced model: every check and the cost run.
+      teams='auth:\n  per_ip: { rpm: 100000000 }\n  keys:\n    - { name: bench, key: bench-team-key, rate_limit: { rpm: 100000000, tpm: 100000000000 }, budget: { usd: 1000000000, period: monthly } }\n'
+      price=', price: { input: 1, output: 2 }'
+      auth=bench-team-key
+    fi
     printf 'version: 1\nthreads: 1\nupstream_keepalive_pool_size: 256\n' >"$work/pingora.yaml"
-    printf 'listen: "127.0.0.1:%s"\naccess_log: off\nproviders:\n  - { id: mock-0, type: %s, base_url: "http://127.0.0.1:%s/v1", api_key: bench-key, models: [mock-small] }\n' \
-      "$port" "$type" "$up" >"$work/gateway.yaml"
+    printf "listen: \"127.0.0.1:%s\"\naccess_log: off\nstore: sqlite:%s\n${teams}providers:\n  - { id: mock-0, type: %s, base_url: \"http://127.0.0.1:%s/v1\", api_key: bench-key, models: [mock-small]%s }\n" \
+      "$port" "$work/$target-$2.db" "$type" "$up" "$price" >"$work/gateway.yaml"
     argv=("$bin/modelgate" -c "$work/pingora.yaml" -g "$work/gateway.yaml")
   else
     argv=("$bin/pingora-floor" "127.0.0.1:$port" "127.0.0.1:$up")
@@ -109,12 +119,13 @@ measure() {
   # the bodies then; wrk alone counts any well-framed 200 as a success).
   local end='' warm
   case "$2" in
-    stream) end=$'data: %[DONE%]\n\n$' ;;
+    stream | stream-unasked) end=$'data: %[DONE%]\n\n$' ;;
     responses)
       end=$'event: response%.completed\ndata: [^\n]*\n\n$'
       url="http://127.0.0.1:$port/v1/responses"
       ;;
   esac
+  export BENCH_AUTH=$auth
   warm=$(BENCH_EXPECT_END=$end BENCH_BODY_FILE=$body taskset -c 0 wrk -t1 -c8 -d2s -s bench/wrk/post.lua "$url" | grep '^WRK_RESULT ')
   if ! grep -q '"incomplete":0}' <<<"$warm"; then
     echo "bench/callgrind: $target $2: warm-up streams did not all end complete: $warm (see $work/$target-$2.log)" >&2
@@ -182,6 +193,28 @@ print()
 for what, x in (("translated stream", t), ("Responses stream", r)):
     print(f"- modelgate, {what} ÷ pass-through stream: {x / s:.2f}× "
           f"(goal ≤ 2×: {'✓' if x / s <= 2 else '✗ over'})")
+EOF
+# The same two requests from a team key with rate limits, a budget and a
+# per-address limit, on a priced model: what keys, limits and usage
+# accounting add to a request (issue 14's budget: within 10 %).
+for body in non-stream stream; do
+  read -r k_ir k_n <<<"$(measure modelgate-teams "$body")"
+  read -r m_ir m_n <<<"$(measure modelgate "$body")"
+  python3 - "$body" "$k_ir" "$k_n" "$m_ir" "$m_n" >>"$report" <<'EOF'
+import sys
+body, k_ir, k_n, m_ir, m_n = sys.argv[1], *map(int, sys.argv[2:])
+k, m = k_ir / k_n, m_ir / m_n
+print(f"- {body}: team key with limits, budget and per_ip {k:,.0f} vs open {m:,.0f} instructions: "
+      f"{k / m:.3f}× (goal ≤ 1.10×: {'✓' if k / m <= 1.10 else '✗ over'})")
+EOF
+done
+read -r u_ir u_n <<<"$(measure modelgate stream-unasked)"
+python3 - "$u_ir" "$u_n" "$m_ir" "$m_n" >>"$report" <<'EOF'
+import sys
+u_ir, u_n, m_ir, m_n = map(int, sys.argv[1:])
+u, m = u_ir / u_n, m_ir / m_n
+print(f"- stream whose client did not ask for usage (asked upstream, usage chunk filtered out) "
+      f"{u:,.0f} vs asked {m:,.0f} instructions: {u / m:.3f}×")
 EOF
 cat "$report"
 echo "callgrind files: $work" >&2

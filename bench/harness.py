@@ -46,6 +46,12 @@ END_RESPONSES = ("event: response%.completed\ndata: [^\n]*\n\n$", b"event: respo
 TARGETS = ("direct", "nginx", "modelgate")
 # Set from --access-log: modelgate writes its JSON access log (to /dev/null).
 ACCESS_LOG = False
+# Set from --teams: modelgate holds every request to a team key with rate
+# limits, a budget and a per-address limit (none ever reached), on a priced
+# model, so the key check, the limiters, the cost and the usage record all
+# run; the load sends the key (wrk cells only: sse-load sends no header).
+TEAMS = False
+TEAM_KEY = "bench-team-key"
 # Opt-in with --targets: Pingora's stock proxy (tools/pingora-floor), the
 # framework's own floor under modelgate.
 ALL_TARGETS = ("direct", "nginx", "pingora", "modelgate")
@@ -177,8 +183,14 @@ class Setup:
         # The access log is off, like nginx's here; --access-log writes it to
         # stdout (/dev/null), to measure what a line per request costs.
         log = "stdout" if ACCESS_LOG else "off"
+        teams = ""
+        if TEAMS:
+            teams = ("auth:\n  per_ip: { rpm: 100000000 }\n  keys:\n"
+                     f"    - {{ name: bench, key: {TEAM_KEY}, rate_limit: {{ rpm: 100000000, tpm: 100000000000 }},"
+                     " budget: { usd: 1000000000, period: monthly } }\n")
+            providers = providers.replace("models: [mock-small] }", "models: [mock-small], price: { input: 1, output: 2 } }")
         (d / "gateway.yaml").write_text(
-            f"listen: \"127.0.0.1:{self.port}\"\naccess_log: {log}\nproviders:\n{providers}")
+            f"listen: \"127.0.0.1:{self.port}\"\naccess_log: {log}\n{teams}providers:\n{providers}")
         env = {**os.environ, "RUST_LOG": "warn"}
         self._proxy("modelgate", [str(BIN / "modelgate"), "-c", str(d / "pingora.yaml"), "-g", str(d / "gateway.yaml")], env)
 
@@ -251,7 +263,8 @@ def run_client(cell, port, body_file, secs, log, check_end=False):
         argv = [str(BIN / "sse-load"), "bench", "--url", url, "--body-file", body_file,
                 "-c", str(cell.concurrency), "-d", str(secs), "-w", "0", "--timeout", "10"]
     env = {**os.environ, "BENCH_BODY_FILE": body_file,
-           "BENCH_EXPECT_END": cell.end[0] if check_end and cell.end else ""}
+           "BENCH_EXPECT_END": cell.end[0] if check_end and cell.end else "",
+           "BENCH_AUTH": TEAM_KEY if TEAMS else ""}
     r = subprocess.run(procs.pinned(LOAD_CORE, argv), capture_output=True, text=True,
                        env=env, timeout=secs + 60, preexec_fn=procs.die_with_parent)
     log.write(f"$ {' '.join(argv)}\n{r.stdout}{r.stderr}\n")
@@ -402,6 +415,7 @@ def parse_args(argv):
     p.add_argument("--soak-targets", default="modelgate", help="comma-separated: modelgate,nginx (default modelgate)")
     p.add_argument("--no-soak", action="store_true", help="skip the soak")
     p.add_argument("--access-log", action="store_true", help="modelgate writes its JSON access log (default off, like nginx's)")
+    p.add_argument("--teams", action="store_true", help="modelgate checks a team key with rate limits, a budget and per_ip on a priced model (wrk cells only)")
     p.add_argument("--soak-only", action="store_true", help="run only the soak")
     p.add_argument("--out", default=str(BENCH / "results"), help="where the .md and raw .jsonl go")
     p.add_argument("--report-only", metavar="JSONL", help="rebuild the markdown from a raw .jsonl and exit")
@@ -420,8 +434,9 @@ def parse_args(argv):
 
 def main(argv):
     cfg = parse_args(argv)
-    global ACCESS_LOG
+    global ACCESS_LOG, TEAMS
     ACCESS_LOG = cfg.access_log
+    TEAMS = cfg.teams
     if cfg.report_only:
         rows = [json.loads(l) for l in Path(cfg.report_only).read_text().splitlines() if l.strip()]
         meta = next((r["meta"] for r in rows if r.get("kind") == "meta"), {})
@@ -432,6 +447,8 @@ def main(argv):
     unknown = set(targets) - set(ALL_TARGETS) | (set(cfg.cells.split(",")) - {c.id for c in CELLS} if cfg.cells else set())
     if unknown:
         raise SystemExit(f"bench: unknown cell or target: {', '.join(sorted(unknown))}")
+    if TEAMS:
+        cells = [c for c in cells if c.tool == "wrk"]
     ids = {c.id for c in cells}
     for tr, plain in report.TRANSLATED_PAIRS:
         if tr in ids and (plain not in ids or "modelgate" not in targets):

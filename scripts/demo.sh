@@ -10,6 +10,10 @@ scripts/setup.sh
 cargo build --release --locked -p modelgate -p mock-provider
 export MODELGATE_PORT="${MODELGATE_PORT:-8080}" MOCK_PORT="${MOCK_PORT:-9901}"
 export DEMO_ACCESS_LOG="$PWD/target/demo-access.log"
+# A fresh store each run: keys created in an earlier demo would close this
+# open gateway, and the README's examples send no key.
+export DEMO_STORE="$PWD/target/demo.db"
+rm -f "$DEMO_STORE" "$DEMO_STORE-wal" "$DEMO_STORE-shm"
 gw_conf=(-c conf/demo/pingora.yaml -g conf/demo/gateway.yaml)
 base="http://127.0.0.1:${MODELGATE_PORT}"
 
@@ -59,5 +63,7 @@ curl -s "$base/v1/chat/completions" -H 'content-type: application/json' \
   -d '{"model":"mock-claude","messages":[{"role":"user","content":"Hello!"}]}'; echo
 show "An unknown model: 404 in OpenAI's error format"
 curl -s "$base/v1/chat/completions" -d '{"model":"gpt-9","messages":[]}'; echo
+show "GET /v1/usage: every request above, its tokens and cost (the admin key sees every key's)"
+curl -s "$base/v1/usage?group_by=model" -H "Authorization: Bearer ${MODELGATE_ADMIN_KEY:-demo-admin-key-change-me}"; echo
 printf '\nmodelgate is serving %s/v1 (OpenAI base URL); access log: %s. Ctrl-C stops it.\n' "$base" "$DEMO_ACCESS_LOG"
 wait "$gw"

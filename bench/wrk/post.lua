@@ -14,6 +14,8 @@
 -- nothing. `"checked"` says which it was.
 
 local body_file = os.getenv("BENCH_BODY_FILE")
+-- $BENCH_AUTH: a gateway key to send (bench/run.sh --teams).
+local auth = os.getenv("BENCH_AUTH")
 local expect_end = os.getenv("BENCH_EXPECT_END")
 if expect_end == "" then
    expect_end = nil
@@ -33,6 +35,9 @@ function init(args)
    f:close()
    wrk.method = "POST"
    wrk.headers["Content-Type"] = "application/json"
+   if auth and auth ~= "" then
+      wrk.headers["Authorization"] = "Bearer " .. auth
+   end
 end
 
 if expect_end then

@@ -44,6 +44,8 @@ struct Line<'a> {
     ttfb_ms: Option<f64>,
     duration_ms: f64,
     usage: Option<Usage>,
+    /// What the usage cost (priced models only).
+    cost_usd: Option<f64>,
     note: Option<&'a str>,
 }
 
@@ -104,6 +106,7 @@ impl AccessLog {
             ttfb_ms: ctx.first_byte.map(|t| ms(t.duration_since(ctx.start))),
             duration_ms: ms(ctx.start.elapsed()),
             usage: ctx.usage,
+            cost_usd: ctx.cost_usd,
             note: ctx.note.as_deref(),
         };
         let mut buf = Vec::with_capacity(512);
