@@ -12,6 +12,9 @@ use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 use std::time::Duration;
 
+/// `/v1/usage` queries run at once (the store answers one at a time anyway).
+const USAGE_QUERIES: usize = 2;
+
 pub struct State {
     /// Keys, limits, budgets and the usage store.
     pub teams: Teams,
@@ -31,6 +34,9 @@ pub struct State {
     /// Client connections and their limits.
     pub connections: Arc<connection::Table>,
     pub cors: Cors,
+    /// `/v1/usage` queries run on blocking threads: a few at a time, so
+    /// that a key hammering it queues instead of filling the blocking pool.
+    pub usage_queries: tokio::sync::Semaphore,
 }
 
 /// What the server built for the request path to share.
@@ -64,6 +70,7 @@ impl State {
             access_log: parts.access_log,
             connections: Arc::new(connection::Table::new(config.connections, parts.fd_limit)),
             cors: Cors::new(&config.cors),
+            usage_queries: tokio::sync::Semaphore::new(USAGE_QUERIES),
         })
     }
 
