@@ -66,7 +66,7 @@ impl Teams {
             Some(store) => store.keys()?,
             None => Vec::new(),
         };
-        let mut specs: Vec<KeySpec> = teams.file_keys.iter().map(KeySpec::clone_of).collect();
+        let mut specs: Vec<KeySpec> = teams.file_keys.to_vec();
         for k in stored {
             if specs.iter().any(|s| s.name == k.name) {
                 log::warn!(
@@ -234,21 +234,6 @@ pub enum AdminError {
     Store(#[from] StoreError),
     #[error("internal error")]
     Internal,
-}
-
-impl KeySpec {
-    fn clone_of(&self) -> Self {
-        Self {
-            name: self.name.clone(),
-            sha256: self.sha256,
-            models: self.models.clone(),
-            rate_limit: self.rate_limit,
-            budget: self.budget,
-            expires_at_ms: self.expires_at_ms,
-            created_at_ms: self.created_at_ms,
-            source: self.source,
-        }
-    }
 }
 
 fn from_stored(k: StoredKey) -> KeySpec {

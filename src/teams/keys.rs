@@ -70,6 +70,7 @@ pub struct TeamKey {
 }
 
 /// What a key is, as a file or the store says (no limiter state yet).
+#[derive(Clone)]
 pub struct KeySpec {
     pub name: String,
     pub sha256: [u8; 32],
