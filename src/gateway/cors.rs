@@ -9,9 +9,12 @@ use http::header::{self, HeaderName, HeaderValue};
 use pingora::http::{RequestHeader, ResponseHeader};
 
 /// What a browser script may read from a response besides the safelisted
-/// headers: the ids that tie a reply to the logs, and when to retry.
-const EXPOSED: &str =
-    "x-request-id, x-modelgate-provider, x-modelgate-model, x-modelgate-attempts, retry-after";
+/// headers: the ids that tie a reply to the logs, when to retry, and the
+/// key's rate limits.
+const EXPOSED: &str = "x-request-id, x-modelgate-provider, x-modelgate-model, \
+    x-modelgate-attempts, retry-after, x-ratelimit-limit-requests, \
+    x-ratelimit-remaining-requests, x-ratelimit-reset-requests, x-ratelimit-limit-tokens, \
+    x-ratelimit-remaining-tokens, x-ratelimit-reset-tokens";
 const METHODS: &str = "GET, POST, OPTIONS";
 /// Request headers allowed when a preflight names none it wants.
 const DEFAULT_HEADERS: &str = "authorization, content-type";

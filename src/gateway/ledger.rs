@@ -8,7 +8,7 @@
 use super::{GatewayError, State};
 use crate::observe::RequestCtx;
 use crate::store::UsageRecord;
-use crate::teams::{cost_usd, now_ms, Caller, LimitKind, RateHeaders, Refusal};
+use crate::teams::{cost_usd, now_ms, now_ns, Caller, LimitKind, RateHeaders, Refusal};
 use std::time::Duration;
 
 /// Hold `caller` to its budget and limits before anything is sent upstream.
@@ -34,6 +34,9 @@ pub fn admit(state: &State, ctx: &mut RequestCtx, caller: &Caller) -> Result<(),
             })
         }
         Err(Refusal::OverBudget(over)) => {
+            if let Some(k) = &caller.key {
+                put_headers(ctx, &k.limiter.headers(now_ns()));
+            }
             state.metrics.rejected(caller.name.as_deref(), "budget");
             let period = (caller.key.as_ref())
                 .and_then(|k| k.budget)
@@ -87,7 +90,8 @@ pub fn settle(state: &State, ctx: &mut RequestCtx, caller: Option<&Caller>) {
 fn record(ctx: &RequestCtx) -> UsageRecord {
     let usage = ctx.usage;
     UsageRecord {
-        ts_ms: now_ms(),
+        // When the request arrived.
+        ts_ms: now_ms() - ctx.start.elapsed().as_millis() as i64,
         request_id: ctx.request_id.clone(),
         key: ctx.key_name.as_deref().map(str::to_string),
         route: ctx.route.to_string(),

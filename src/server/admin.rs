@@ -85,6 +85,9 @@ impl Admin {
 
     /// Clear an instance's cooldowns and close its breaker.
     fn reset(&self, id: &str) -> Answer {
+        // Ids of an `api_keys` list hold a `#`, sent as `%23`.
+        let id = percent_encoding::percent_decode_str(id).decode_utf8_lossy();
+        let id = id.as_ref();
         let Some(i) = self.state.upstreams.iter().position(|u| &*u.id == id) else {
             return error(
                 404,

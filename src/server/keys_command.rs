@@ -43,9 +43,9 @@ pub struct KeySettings {
     /// Budget in US dollars per `--budget-period`.
     #[arg(long)]
     budget_usd: Option<f64>,
-    /// daily, weekly, monthly or total.
-    #[arg(long, default_value = "monthly")]
-    budget_period: String,
+    /// daily, weekly, monthly or total (a new budget: monthly).
+    #[arg(long)]
+    budget_period: Option<String>,
     /// When the key stops working (RFC 3339, e.g. 2026-12-31T00:00:00Z).
     #[arg(long)]
     expires_at: Option<String>,

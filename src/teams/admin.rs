@@ -22,17 +22,35 @@ struct NewKey {
     expires_at: Option<String>,
 }
 
-/// `PATCH /admin/keys/{name}`: a field left out stays; `null` clears it.
+/// `PATCH /admin/keys/{name}`: a field left out stays, `null` clears it,
+/// down to the fields of `rate_limit` and `budget` (`{"rate_limit":
+/// {"rpm": 30}}` keeps the key's `tpm`).
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct KeyPatch {
     models: Option<Vec<String>>,
     #[serde(default, deserialize_with = "present")]
-    rate_limit: Option<Option<LimitBody>>,
+    rate_limit: Option<Option<LimitPatch>>,
     #[serde(default, deserialize_with = "present")]
-    budget: Option<Option<BudgetBody>>,
+    budget: Option<Option<BudgetPatch>>,
     #[serde(default, deserialize_with = "present")]
     expires_at: Option<Option<String>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LimitPatch {
+    #[serde(default, deserialize_with = "present")]
+    rpm: Option<Option<u32>>,
+    #[serde(default, deserialize_with = "present")]
+    tpm: Option<Option<u64>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct BudgetPatch {
+    usd: Option<f64>,
+    period: Option<String>,
 }
 
 /// A field that is present (even as `null`) is `Some`.
@@ -129,10 +147,6 @@ fn get(teams: &Teams, name: &str) -> Result<Value, AdminError> {
 fn update(teams: &Teams, name: &str, body: &[u8]) -> Result<Value, AdminError> {
     let patch: KeyPatch = parse(body)?;
     let models = patch.models.map(|m| models(Some(m))).transpose()?;
-    let rate_limit = patch.rate_limit.map(limits).transpose()?;
-    let budget = (patch.budget)
-        .map(|b| b.map(budget).transpose())
-        .transpose()?;
     let expires = (patch.expires_at)
         .map(|e| e.as_deref().map(timestamp).transpose())
         .transpose()?;
@@ -145,11 +159,29 @@ fn update(teams: &Teams, name: &str, body: &[u8]) -> Result<Value, AdminError> {
         if let Some(m) = models {
             spec.models = m;
         }
-        if let Some(r) = rate_limit {
-            spec.rate_limit = r;
+        match patch.rate_limit {
+            None => {}
+            Some(None) => spec.rate_limit = RateLimit::default(),
+            Some(Some(p)) => {
+                let (rpm, tpm) = (
+                    p.rpm.unwrap_or(spec.rate_limit.rpm),
+                    p.tpm.unwrap_or(spec.rate_limit.tpm),
+                );
+                spec.rate_limit = limits(Some(LimitBody { rpm, tpm }))?;
+            }
         }
-        if let Some(b) = budget {
-            spec.budget = b;
+        match patch.budget {
+            None => {}
+            Some(None) => spec.budget = None,
+            Some(Some(p)) => {
+                let usd = p.usd.or(spec.budget.map(|b| b.usd)).ok_or_else(|| {
+                    AdminError::Invalid("`budget.usd` is needed: the key has no budget yet".into())
+                })?;
+                let period = (p.period)
+                    .or_else(|| spec.budget.map(|b| b.period.name().to_string()))
+                    .unwrap_or_else(|| "monthly".into());
+                spec.budget = Some(budget(BudgetBody { usd, period })?);
+            }
         }
         if let Some(e) = expires {
             spec.expires_at_ms = e;
