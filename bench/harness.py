@@ -46,15 +46,15 @@ END_RESPONSES = ("event: response%.completed\ndata: [^\n]*\n\n$", b"event: respo
 TARGETS = ("direct", "nginx", "modelgate")
 # Set from --access-log: modelgate writes its JSON access log (to /dev/null).
 ACCESS_LOG = False
-# Set from --teams: modelgate holds every request to a team key with rate
-# limits, a budget and a per-address limit (none ever reached), on a priced
-# model, so the key check, the limiters, the cost and the usage record all
-# run; the load sends the key (wrk cells only: sse-load sends no header).
-TEAMS = False
+# Target modelgate-teams (opt-in): modelgate holding every request to a
+# team key with rate limits, a budget and a per-address limit (none ever
+# reached), on a priced model, so the key check, the limiters, the cost and
+# the usage record all run; the load sends the key. wrk cells only
+# (sse-load sends no header).
 TEAM_KEY = "bench-team-key"
 # Opt-in with --targets: Pingora's stock proxy (tools/pingora-floor), the
 # framework's own floor under modelgate.
-ALL_TARGETS = ("direct", "nginx", "pingora", "modelgate")
+ALL_TARGETS = ("direct", "nginx", "pingora", "modelgate", "modelgate-teams")
 
 
 @dataclass(frozen=True)
@@ -168,7 +168,7 @@ class Setup:
         argv = [str(BIN / "pingora-floor"), f"127.0.0.1:{self.port}", f"127.0.0.1:{upstream_port}"]
         self._proxy("pingora", argv, {**os.environ, "RUST_LOG": "warn"})
 
-    def modelgate(self, upstream_ports, provider_type="openai-compatible"):
+    def modelgate(self, upstream_ports, provider_type="openai-compatible", teams=False):
         d = Path(self.tmp) / "modelgate"
         d.mkdir()
         self.port = procs.free_port()
@@ -183,14 +183,14 @@ class Setup:
         # The access log is off, like nginx's here; --access-log writes it to
         # stdout (/dev/null), to measure what a line per request costs.
         log = "stdout" if ACCESS_LOG else "off"
-        teams = ""
-        if TEAMS:
-            teams = ("auth:\n  per_ip: { rpm: 100000000 }\n  keys:\n"
+        auth = ""
+        if teams:
+            auth = ("auth:\n  per_ip: { rpm: 100000000 }\n  keys:\n"
                      f"    - {{ name: bench, key: {TEAM_KEY}, rate_limit: {{ rpm: 100000000, tpm: 100000000000 }},"
                      " budget: { usd: 1000000000, period: monthly } }\n")
             providers = providers.replace("models: [mock-small] }", "models: [mock-small], price: { input: 1, output: 2 } }")
         (d / "gateway.yaml").write_text(
-            f"listen: \"127.0.0.1:{self.port}\"\naccess_log: {log}\n{teams}providers:\n{providers}")
+            f"listen: \"127.0.0.1:{self.port}\"\naccess_log: {log}\n{auth}providers:\n{providers}")
         env = {**os.environ, "RUST_LOG": "warn"}
         self._proxy("modelgate", [str(BIN / "modelgate"), "-c", str(d / "pingora.yaml"), "-g", str(d / "gateway.yaml")], env)
 
@@ -233,16 +233,17 @@ def start_target(ps, tmp, cell, target, mock_args):
         elif target == "pingora":
             s.pingora(port)
         else:
-            s.modelgate([port])
+            s.modelgate([port], teams=target == "modelgate-teams")
     return s
 
 
-def preflight(port, body, path=PATH, end=END_CHAT):
+def preflight(port, body, path=PATH, end=END_CHAT, auth=""):
     """One real request, so a broken setup stops the run instead of filling
     the table with errors. `end`: how a complete stream ends (a stream body)."""
     c = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    headers = {"Content-Type": "application/json", **({"Authorization": f"Bearer {auth}"} if auth else {})}
     try:
-        c.request("POST", path, body=json.dumps(body), headers={"Content-Type": "application/json"})
+        c.request("POST", path, body=json.dumps(body), headers=headers)
         r = c.getresponse()
         data = r.read()
     finally:
@@ -252,7 +253,7 @@ def preflight(port, body, path=PATH, end=END_CHAT):
         raise SystemExit(f"bench: preflight to 127.0.0.1:{port} failed: {r.status} {data[:300]!r}")
 
 
-def run_client(cell, port, body_file, secs, log, check_end=False):
+def run_client(cell, port, body_file, secs, log, check_end=False, auth=""):
     """One load run. check_end (wrk cells): post.lua checks that every stream
     body ends as a complete one does, at some client CPU; warm-ups only."""
     url = f"http://127.0.0.1:{port}{cell.path}"
@@ -264,7 +265,7 @@ def run_client(cell, port, body_file, secs, log, check_end=False):
                 "-c", str(cell.concurrency), "-d", str(secs), "-w", "0", "--timeout", "10"]
     env = {**os.environ, "BENCH_BODY_FILE": body_file,
            "BENCH_EXPECT_END": cell.end[0] if check_end and cell.end else "",
-           "BENCH_AUTH": TEAM_KEY if TEAMS else ""}
+           "BENCH_AUTH": auth}
     r = subprocess.run(procs.pinned(LOAD_CORE, argv), capture_output=True, text=True,
                        env=env, timeout=secs + 60, preexec_fn=procs.die_with_parent)
     log.write(f"$ {' '.join(argv)}\n{r.stdout}{r.stderr}\n")
@@ -310,18 +311,19 @@ def measure(ps, cfg, cell, target, rep, log):
         body_file = os.path.join(tmp, "body.json")
         Path(body_file).write_text(json.dumps(body))
         s = start_target(ps, tmp, cell, target, mock_args)
+        auth = TEAM_KEY if target == "modelgate-teams" else ""
         try:
-            preflight(s.port, body, cell.path, cell.end)
+            preflight(s.port, body, cell.path, cell.end, auth)
             if cfg.warmup > 0:
                 # The warm-up also checks that every stream ends complete
                 # (wrk alone would count a cut-short event stream as a success).
-                w = run_client(cell, s.port, body_file, cfg.warmup, log, check_end=True)
+                w = run_client(cell, s.port, body_file, cfg.warmup, log, check_end=True, auth=auth)
                 if w.get("incomplete"):
                     raise SystemExit(f"bench: {cell.id} {target}: {w['incomplete']} of {w['requests']} warm-up "
                                      f"streams did not end with {cell.end[1]!r} (see the .log)")
             with procs.ConnSampler([s.port, *s.mock_ports], LOAD_CORE) as conns:
                 a = snapshot(s)
-                row = run_client(cell, s.port, body_file, cfg.duration, log)
+                row = run_client(cell, s.port, body_file, cfg.duration, log, auth=auth)
                 b = snapshot(s)
             rss_pid = s.rss_pid()
             row["peak_rss_kb"] = procs.status_kb(rss_pid, "VmHWM") if rss_pid else None
@@ -406,7 +408,7 @@ def parse_args(argv):
     p.add_argument("--warmup", type=int, help="warm-up seconds per cell (default 2; quick 1)")
     p.add_argument("--repeats", type=int, help="runs per cell, medians reported (default 3; quick 1)")
     p.add_argument("--cells", help="comma-separated cell ids to run (default all): " + ",".join(c.id for c in CELLS))
-    p.add_argument("--targets", default=",".join(TARGETS), help="comma-separated subset of direct,nginx,pingora,modelgate (pingora: opt-in)")
+    p.add_argument("--targets", default=",".join(TARGETS), help="comma-separated subset of direct,nginx,pingora,modelgate,modelgate-teams (pingora, modelgate-teams: opt-in)")
     p.add_argument("--soak-streams", type=int, help="concurrent streams in the soak (default 10000, or what `ulimit -Hn` allows; quick 300)")
     p.add_argument("--soak-hold", type=int, help="seconds the streams are held open (default 45; quick 3)")
     p.add_argument("--soak-ramp", type=int, help="seconds over which they are opened (default 10; quick 1)")
@@ -415,7 +417,6 @@ def parse_args(argv):
     p.add_argument("--soak-targets", default="modelgate", help="comma-separated: modelgate,nginx (default modelgate)")
     p.add_argument("--no-soak", action="store_true", help="skip the soak")
     p.add_argument("--access-log", action="store_true", help="modelgate writes its JSON access log (default off, like nginx's)")
-    p.add_argument("--teams", action="store_true", help="modelgate checks a team key with rate limits, a budget and per_ip on a priced model (wrk cells only)")
     p.add_argument("--soak-only", action="store_true", help="run only the soak")
     p.add_argument("--out", default=str(BENCH / "results"), help="where the .md and raw .jsonl go")
     p.add_argument("--report-only", metavar="JSONL", help="rebuild the markdown from a raw .jsonl and exit")
@@ -434,9 +435,8 @@ def parse_args(argv):
 
 def main(argv):
     cfg = parse_args(argv)
-    global ACCESS_LOG, TEAMS
+    global ACCESS_LOG
     ACCESS_LOG = cfg.access_log
-    TEAMS = cfg.teams
     if cfg.report_only:
         rows = [json.loads(l) for l in Path(cfg.report_only).read_text().splitlines() if l.strip()]
         meta = next((r["meta"] for r in rows if r.get("kind") == "meta"), {})
@@ -447,8 +447,6 @@ def main(argv):
     unknown = set(targets) - set(ALL_TARGETS) | (set(cfg.cells.split(",")) - {c.id for c in CELLS} if cfg.cells else set())
     if unknown:
         raise SystemExit(f"bench: unknown cell or target: {', '.join(sorted(unknown))}")
-    if TEAMS:
-        cells = [c for c in cells if c.tool == "wrk"]
     ids = {c.id for c in cells}
     for tr, plain in report.TRANSLATED_PAIRS:
         if tr in ids and (plain not in ids or "modelgate" not in targets):
@@ -490,6 +488,8 @@ def main(argv):
                 for cell in cells:
                     for target in (["modelgate"] if cell.modelgate_only else targets):
                         if cell.modelgate_only and "modelgate" not in targets:
+                            continue
+                        if target == "modelgate-teams" and cell.tool != "wrk":
                             continue
                         done += 1
                         row = measure(ps, cfg, cell, target, rep, log)

@@ -13,7 +13,7 @@ import statistics
 import subprocess
 import time
 
-TARGET_ORDER = ("direct", "nginx", "pingora", "modelgate")
+TARGET_ORDER = ("direct", "nginx", "pingora", "modelgate", "modelgate-teams")
 THROUGHPUT_CELLS = ("ns-c32", "ns-c128", "s20-c32", "s20-c128")
 LATENCY_CELLS = ("d10-c1", "d10-c8", "d10-c32")
 # (clean cell, what, ((failing cell, label), ...))
@@ -174,7 +174,7 @@ def throughput_table(med, cell):
         added = "—" if t == "direct" else (
             f"{signed_us(_sub(g('p50'), get(med, cell, 'direct', 'p50')))} / "
             f"{signed_us(_sub(g('p99'), get(med, cell, 'direct', 'p99')))}")
-        vs_nginx = t in ("pingora", "modelgate")
+        vs_nginx = t in ("pingora", "modelgate", "modelgate-teams")
         lines.append(
             f"| {t} | {num(g('rps'))} | {ms(g('p50'))} | {ms(g('p99'))} | {ms(g('p999'))} | {num(g('errors'))} "
             f"| {num(g('cpu_us_per_req'), 1)} | {mb(g('peak_rss_kb'))} | {added} "
@@ -321,6 +321,18 @@ def targets_table(med, rows):
     peaks = [p for p in peaks if p is not None]
     peak = max(peaks) if peaks else None
     out.append(("peak RSS under c=128", f"{mb(peak)} MB", "≤ 30 MB", _verdict(None if peak is None else peak / 1024, 30)))
+    # Keys, limits, budget and usage records (target modelgate-teams), against
+    # the same cells served open: issue 14's budget is 10 % more CPU.
+    for c in ("ns-c32", "ns-c128", "s20-c32", "s20-c128"):
+        r = ratio(get(med, c, "modelgate-teams", "cpu_us_per_req"), get(med, c, "modelgate", "cpu_us_per_req"))
+        if r is not None:
+            out.append((f"CPU per request with a team key (limits, budget, per_ip) vs open, {c}", times(r),
+                        "≤ 1.10×", _verdict(r, 1.10)))
+    tpeaks = [get(med, c, "modelgate-teams", "peak_rss_kb") for c in ("ns-c128", "s20-c128")]
+    tpeaks = [p for p in tpeaks if p is not None]
+    if tpeaks:
+        out.append(("peak RSS under c=128 with a team key and the store", f"{mb(max(tpeaks))} MB", "≤ 30 MB",
+                    _verdict(max(tpeaks) / 1024, 30)))
     soaks = [r for r in rows if r.get("kind") == "soak" and r["target"] == "modelgate"]
     if soaks:
         first, last = soaks[0], soaks[-1]
