@@ -72,7 +72,15 @@ fn keys(
     key: &Option<String>,
     command: &server::KeysCommand,
 ) -> ExitCode {
-    let loaded = config::load_file(gateway).ok();
+    let loaded = match config::load_file(gateway) {
+        Ok(loaded) => Some(loaded),
+        // Everything needed was given: the file does not matter.
+        Err(_) if url.is_some() && key.is_some() => None,
+        Err(e) => {
+            eprintln!("modelgate keys: the admin API's address and key come from {}, which cannot be used (or give --admin-url and --admin-key):\n{e}", gateway.display());
+            return ExitCode::from(1);
+        }
+    };
     let done = server::AdminTarget::resolve(url.clone(), key.clone(), loaded.as_ref())
         .and_then(|target| server::run_keys(&target, command));
     match done {

@@ -156,6 +156,13 @@ pub enum BudgetPeriod {
 }
 
 impl BudgetPeriod {
+    pub const ALL: [Self; 4] = [Self::Daily, Self::Weekly, Self::Monthly, Self::Total];
+
+    /// The period `name()` names.
+    pub fn from_name(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|p| p.name() == name)
+    }
+
     pub const fn name(self) -> &'static str {
         match self {
             Self::Daily => "daily",

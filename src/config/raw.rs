@@ -3,7 +3,7 @@
 //! Nothing here is trusted yet; `validate` turns it into [`super::Config`].
 
 use super::units::{HumanDuration, HumanSize};
-use super::{BudgetPeriod, Strategy};
+use super::Strategy;
 use crate::providers::ProviderType;
 use serde::Deserialize;
 
@@ -91,7 +91,9 @@ pub struct RawRateLimit {
 #[serde(deny_unknown_fields)]
 pub struct RawBudget {
     pub usd: f64,
-    pub period: BudgetPeriod,
+    /// Read as text and checked in validation: a bad word is then one
+    /// problem among the others of `auth`, not the end of reading it.
+    pub period: String,
 }
 
 #[derive(Debug, Deserialize)]

@@ -145,9 +145,19 @@ fn budget(raw: RawBudget, key_path: &str, p: &mut Problems) -> Budget {
             "must be a number of US dollars, 0 or more",
         );
     }
+    let period = super::BudgetPeriod::from_name(&raw.period);
+    if period.is_none() {
+        p.at(
+            format!("{key_path}.budget.period"),
+            format!(
+                "unknown variant `{}`, expected one of `daily`, `weekly`, `monthly`, `total`",
+                raw.period.chars().take(40).collect::<String>()
+            ),
+        );
+    }
     Budget {
         usd: raw.usd,
-        period: raw.period,
+        period: period.unwrap_or(super::BudgetPeriod::Monthly),
     }
 }
 

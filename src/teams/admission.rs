@@ -271,11 +271,5 @@ fn to_stored(k: &KeySpec) -> StoredKey {
 }
 
 pub fn parse_period(s: &str) -> Option<BudgetPeriod> {
-    Some(match s {
-        "daily" => BudgetPeriod::Daily,
-        "weekly" => BudgetPeriod::Weekly,
-        "monthly" => BudgetPeriod::Monthly,
-        "total" => BudgetPeriod::Total,
-        _ => return None,
-    })
+    BudgetPeriod::from_name(s)
 }
