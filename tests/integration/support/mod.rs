@@ -22,6 +22,7 @@ mod openai;
 mod process;
 mod reply;
 mod responses;
+mod teams;
 mod tls;
 mod wire;
 
@@ -39,4 +40,8 @@ pub use gemini::MOCK_THOUGHT_SIGNATURE;
 pub use mock::{bases, MockUpstream, RecordedRequest, SentEvent};
 pub use openai::{error_envelope, MOCK_PROMPT_TOKENS};
 pub use process::{run_modelgate, run_modelgate_in, Listening, MODELGATE};
+pub use teams::{
+    admin, admin_as, create_key, metric, metrics_text, reset_secs, start_with_admin,
+    wait_requests_done, KeptConnection, ADMIN_KEY,
+};
 pub use tls::TestCa;
