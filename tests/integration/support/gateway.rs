@@ -279,8 +279,19 @@ impl Gateway {
         }
     }
 
+    /// Until `GET /health` answers, and `GET /metrics` on the admin listener when
+    /// there is one (Pingora starts each service's listener on its own: the API may
+    /// answer before the admin listener accepts).
     async fn wait_ready(&mut self, deadline: Instant) {
-        let health = self.url("/health");
+        self.wait_answers(self.url("/health"), deadline).await;
+        if self.admin.is_some() {
+            self.wait_answers(self.admin_url("/metrics"), deadline)
+                .await;
+        }
+    }
+
+    async fn wait_answers(&mut self, url: String, deadline: Instant) {
+        let health = url;
         loop {
             if let Some(status) = self.child.try_wait().expect("poll modelgate") {
                 self.capture.finish();
@@ -292,7 +303,7 @@ impl Gateway {
             }
             if Instant::now() >= deadline {
                 self.fail(&format!(
-                    "GET /health did not answer within {READY_TIMEOUT:?}"
+                    "GET {health} did not answer within {READY_TIMEOUT:?}"
                 ));
             }
             tokio::time::sleep(POLL_INTERVAL).await;

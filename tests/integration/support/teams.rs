@@ -17,27 +17,13 @@ use tokio::net::TcpStream;
 pub const ADMIN_KEY: &str = "admin-secret-0123456789";
 
 /// How long the admin listener may take to accept after the API listener answers.
-const ADMIN_READY_TIMEOUT: Duration = Duration::from_secs(10);
-
 /// How long requests may take to be settled after their responses arrived.
 const SETTLE_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// Starts `builder`'s gateway with `admin_listen` and waits until the admin listener
-/// answers too. The gateway logs the admin port before that listener accepts, and
-/// [`GatewayBuilder::start`] waits only for the API listener's `/health`: an admin
-/// call right after it can otherwise meet a refused connection.
+/// Starts `builder`'s gateway with `admin_listen` (its start waits until the admin
+/// listener answers too).
 pub async fn start_with_admin(builder: GatewayBuilder) -> Gateway {
-    let gw = builder.admin_listen().start().await;
-    let url = gw.admin_url("/metrics");
-    let deadline = Instant::now() + ADMIN_READY_TIMEOUT;
-    while gw.client().get(&url).send().await.is_err() {
-        assert!(
-            Instant::now() < deadline,
-            "the admin listener did not answer within {ADMIN_READY_TIMEOUT:?}"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    gw
+    builder.admin_listen().start().await
 }
 
 /// Calls the admin API of `gw` (started with `.admin_listen()`) with `Authorization:
