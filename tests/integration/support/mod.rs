@@ -23,6 +23,7 @@ mod process;
 mod reply;
 mod responses;
 mod tls;
+mod usage;
 mod wire;
 
 pub use behaviour::Behaviour;
@@ -40,3 +41,6 @@ pub use mock::{bases, MockUpstream, RecordedRequest, SentEvent};
 pub use openai::{error_envelope, MOCK_PROMPT_TOKENS};
 pub use process::{run_modelgate, run_modelgate_in, Listening, MODELGATE};
 pub use tls::TestCa;
+pub use usage::{
+    admin_call, create_key, metric, settled_metrics, usage_report, wait_for_usage, Successor,
+};
