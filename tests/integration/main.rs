@@ -33,4 +33,5 @@ mod routing;
 mod sdk_clients;
 mod service;
 mod streaming;
+mod teams_usage;
 mod tls_listener;
