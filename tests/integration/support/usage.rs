@@ -71,35 +71,57 @@ pub async fn admin_call(
 ) -> (u16, Value) {
     let url = gw.admin_url(path);
     let method = reqwest::Method::from_bytes(method.as_bytes()).expect("an HTTP method");
-    let mut request = gw.client().request(method, &url).bearer_auth(admin_key);
-    if let Some(body) = body {
-        request = request.json(body);
-    }
-    let response = (request.send().await).unwrap_or_else(|e| panic!("{url}: {e}"));
+    let response = admin_send(&url, || {
+        let request = gw.client().request(method.clone(), &url);
+        let request = request.bearer_auth(admin_key);
+        match body {
+            Some(body) => request.json(body),
+            None => request,
+        }
+    })
+    .await;
     let status = response.status().as_u16();
     let text = (response.text().await).unwrap_or_else(|e| panic!("{url}: {e}"));
     let body = serde_json::from_str(&text).unwrap_or_else(|_| json!(text));
     (status, body)
 }
 
-/// `GET /metrics` on the admin listener, once no request is in flight: counters are
-/// moved after a response is sent, and the in-flight gauge drops last.
-pub async fn settled_metrics(gw: &Gateway) -> String {
+/// Sends the request `build` makes to `url` on the admin listener, again while the
+/// connection is refused (so nothing was sent): the harness starts a test once `/health`
+/// answers on the API listener, and the admin listener's service may start listening
+/// a moment later.
+async fn admin_send(url: &str, build: impl Fn() -> reqwest::RequestBuilder) -> reqwest::Response {
     let deadline = Instant::now() + RECORD_TIMEOUT;
     loop {
-        let url = gw.admin_url("/metrics");
-        let response =
-            (gw.client().get(&url).send().await).unwrap_or_else(|e| panic!("{url}: {e}"));
-        let text = response.text().await.expect("metrics text");
-        if metric(&text, "modelgate_requests_in_flight", &[]) == Some(0.0) {
-            return text;
+        match build().send().await {
+            Ok(response) => return response,
+            Err(e) if e.is_connect() && Instant::now() < deadline => {
+                tokio::time::sleep(POLL_INTERVAL).await;
+            }
+            Err(e) => panic!("{url}: {e}"),
         }
-        assert!(
-            Instant::now() < deadline,
-            "requests never finished:\n{text}"
-        );
+    }
+}
+
+/// `GET /metrics` on the admin listener, once no request is in flight: counters are
+/// moved after a response is sent, and the in-flight gauge drops last. A scrape is not
+/// a snapshot (each family is read in turn, in no set order), so the one that sees
+/// the gauge at zero may hold counters read before that; the scrape after it is whole.
+pub async fn settled_metrics(gw: &Gateway) -> String {
+    let deadline = Instant::now() + RECORD_TIMEOUT;
+    while metric(&scrape(gw).await, "modelgate_requests_in_flight", &[]) != Some(0.0) {
+        assert!(Instant::now() < deadline, "requests never finished");
         tokio::time::sleep(POLL_INTERVAL).await;
     }
+    scrape(gw).await
+}
+
+/// `GET /metrics` on the admin listener: its text.
+async fn scrape(gw: &Gateway) -> String {
+    let url = gw.admin_url("/metrics");
+    let response = admin_send(&url, || gw.client().get(&url)).await;
+    assert_eq!(response.status(), 200, "{url}");
+    response.text().await.expect("metrics text")
 }
 
 /// The value of the Prometheus sample `name{...}` whose labels include all of
