@@ -34,4 +34,5 @@ mod sdk_clients;
 mod service;
 mod streaming;
 mod teams_limits;
+mod teams_usage;
 mod tls_listener;

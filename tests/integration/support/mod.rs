@@ -24,6 +24,7 @@ mod reply;
 mod responses;
 mod teams;
 mod tls;
+mod usage;
 mod wire;
 
 pub use behaviour::Behaviour;
@@ -45,3 +46,6 @@ pub use teams::{
     wait_requests_done, KeptConnection, ADMIN_KEY,
 };
 pub use tls::TestCa;
+pub use usage::{
+    admin_call, create_key, metric, settled_metrics, usage_report, wait_for_usage, Successor,
+};
