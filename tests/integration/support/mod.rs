@@ -47,5 +47,5 @@ pub use teams::{
 };
 pub use tls::TestCa;
 pub use usage::{
-    admin_call, create_key, metric, settled_metrics, usage_report, wait_for_usage, Successor,
+    admin_call, create_key_as, settled_metrics, usage_report, wait_for_usage, Successor,
 };

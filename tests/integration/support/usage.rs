@@ -54,7 +54,7 @@ pub async fn wait_for_usage(
 
 /// `POST /admin/keys` with `body` as the admin; asserts the 201 and returns the view
 /// (with the plaintext `key`, shown this once).
-pub async fn create_key(gw: &Gateway, admin_key: &str, body: &Value) -> Value {
+pub async fn create_key_as(gw: &Gateway, admin_key: &str, body: &Value) -> Value {
     let (status, view) = admin_call(gw, admin_key, "POST", "/admin/keys", Some(body)).await;
     assert_eq!(status, 201, "POST /admin/keys {body}: {view}");
     view
@@ -109,7 +109,8 @@ async fn admin_send(url: &str, build: impl Fn() -> reqwest::RequestBuilder) -> r
 /// the gauge at zero may hold counters read before that; the scrape after it is whole.
 pub async fn settled_metrics(gw: &Gateway) -> String {
     let deadline = Instant::now() + RECORD_TIMEOUT;
-    while metric(&scrape(gw).await, "modelgate_requests_in_flight", &[]) != Some(0.0) {
+    while super::teams::metric(&scrape(gw).await, "modelgate_requests_in_flight", &[]) != Some(0.0)
+    {
         assert!(Instant::now() < deadline, "requests never finished");
         tokio::time::sleep(POLL_INTERVAL).await;
     }
@@ -122,22 +123,6 @@ async fn scrape(gw: &Gateway) -> String {
     let response = admin_send(&url, || gw.client().get(&url)).await;
     assert_eq!(response.status(), 200, "{url}");
     response.text().await.expect("metrics text")
-}
-
-/// The value of the Prometheus sample `name{...}` whose labels include all of
-/// `labels`; `None` if there is none.
-pub fn metric(text: &str, name: &str, labels: &[(&str, &str)]) -> Option<f64> {
-    text.lines().find_map(|line| {
-        let rest = line.strip_prefix(name)?;
-        let (set, value) = match rest.strip_prefix('{') {
-            Some(r) => r.split_once("} ")?,
-            None => ("", rest.strip_prefix(' ')?),
-        };
-        let all = labels
-            .iter()
-            .all(|(k, v)| set.split(',').any(|kv| kv == format!("{k}=\"{v}\"")));
-        all.then(|| value.trim().parse().ok()).flatten()
-    })
 }
 
 /// A second `modelgate` started with `-u` on a running gateway's own dir and configs,

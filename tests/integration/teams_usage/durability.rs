@@ -5,7 +5,7 @@
 
 use super::{chat_text, rows, teams_yaml, Sums, ADMIN_KEY, ALICE_KEY};
 use crate::support::{
-    admin_call, chat_body, chat_stream_body, create_key, http_client, provider_yaml,
+    admin_call, chat_body, chat_stream_body, create_key_as, http_client, provider_yaml,
     try_read_sse_events, usage_report, wait_for_usage, Behaviour, Gateway, MockUpstream, Successor,
 };
 use serde_json::json;
@@ -40,7 +40,7 @@ async fn keys_and_usage_survive_a_clean_restart() {
     let yaml = teams_yaml(Some(&store.path().join("teams.db")), "", &providers);
     let mut first = Gateway::builder(&yaml).admin_listen().start().await;
     let new_key = json!({ "name": "carol", "models": ["m1"], "rate_limit": { "rpm": 100 } });
-    let carol = create_key(&first, ADMIN_KEY, &new_key).await;
+    let carol = create_key_as(&first, ADMIN_KEY, &new_key).await;
     let carol = carol["key"].as_str().expect("the key").to_string();
     chat_text(&first, &chat_body("m1"), Some(&carol)).await;
     chat_text(&first, &chat_stream_body("m1"), Some(&carol)).await;

@@ -5,7 +5,7 @@
 
 use super::{chat_text, teams_yaml, ADMIN_KEY, ALICE_KEY};
 use crate::support::{
-    admin_call, chat_body, chat_stream_body, create_key, provider_yaml, settled_metrics,
+    admin_call, chat_body, chat_stream_body, create_key_as, provider_yaml, settled_metrics,
     usage_report, wait_for_usage, Behaviour, Gateway, MockUpstream,
 };
 use serde_json::json;
@@ -22,7 +22,7 @@ async fn no_key_plaintext_in_usage_admin_keys_health_metrics_logs_or_the_store()
         .admin_listen()
         .start()
         .await;
-    let carol = create_key(&gw, ADMIN_KEY, &json!({ "name": "carol" })).await;
+    let carol = create_key_as(&gw, ADMIN_KEY, &json!({ "name": "carol" })).await;
     let carol = carol["key"]
         .as_str()
         .expect("the new key, once")
