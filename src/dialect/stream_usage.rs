@@ -43,15 +43,23 @@ pub struct StreamUsage {
 }
 
 impl StreamUsage {
-    /// Takes the next bytes of the stream, split anywhere.
+    /// Takes the next bytes of the stream, split anywhere. A line that
+    /// arrives whole is read where it is, and only if it names a usage key
+    /// at all; only the unfinished line at the end is copied.
     pub fn push(&mut self, mut bytes: &[u8]) {
-        while let Some(end) = bytes.iter().position(|&b| b == b'\n') {
-            self.take(&bytes[..end]);
-            let line = self.line_counts();
-            self.counts.merge(&line);
-            self.line.clear();
-            (self.skip, self.cut, self.before) = (false, false, None);
-            self.pending = Counts::default();
+        while let Some(end) = memchr::memchr(b'\n', bytes) {
+            let head = &bytes[..end];
+            if self.line.is_empty() && !(self.skip || self.cut) {
+                let counts = whole_line_counts(head);
+                self.counts.merge(&counts);
+            } else {
+                self.take(head);
+                let line = self.line_counts();
+                self.counts.merge(&line);
+                self.line.clear();
+                (self.skip, self.cut, self.before) = (false, false, None);
+                self.pending = Counts::default();
+            }
             bytes = &bytes[end + 1..];
         }
         self.take(bytes);
@@ -125,6 +133,22 @@ impl StreamUsage {
 
 const DATA: &[u8] = b"data:";
 
+/// What a line that arrived whole reports: nothing, cheaply, unless it is
+/// a `data:` line that names a usage key.
+fn whole_line_counts(line: &[u8]) -> Counts {
+    let mut counts = Counts::default();
+    if !line.starts_with(DATA) || memchr::memmem::find(line, b"\"usage").is_none() {
+        return counts;
+    }
+    let line = line.strip_suffix(b"\r").unwrap_or(line);
+    for key in usage_keys(line, None) {
+        if let Some(Ok(c)) = key.value.map(|at| read_value(&line[at..])) {
+            counts.merge(&c);
+        }
+    }
+    counts
+}
+
 /// A usage key found in a line.
 struct Key {
     /// Where its opening quote is.
@@ -142,11 +166,7 @@ fn usage_keys(buf: &[u8], before: Option<u8>) -> impl Iterator<Item = Key> + '_ 
     const METADATA: &[u8] = b"Metadata\"";
     let mut from = 0;
     std::iter::from_fn(move || loop {
-        let at = from
-            + buf
-                .get(from..)?
-                .windows(NAME.len())
-                .position(|w| w == NAME)?;
+        let at = from + memchr::memmem::find(buf.get(from..)?, NAME)?;
         from = at + 1;
         let prior = buf[..at].iter().rev().find(|b| !b.is_ascii_whitespace());
         if !matches!(prior.copied().or(before), Some(b'{' | b',')) {

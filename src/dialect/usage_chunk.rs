@@ -51,7 +51,7 @@ impl UsageChunkFilter {
         self.usage.push(chunk);
         let mut start = 0;
         let mut at = 0;
-        while let Some(i) = chunk[at..].iter().position(|&b| b == b'\n') {
+        while let Some(i) = memchr::memchr(b'\n', &chunk[at..]) {
             let end = at + i;
             let blank = matches!(
                 (self.line, &chunk[at..end]),
@@ -134,8 +134,7 @@ fn is_usage_only(event: &[u8]) -> bool {
         #[serde(borrow, default)]
         usage: Option<&'a RawValue>,
     }
-    const KEY: &[u8] = b"\"usage\"";
-    if event.len() > MAX_HELD || !event.windows(KEY.len()).any(|w| w == KEY) {
+    if event.len() > MAX_HELD || !has_usage_object(event) {
         return false;
     }
     let Some(data) = event_data(event) else {
@@ -148,6 +147,17 @@ fn is_usage_only(event: &[u8]) -> bool {
         serde_json::from_str::<Vec<serde::de::IgnoredAny>>(c.get()).is_ok_and(|c| c.is_empty())
     });
     no_choices && chunk.usage.is_some_and(|u| u.get().starts_with('{'))
+}
+
+/// Whether `"usage"` is followed by an object anywhere in `event`: a cheap
+/// look before the parse (OpenAI puts `"usage":null` on every chunk of a
+/// stream that asked for usage; only the last one has an object).
+fn has_usage_object(event: &[u8]) -> bool {
+    const KEY: &[u8] = b"\"usage\"";
+    memchr::memmem::find_iter(event, KEY).any(|at| {
+        let mut rest = event[at + KEY.len()..].iter().filter(|b| !b.is_ascii_whitespace());
+        rest.next() == Some(&b':') && rest.next() == Some(&b'{')
+    })
 }
 
 /// The data of an SSE event: its `data:` lines (the space after the colon

@@ -52,14 +52,25 @@ impl PassThrough {
 
     /// What of `chunk` goes to the client.
     fn pass(&mut self, chunk: Bytes) -> Bytes {
-        self.usage.push(&chunk);
         match &mut self.filter {
-            None => chunk,
+            None => {
+                self.usage.push(&chunk);
+                chunk
+            }
+            // The filter reads the usage itself.
             Some(filter) => {
                 let mut out = Vec::with_capacity(chunk.len());
                 filter.push(&chunk, &mut out);
                 Bytes::from(out)
             }
+        }
+    }
+
+    /// The usage the stream reported.
+    fn usage(&self) -> Option<Usage> {
+        match &self.filter {
+            Some(filter) => filter.usage(),
+            None => self.usage.usage(),
         }
     }
 
@@ -202,7 +213,7 @@ impl Deliver<'_> {
                     }
                     self.ctx.usage = match (&translator, &through) {
                         (Some(t), _) => t.usage().map(Usage::from),
-                        (None, Some(p)) => p.usage.usage(),
+                        (None, Some(p)) => p.usage(),
                         (None, None) => None,
                     };
                     let _ = self.session.write_response_body(Bytes::new(), true).await;
@@ -224,7 +235,7 @@ impl Deliver<'_> {
                 t.fail(&why, &mut event);
                 self.cut_translated(event, why).await;
             } else {
-                self.ctx.usage = through.as_ref().and_then(|p| p.usage.usage());
+                self.ctx.usage = through.as_ref().and_then(PassThrough::usage);
                 self.cut(tail.as_ref(), why).await;
             }
             return StreamEnd::UpstreamBroke;

@@ -134,11 +134,19 @@ impl WriterThread {
         let inbox = self.inbox.as_ref().ok_or(StoreError::Stopped)?;
         inbox.send(message).map_err(|_| StoreError::Stopped)
     }
+
+    /// Wakes the thread now rather than at its next round.
+    fn wake(&self) {
+        if let Some(thread) = &self.thread {
+            thread.thread().unpark();
+        }
+    }
 }
 
 impl Drop for WriterThread {
     fn drop(&mut self) {
         drop(self.inbox.take());
+        self.wake();
         if let Some(thread) = self.thread.take() {
             if thread.join().is_err() {
                 log::error!("store: the writer thread panicked; uncommitted usage is lost");
@@ -236,7 +244,9 @@ impl Store {
             return Ok(());
         }
         let (reply, answer) = mpsc::channel();
-        self.writer()?.send(Message::Flush(reply))?;
+        let writer = self.writer()?;
+        writer.send(Message::Flush(reply))?;
+        writer.wake();
         match answer.recv_timeout(self.inner.tuning.flush_timeout) {
             Ok(()) => Ok(()),
             Err(RecvTimeoutError::Timeout) => Err(StoreError::FlushTimeout {

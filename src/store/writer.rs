@@ -3,8 +3,15 @@
 //! say how far behind it is; must never make a caller wait on the disk
 //! (callers only push onto an unbounded channel).
 //!
-//! A batch is committed 200 ms after its first record, or at once when it
-//! reaches 1000 records, so a `kill -9` loses well under a second. A failed
+//! The thread does not wait on the channel: it sleeps (`park_timeout`) and
+//! drains what arrived when it wakes. Blocked on `recv`, it was woken by
+//! every record — a futex wake-up and a spin per request, measured at ~4k
+//! instructions per request plus the system call. A flush (and the last
+//! handle going) wakes it at once with `unpark`.
+//!
+//! A batch is committed within 200 ms of the wake-up that found its first
+//! record (so within ~400 ms of it), or at once when it reaches 1000
+//! records, so a `kill -9` loses well under a second. A failed
 //! commit (the other process of a hand-over holding the lock past the busy
 //! timeout, a full disk) keeps the records in memory and is retried; a
 //! record leaves memory only once committed, or when the cap on pending
@@ -13,7 +20,7 @@
 use super::record::{insert_batch, UsageRecord};
 use super::Tuning;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender};
+use std::sync::mpsc::{Receiver, Sender, TryRecvError};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -152,16 +159,22 @@ impl Writer {
     /// what it holds and returns.
     pub(super) fn run(mut self, inbox: Receiver<Message>) {
         loop {
-            let message = match self.due {
-                None => inbox.recv().map_err(|_| RecvTimeoutError::Disconnected),
-                Some(due) => inbox.recv_timeout(due.saturating_duration_since(Instant::now())),
-            };
-            match message {
-                Ok(Message::Record(record)) => self.hold(record),
-                Ok(Message::Flush(reply)) => self.flush(reply),
-                Err(RecvTimeoutError::Timeout) => self.commit(),
-                Err(RecvTimeoutError::Disconnected) => return self.stop(),
+            loop {
+                match inbox.try_recv() {
+                    Ok(Message::Record(record)) => self.hold(record),
+                    Ok(Message::Flush(reply)) => self.flush(reply),
+                    Err(TryRecvError::Empty) => break,
+                    Err(TryRecvError::Disconnected) => return self.stop(),
+                }
             }
+            let now = Instant::now();
+            if self.due.is_some_and(|due| due <= now) {
+                self.commit();
+            }
+            let sleep = (self.due)
+                .map_or(self.tuning.batch_delay, |due| due.saturating_duration_since(now))
+                .min(self.tuning.batch_delay);
+            std::thread::park_timeout(sleep);
         }
     }
 
