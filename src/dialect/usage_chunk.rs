@@ -155,7 +155,9 @@ fn is_usage_only(event: &[u8]) -> bool {
 fn has_usage_object(event: &[u8]) -> bool {
     const KEY: &[u8] = b"\"usage\"";
     memchr::memmem::find_iter(event, KEY).any(|at| {
-        let mut rest = event[at + KEY.len()..].iter().filter(|b| !b.is_ascii_whitespace());
+        let mut rest = event[at + KEY.len()..]
+            .iter()
+            .filter(|b| !b.is_ascii_whitespace());
         rest.next() == Some(&b':') && rest.next() == Some(&b'{')
     })
 }

@@ -172,7 +172,9 @@ impl Writer {
                 self.commit();
             }
             let sleep = (self.due)
-                .map_or(self.tuning.batch_delay, |due| due.saturating_duration_since(now))
+                .map_or(self.tuning.batch_delay, |due| {
+                    due.saturating_duration_since(now)
+                })
                 .min(self.tuning.batch_delay);
             std::thread::park_timeout(sleep);
         }

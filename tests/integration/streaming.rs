@@ -1,16 +1,17 @@
 //! SSE through the real binary: events pass byte for byte and as they are sent (not
-//! buffered), a stream cut mid-way ends with an SSE `error` event and no retry,
-//! failover still works before the first byte, many streams run at once, TLS
-//! upstreams work (and an untrusted one fails cleanly), and a client leaving before
-//! the first byte is noticed.
+//! buffered), all but the usage-only chunk the gateway asks for on behalf of a client
+//! that did not (and takes out again); a stream cut mid-way ends with an SSE `error`
+//! event and no retry, failover still works before the first byte, many streams run
+//! at once, TLS upstreams work (and an untrusted one fails cleanly), and a client
+//! leaving before the first byte is noticed.
 
 use crate::support::{
     assert_openai_error, bases, chat_body, chat_stream_body, header, http_client, instances_yaml,
-    post_json, read_sse_events, sse_data, try_read_sse_events, Behaviour, Gateway, MockUpstream,
-    TestCa,
+    post_json, read_sse_events, sse_data, try_read_sse_events, usage_only, Behaviour, Gateway,
+    MockUpstream, TestCa,
 };
 use reqwest::Response;
-use serde_json::Value;
+use serde_json::{json, Value};
 use std::time::{Duration, Instant};
 
 const CHAT: &str = "/v1/chat/completions";
@@ -45,6 +46,24 @@ fn sent_for(mock: &MockUpstream, request: usize) -> Vec<String> {
         .collect()
 }
 
+/// The events `mock` sent for its request number `request`, as a client that did not
+/// ask for usage reads them: all but the usage-only chunk, which the gateway asked the
+/// provider for (to count tokens) and takes out again. Asserts there was exactly one,
+/// so that every other event is still compared.
+fn delivered_for(mock: &MockUpstream, request: usize) -> Vec<String> {
+    let sent = sent_for(mock, request);
+    let usage = sent.iter().filter(|e| usage_only(e).is_some()).count();
+    assert_eq!(usage, 1, "one usage-only chunk sent: {sent:#?}");
+    sent.into_iter()
+        .filter(|e| usage_only(e).is_none())
+        .collect()
+}
+
+/// Events as they are on the wire: each followed by its blank line.
+fn sse_bytes(events: &[String]) -> String {
+    events.iter().map(|e| format!("{e}\n\n")).collect()
+}
+
 fn texts(events: &[(Instant, String)]) -> Vec<String> {
     events.iter().map(|(_, e)| e.clone()).collect()
 }
@@ -64,22 +83,34 @@ async fn assert_full_stream(gw: &Gateway) {
 async fn sse_passes_through_byte_for_byte() {
     let mock = MockUpstream::start(Behaviour::sse(3, Duration::from_millis(20)));
     let gw = gateway(&bases(&[&mock]), None).await;
+
+    // A client that asks for usage: its request and every byte of the stream go
+    // through as they are, the usage-only chunk included.
+    let mut asked = chat_stream_body(MODEL);
+    asked["stream_options"] = json!({ "include_usage": true });
+    let response = gw.post_json(CHAT, &asked).await;
+    assert_stream_head(&response, "p1", "1");
+    let got = response.bytes().await.expect("the whole stream");
+    let sent = sent_for(&mock, 0);
+    assert_eq!(sent.len(), 6, "3 chunks, finish, usage, [DONE]");
+    assert_eq!(String::from_utf8_lossy(&got), sse_bytes(&sent));
+    assert_eq!(mock.requests()[0].json(), asked);
+
+    // A client that did not ask: usage is asked for upstream on its behalf, and that
+    // one event is taken out of what it gets, every other byte unchanged.
     let response = gw.post_json(CHAT, &chat_stream_body(MODEL)).await;
     assert_stream_head(&response, "p1", "1");
     let got = response.bytes().await.expect("the whole stream");
-    let sent: String = sent_for(&mock, 0)
-        .iter()
-        .map(|e| format!("{e}\n\n"))
-        .collect();
-    assert_eq!(
-        sent_for(&mock, 0).len(),
-        6,
-        "3 chunks, finish, usage, [DONE]"
-    );
-    assert_eq!(String::from_utf8_lossy(&got), sent);
-    assert_eq!(mock.hits(), 1);
-    let seen = mock.last_request().expect("a request");
-    assert_eq!(seen.header("authorization"), Some("Bearer sk-test-1"));
+    let delivered = delivered_for(&mock, 1);
+    assert_eq!(delivered.len(), 5, "3 chunks, finish, [DONE]");
+    assert_eq!(String::from_utf8_lossy(&got), sse_bytes(&delivered));
+    let upstream = mock.requests()[1].json();
+    assert_eq!(upstream["stream_options"], json!({ "include_usage": true }));
+
+    assert_eq!(mock.hits(), 2);
+    for seen in mock.requests() {
+        assert_eq!(seen.header("authorization"), Some("Bearer sk-test-1"));
+    }
 }
 
 #[tokio::test]
@@ -90,9 +121,10 @@ async fn chunk_timing_is_preserved() {
     let response = gw.post_json(CHAT, &chat_stream_body(MODEL)).await;
     assert_stream_head(&response, "p1", "1");
     let received = read_sse_events(response).await;
-    let sent = mock.sent_events();
-    assert_eq!(texts(&received), sent_for(&mock, 0));
-    assert_eq!(received.len(), 8, "5 chunks, finish, usage, [DONE]");
+    let sent = mock.sent_events().into_iter();
+    let sent: Vec<_> = sent.filter(|e| usage_only(&e.event).is_none()).collect();
+    assert_eq!(texts(&received), delivered_for(&mock, 0));
+    assert_eq!(received.len(), 7, "5 chunks, finish, [DONE]");
     // Each event reaches the client right after the mock flushed it: a buffering
     // gateway would hold it at least one 200ms gap.
     for (i, ((arrived, _), sent)) in received.iter().zip(&sent).enumerate() {
@@ -144,7 +176,7 @@ async fn a_stream_ending_before_any_event_fails_over() {
     let response = gw.post_json(CHAT, &chat_stream_body(MODEL)).await;
     assert_stream_head(&response, "p2", "2");
     let received = read_sse_events(response).await;
-    assert_eq!(texts(&received), sent_for(&good, 0));
+    assert_eq!(texts(&received), delivered_for(&good, 0));
     assert_eq!((empty.hits(), good.hits()), (1, 1));
 }
 
@@ -156,7 +188,7 @@ async fn streams_fail_over_before_the_first_byte() {
     let response = gw.post_json(CHAT, &chat_stream_body(MODEL)).await;
     assert_stream_head(&response, "p2", "2");
     let received = read_sse_events(response).await;
-    assert_eq!(texts(&received), sent_for(&good, 0));
+    assert_eq!(texts(&received), delivered_for(&good, 0));
     assert_eq!((limited.hits(), good.hits()), (1, 1));
 }
 
@@ -181,11 +213,11 @@ async fn two_hundred_concurrent_streams_all_complete() {
         .expect("200 streams within 60s");
     let mut got: Vec<Vec<String>> = all.into_iter().map(|r| r.expect("task")).collect();
     for events in &got {
-        assert_eq!(events.len(), 23, "20 chunks, finish, usage, [DONE]");
+        assert_eq!(events.len(), 22, "20 chunks, finish, [DONE]");
         assert_eq!(events.last().map(String::as_str), Some("data: [DONE]"));
     }
     // Every client got exactly one of the streams the mock sent, none mixed up.
-    let mut sent: Vec<Vec<String>> = (0..STREAMS).map(|r| sent_for(&mock, r)).collect();
+    let mut sent: Vec<Vec<String>> = (0..STREAMS).map(|r| delivered_for(&mock, r)).collect();
     got.sort();
     sent.sort();
     assert!(got == sent, "client streams differ from what the mock sent");
@@ -209,7 +241,7 @@ async fn tls_upstreams_serve_whole_replies_and_streams() {
     let response = gw.post_json(CHAT, &chat_stream_body(MODEL)).await;
     assert_stream_head(&response, "p1", "1");
     let received = read_sse_events(response).await;
-    assert_eq!(texts(&received), sent_for(&mock, 1));
+    assert_eq!(texts(&received), delivered_for(&mock, 1));
 
     assert_eq!(mock.hits(), 2);
     for seen in mock.requests() {

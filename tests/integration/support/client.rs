@@ -146,6 +146,15 @@ pub fn sse_data(event: &str) -> Option<String> {
     (!lines.is_empty()).then(|| lines.join("\n"))
 }
 
+/// The `usage` of an OpenAI usage-only chunk (`data: {...,"choices":[],"usage":{...}}`),
+/// if `event` is one: the event the gateway asks a provider for on behalf of a client
+/// that did not, and takes out of that client's stream again.
+pub fn usage_only(event: &str) -> Option<Value> {
+    let data: Value = serde_json::from_str(&sse_data(event)?).ok()?;
+    let no_choices = data["choices"].as_array().is_some_and(Vec::is_empty);
+    (no_choices && data["usage"].is_object()).then(|| data["usage"].clone())
+}
+
 /// Asserts `event` is a well-formed Anthropic event, its `event:` line then one `data:`
 /// line whose JSON `type` repeats the name, and returns both.
 pub fn anthropic_event(event: &str) -> (String, Value) {

@@ -32,6 +32,7 @@ pub use cli::{assert_tool_output_sent, cli_bin, posted, run_cli};
 pub use client::{
     anthropic_body, anthropic_event, assert_openai_error, chat_body, chat_stream_body, gemini_body,
     gemini_frame, header, http_client, post_json, read_sse_events, sse_data, try_read_sse_events,
+    usage_only,
 };
 pub use gateway::{
     closed_base_url, instances_yaml, provider_yaml, typed_provider_yaml, write_file, Gateway,
