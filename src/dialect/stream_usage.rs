@@ -16,7 +16,12 @@
 //! a key may have begun. Pure: it does not change the bytes.
 
 use super::usage::{Counts, Usage};
-use serde_json::Value;
+use serde_json::value::RawValue;
+
+/// The usage-key search, built once (building a finder per search cost
+/// more than the search).
+static USAGE_KEY: std::sync::LazyLock<memchr::memmem::Finder<'static>> =
+    std::sync::LazyLock::new(|| memchr::memmem::Finder::new(b"\"usage"));
 
 /// The most of the current line held at once: complete lines up to this
 /// are read whole.
@@ -50,8 +55,9 @@ impl StreamUsage {
         while let Some(end) = memchr::memchr(b'\n', bytes) {
             let head = &bytes[..end];
             if self.line.is_empty() && !(self.skip || self.cut) {
-                let counts = whole_line_counts(head);
-                self.counts.merge(&counts);
+                if let Some(counts) = whole_line_counts(head) {
+                    self.counts.merge(&counts);
+                }
             } else {
                 self.take(head);
                 let line = self.line_counts();
@@ -133,12 +139,12 @@ impl StreamUsage {
 
 const DATA: &[u8] = b"data:";
 
-/// What a line that arrived whole reports: nothing, cheaply, unless it is
+/// What a line that arrived whole reports: `None`, cheaply, unless it is
 /// a `data:` line that names a usage key.
-fn whole_line_counts(line: &[u8]) -> Counts {
+fn whole_line_counts(line: &[u8]) -> Option<Counts> {
     let mut counts = Counts::default();
-    if !line.starts_with(DATA) || memchr::memmem::find(line, b"\"usage").is_none() {
-        return counts;
+    if !line.starts_with(DATA) || USAGE_KEY.find(line).is_none() {
+        return None;
     }
     let line = line.strip_suffix(b"\r").unwrap_or(line);
     for key in usage_keys(line, None) {
@@ -146,7 +152,7 @@ fn whole_line_counts(line: &[u8]) -> Counts {
             counts.merge(&c);
         }
     }
-    counts
+    Some(counts)
 }
 
 /// A usage key found in a line.
@@ -166,7 +172,7 @@ fn usage_keys(buf: &[u8], before: Option<u8>) -> impl Iterator<Item = Key> + '_ 
     const METADATA: &[u8] = b"Metadata\"";
     let mut from = 0;
     std::iter::from_fn(move || loop {
-        let at = from + memchr::memmem::find(buf.get(from..)?, NAME)?;
+        let at = from + USAGE_KEY.find(buf.get(from..)?)?;
         from = at + 1;
         let prior = buf[..at].iter().rev().find(|b| !b.is_ascii_whitespace());
         if !matches!(prior.copied().or(before), Some(b'{' | b',')) {
@@ -204,10 +210,17 @@ enum Unread {
 }
 
 /// The usage object at the start of `bytes` (what follows it ignored).
+/// Anything but an object reports nothing, and is not parsed: OpenAI puts
+/// `"usage":null` on every chunk of a stream that asked for usage.
 fn read_value(bytes: &[u8]) -> Result<Counts, Unread> {
-    let mut values = serde_json::Deserializer::from_slice(bytes).into_iter::<Value>();
+    match bytes.iter().find(|b| !b.is_ascii_whitespace()) {
+        None => return Err(Unread::Incomplete),
+        Some(b'{') => {}
+        Some(_) => return Err(Unread::NotJson),
+    }
+    let mut values = serde_json::Deserializer::from_slice(bytes).into_iter::<&RawValue>();
     match values.next() {
-        Some(Ok(value)) => Ok(Counts::read(&value)),
+        Some(Ok(value)) => Counts::parse(value.get().as_bytes()).ok_or(Unread::NotJson),
         Some(Err(e)) if e.is_eof() => Err(Unread::Incomplete),
         None => Err(Unread::Incomplete),
         Some(Err(_)) => Err(Unread::NotJson),
