@@ -142,10 +142,23 @@ const DATA: &[u8] = b"data:";
 /// What a line that arrived whole reports: `None`, cheaply, unless it is
 /// a `data:` line that names a usage key.
 fn whole_line_counts(line: &[u8]) -> Option<Counts> {
-    let mut counts = Counts::default();
-    if !line.starts_with(DATA) || USAGE_KEY.find(line).is_none() {
+    if !line.starts_with(DATA) {
         return None;
     }
+    // Only a key whose value is an object can report anything: OpenAI's
+    // `"usage":null` on every chunk is passed over without a parse.
+    let object = |at: usize| {
+        let rest = &line[at + 1..];
+        let rest = (rest.strip_prefix(b"usage\""))
+            .or_else(|| rest.strip_prefix(b"usageMetadata\""))
+            .unwrap_or_default();
+        let mut after = rest.iter().filter(|b| !b.is_ascii_whitespace());
+        after.next() == Some(&b':') && after.next() == Some(&b'{')
+    };
+    if !USAGE_KEY.find_iter(line).any(object) {
+        return None;
+    }
+    let mut counts = Counts::default();
     let line = line.strip_suffix(b"\r").unwrap_or(line);
     for key in usage_keys(line, None) {
         if let Some(Ok(c)) = key.value.map(|at| read_value(&line[at..])) {
