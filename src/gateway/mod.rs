@@ -176,8 +176,11 @@ impl Gateway {
             (_, Some(route)) if method == http::Method::POST => {
                 ctx.route = route.label();
                 ctx.dialect = route.dialect();
-                ctx.api_call = true;
                 let caller = authenticate(state, session, ctx, caller)?;
+                // Recorded from here on, refused by a limit or not: an
+                // unknown key's requests are not (a flood of them must
+                // not fill the store).
+                ctx.api_call = true;
                 ledger::admit(state, ctx, &caller)?;
                 failover::serve(state, session, ctx, route, &caller).await
             }

@@ -23,8 +23,8 @@ pub struct RequestCtx {
     /// The gateway key's name, once authenticated.
     pub key_name: Option<Arc<str>>,
     pub route: &'static str,
-    /// An API call (routed, or refused before routing): recorded in the
-    /// store and counted under its key.
+    /// An API call by a known key (or on an open gateway), routed or
+    /// refused by a limit: recorded in the store and counted under its key.
     pub api_call: bool,
     /// The client's dialect: errors are answered in it.
     pub dialect: Dialect,
