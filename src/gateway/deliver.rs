@@ -178,7 +178,10 @@ impl Deliver<'_> {
             Dialect::Responses => StreamTail::for_responses(),
             _ => StreamTail::default(),
         });
-        let mut through = (sse && translator.is_none()).then(|| PassThrough::new(self.strip_usage));
+        // Boxed: ~1.2 KiB of readers would otherwise sit in every request's
+        // future (copied whole into Pingora's box), streams or not.
+        let mut through =
+            (sse && translator.is_none()).then(|| Box::new(PassThrough::new(self.strip_usage)));
         if let Some(chunk) = first {
             let chunk = translate(&mut translator, |t, out| t.feed(&chunk, out))
                 .unwrap_or_else(|| pass(&mut through, chunk));
@@ -205,7 +208,7 @@ impl Deliver<'_> {
                 }
                 Ok(Ok(None)) => {
                     let last = translate(&mut translator, |t, out| t.finish(out))
-                        .or_else(|| through.as_mut().and_then(PassThrough::finish));
+                        .or_else(|| through.as_mut().and_then(|p| p.finish()));
                     if let Some(last) = last {
                         if !self.send_chunk(last, &mut tail).await {
                             return self.client_went_away();
@@ -235,7 +238,7 @@ impl Deliver<'_> {
                 t.fail(&why, &mut event);
                 self.cut_translated(event, why).await;
             } else {
-                self.ctx.usage = through.as_ref().and_then(PassThrough::usage);
+                self.ctx.usage = through.as_ref().and_then(|p| p.usage());
                 self.cut(tail.as_ref(), why).await;
             }
             return StreamEnd::UpstreamBroke;
@@ -343,7 +346,7 @@ pub fn unix_now() -> u64 {
 }
 
 /// A pass-through chunk as the client gets it.
-fn pass(through: &mut Option<PassThrough>, chunk: Bytes) -> Bytes {
+fn pass(through: &mut Option<Box<PassThrough>>, chunk: Bytes) -> Bytes {
     match through {
         Some(p) => p.pass(chunk),
         None => chunk,
