@@ -31,6 +31,7 @@ pub struct Metrics {
     key_cost: CounterVec,
     rejections: IntCounterVec,
     store_pending: IntGauge,
+    store_dropped: IntGauge,
     in_flight: IntGauge,
     open_streams: IntGauge,
     /// Model names that may be labels: every routable name of the config.
@@ -101,6 +102,7 @@ impl Metrics {
                 &["key", "reason"],
             )?,
             store_pending: IntGauge::new("modelgate_usage_records_pending", "Usage records accepted but not yet committed to the store (a growing number means the writer falls behind).")?,
+            store_dropped: IntGauge::new("modelgate_usage_records_dropped", "Usage records given up since start (the writer held too many, or could not commit at a stop); each is also logged.")?,
             in_flight: IntGauge::new("modelgate_requests_in_flight", "Requests being served now.")?,
             open_streams: IntGauge::new("modelgate_open_streams", "Streamed responses being passed through now.")?,
             known_models: known_models.into_iter().collect(),
@@ -109,7 +111,8 @@ impl Metrics {
 
     /// Into the default registry, which Pingora's Prometheus service serves.
     pub fn register(&self) -> prometheus::Result<()> {
-        let all: [Box<dyn Collector>; 14] = [
+        let all: [Box<dyn Collector>; 15] = [
+            Box::new(self.store_dropped.clone()),
             Box::new(self.key_requests.clone()),
             Box::new(self.key_tokens.clone()),
             Box::new(self.key_cost.clone()),
@@ -149,9 +152,10 @@ impl Metrics {
         .inc();
     }
 
-    /// Records waiting for the store's writer.
-    pub fn store_pending(&self, n: u64) {
-        self.store_pending.set(i64::try_from(n).unwrap_or(i64::MAX));
+    /// Records waiting for the store's writer, and those given up.
+    pub fn store_backlog(&self, pending: u64, dropped: u64) {
+        self.store_pending.set(i64::try_from(pending).unwrap_or(i64::MAX));
+        self.store_dropped.set(i64::try_from(dropped).unwrap_or(i64::MAX));
     }
 
     fn model<'a>(&self, name: Option<&'a str>) -> &'a str {
