@@ -82,7 +82,9 @@ pub fn settle(state: &State, ctx: &mut RequestCtx, caller: Option<&Caller>) {
     }
     if let Some(store) = &state.teams.store {
         store.record(record(ctx));
-        state.metrics.store_backlog(store.pending(), store.dropped());
+        state
+            .metrics
+            .store_backlog(store.pending(), store.dropped());
     }
 }
 

@@ -154,8 +154,10 @@ impl Metrics {
 
     /// Records waiting for the store's writer, and those given up.
     pub fn store_backlog(&self, pending: u64, dropped: u64) {
-        self.store_pending.set(i64::try_from(pending).unwrap_or(i64::MAX));
-        self.store_dropped.set(i64::try_from(dropped).unwrap_or(i64::MAX));
+        self.store_pending
+            .set(i64::try_from(pending).unwrap_or(i64::MAX));
+        self.store_dropped
+            .set(i64::try_from(dropped).unwrap_or(i64::MAX));
     }
 
     fn model<'a>(&self, name: Option<&'a str>) -> &'a str {

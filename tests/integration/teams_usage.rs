@@ -10,7 +10,7 @@ mod durability;
 mod secrets;
 
 use crate::support::{
-    assert_openai_error, chat_body, chat_stream_body, provider_yaml, sse_data, usage_report,
+    assert_openai_error, chat_body, chat_stream_body, provider_yaml, usage_only, usage_report,
     wait_for_usage, Behaviour, Gateway, MockUpstream,
 };
 use serde_json::{json, Value};
@@ -117,13 +117,6 @@ async fn sent_stream(mock: &MockUpstream, index: usize) -> Vec<String> {
         assert!(Instant::now() < deadline, "stream not finished: {events:?}");
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
-}
-
-/// The data of a usage-only chunk (`choices: []` and a `usage` object), if `event` is one.
-fn usage_only(event: &str) -> Option<Value> {
-    let data: Value = serde_json::from_str(&sse_data(event)?).ok()?;
-    let no_choices = data["choices"].as_array().is_some_and(Vec::is_empty);
-    (no_choices && data["usage"].is_object()).then(|| data["usage"].clone())
 }
 
 /// Events as they are on the wire: each followed by its blank line.
