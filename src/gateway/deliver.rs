@@ -115,7 +115,7 @@ impl Deliver<'_> {
         }
         // The key's own limits, not the provider account's.
         for (name, value) in &self.ctx.rate_limit {
-            head.insert_header(*name, value.as_str())?;
+            head.insert_header(name.clone(), value.clone())?;
         }
         Ok(head)
     }

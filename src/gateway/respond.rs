@@ -78,7 +78,7 @@ fn own_head(ctx: &mut RequestCtx, status: u16) -> pingora::Result<ResponseHeader
         cors::add(&mut h, allow)?;
     }
     for (name, value) in &ctx.rate_limit {
-        h.insert_header(*name, value.as_str())?;
+        h.insert_header(name.clone(), value.clone())?;
     }
     ctx.status = status;
     ctx.first_byte.get_or_insert_with(std::time::Instant::now);

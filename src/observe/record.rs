@@ -55,7 +55,7 @@ pub struct RequestCtx {
     pub cost_usd: Option<f64>,
     /// OpenAI's `x-ratelimit-*` headers, for a key with rate limits: on
     /// every response to it.
-    pub rate_limit: Vec<(&'static str, String)>,
+    pub rate_limit: Vec<(http::HeaderName, http::HeaderValue)>,
     /// Counted in the in-flight gauge (so the metrics take it out once).
     pub in_flight: bool,
     /// `Access-Control-Allow-Origin` for every response, when the request
