@@ -3,7 +3,7 @@
 //! with the fields the issue lists, never a secret.
 
 use crate::support::{
-    chat_body, chat_stream_body, read_sse_events, Behaviour, Gateway, MockUpstream,
+    chat_body, chat_stream_body, metric, read_sse_events, Behaviour, Gateway, MockUpstream,
     MOCK_PROMPT_TOKENS,
 };
 use serde_json::Value;
@@ -61,21 +61,6 @@ async fn send_mix(gw: &Gateway) {
     assert_eq!(r.status(), 200);
 }
 
-/// The value of the sample `name{...}` whose labels include all of `labels`.
-fn sample(text: &str, name: &str, labels: &[(&str, &str)]) -> Option<f64> {
-    text.lines().find_map(|line| {
-        let rest = line.strip_prefix(name)?;
-        let (set, value) = match rest.strip_prefix('{') {
-            Some(r) => r.split_once("} ")?,
-            None => ("", rest.strip_prefix(' ')?),
-        };
-        let all = labels
-            .iter()
-            .all(|(k, v)| set.split(',').any(|kv| kv == format!("{k}=\"{v}\"")));
-        all.then(|| value.trim().parse().ok()).flatten()
-    })
-}
-
 #[tokio::test]
 async fn metrics_count_a_known_mix_of_requests() {
     let (gw, _mocks) = rig().await;
@@ -90,7 +75,7 @@ async fn metrics_count_a_known_mix_of_requests() {
             .await
             .unwrap();
         let text = text.text().await.unwrap();
-        if sample(&text, "modelgate_requests_in_flight", &[]) == Some(0.0) {
+        if metric(&text, "modelgate_requests_in_flight", &[]) == Some(0.0) {
             break text;
         }
         assert!(
@@ -100,7 +85,7 @@ async fn metrics_count_a_known_mix_of_requests() {
         tokio::time::sleep(Duration::from_millis(20)).await;
     };
     let at = |name: &str, labels: &[(&str, &str)]| {
-        sample(&text, name, labels).unwrap_or_else(|| panic!("no {name} {labels:?} in:\n{text}"))
+        metric(&text, name, labels).unwrap_or_else(|| panic!("no {name} {labels:?} in:\n{text}"))
     };
     let req = "modelgate_requests_total";
     let chat_200 = [("route", "chat"), ("status", "200")];
