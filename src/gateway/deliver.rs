@@ -105,7 +105,8 @@ impl Deliver<'_> {
             attempts: self.ctx.attempts,
         };
         self.ctx.status = upstream.status.as_u16();
-        let mut head = headers::client_response(upstream, &routed)?;
+        let extra = self.ctx.rate_limit.len() + 2;
+        let mut head = headers::client_response(upstream, &routed, extra)?;
         if let Some(content_type) = self.content_type {
             head.remove_header(&http::header::CONTENT_LENGTH);
             head.insert_header(http::header::CONTENT_TYPE, content_type)?;

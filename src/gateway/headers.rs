@@ -142,9 +142,12 @@ pub struct Routed<'a> {
 pub fn client_response(
     upstream: &ResponseHeader,
     routed: &Routed<'_>,
+    extra: usize,
 ) -> pingora::Result<ResponseHeader> {
-    let mut resp =
-        ResponseHeader::build_no_case(upstream.status, Some(upstream.headers.len() + 5))?;
+    // Room for the routed headers and `extra` more (a key's rate limits),
+    // so that adding them never regrows the map.
+    let room = upstream.headers.len() + 5 + extra;
+    let mut resp = ResponseHeader::build_no_case(upstream.status, Some(room))?;
     let connection = upstream.headers.get(header::CONNECTION);
     for (name, value) in upstream.headers.iter() {
         if DROP_DOWNSTREAM.contains(&name.as_str()) || listed_in_connection(connection, name) {

@@ -54,14 +54,8 @@ pub fn admit(state: &State, ctx: &mut RequestCtx, caller: &Caller) -> Result<(),
     }
 }
 
-/// The headers as they are written (names known, not parsed per response).
 fn put_headers(ctx: &mut RequestCtx, headers: &RateHeaders) {
-    headers.each(|name, value| {
-        if let Ok(value) = http::HeaderValue::from_str(&value) {
-            ctx.rate_limit
-                .push((http::HeaderName::from_static(name), value));
-        }
-    });
+    headers.each(|name, value| ctx.rate_limit.push((name, value)));
 }
 
 /// A request is over: price its usage and account for it. Every API call

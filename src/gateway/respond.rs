@@ -72,7 +72,7 @@ pub async fn preflight(session: &mut ServerSession, ctx: &mut RequestCtx) -> pin
 /// The head of a response the gateway writes itself, with what every one
 /// carries (`x-request-id`, CORS for an allowed origin), recorded as sent.
 fn own_head(ctx: &mut RequestCtx, status: u16) -> pingora::Result<ResponseHeader> {
-    let mut h = ResponseHeader::build_no_case(status, Some(8))?;
+    let mut h = ResponseHeader::build_no_case(status, Some(8 + ctx.rate_limit.len()))?;
     h.insert_header(X_REQUEST_ID, ctx.request_id.as_str())?;
     if let Some(allow) = &ctx.cors {
         cors::add(&mut h, allow)?;

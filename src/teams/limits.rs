@@ -15,6 +15,7 @@
 //! debt has `tat - now` beyond the window, and waits until it is back inside.
 
 use crate::config::RateLimit;
+use http::{HeaderName, HeaderValue};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
@@ -192,6 +193,13 @@ pub enum LimitKind {
     Tokens,
 }
 
+const LIMIT_REQUESTS: HeaderName = HeaderName::from_static("x-ratelimit-limit-requests");
+const REMAINING_REQUESTS: HeaderName = HeaderName::from_static("x-ratelimit-remaining-requests");
+const RESET_REQUESTS: HeaderName = HeaderName::from_static("x-ratelimit-reset-requests");
+const LIMIT_TOKENS: HeaderName = HeaderName::from_static("x-ratelimit-limit-tokens");
+const REMAINING_TOKENS: HeaderName = HeaderName::from_static("x-ratelimit-remaining-tokens");
+const RESET_TOKENS: HeaderName = HeaderName::from_static("x-ratelimit-reset-tokens");
+
 /// The `x-ratelimit-*` numbers of a limited key (each `None` when that limit
 /// is not set).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -205,17 +213,23 @@ impl RateHeaders {
         self.requests.is_none() && self.tokens.is_none()
     }
 
-    /// Calls `f` with each header's name and value, in OpenAI's names.
-    pub fn each(&self, mut f: impl FnMut(&'static str, String)) {
+    /// Calls `f` with each header's name and value, in OpenAI's names,
+    /// ready for the wire: names built at compile time, counts written
+    /// straight into header values (these go on every response to a
+    /// limited key).
+    pub fn each(&self, mut f: impl FnMut(HeaderName, HeaderValue)) {
+        let duration = |d: Duration| {
+            HeaderValue::from_str(&go_duration(d)).unwrap_or(HeaderValue::from_static("0s"))
+        };
         if let Some(s) = self.requests {
-            f("x-ratelimit-limit-requests", s.limit.to_string());
-            f("x-ratelimit-remaining-requests", s.remaining.to_string());
-            f("x-ratelimit-reset-requests", go_duration(s.reset));
+            f(LIMIT_REQUESTS, HeaderValue::from(s.limit));
+            f(REMAINING_REQUESTS, HeaderValue::from(s.remaining));
+            f(RESET_REQUESTS, duration(s.reset));
         }
         if let Some(s) = self.tokens {
-            f("x-ratelimit-limit-tokens", s.limit.to_string());
-            f("x-ratelimit-remaining-tokens", s.remaining.to_string());
-            f("x-ratelimit-reset-tokens", go_duration(s.reset));
+            f(LIMIT_TOKENS, HeaderValue::from(s.limit));
+            f(REMAINING_TOKENS, HeaderValue::from(s.remaining));
+            f(RESET_TOKENS, duration(s.reset));
         }
     }
 }

@@ -234,7 +234,7 @@ fn headers_are_named_like_openai() {
         }),
     };
     let mut seen = Vec::new();
-    headers.each(|name, value| seen.push(format!("{name}: {value}")));
+    headers.each(|name, value| seen.push(format!("{name}: {}", value.to_str().unwrap())));
     assert_eq!(
         seen,
         [
