@@ -2,11 +2,8 @@
 //! tell whether an event was left half-written, and which name the
 //! response a Responses stream is about and the sequence number its next
 //! event must carry, so that an event of the gateway's own can end a
-//! broken stream in the client's terms. Its usage is [`StreamUsage`]'s
+//! broken stream in the client's terms. Its usage is `StreamUsage`'s
 //! job, which reads the whole stream. Pure.
-
-use super::stream_usage::StreamUsage;
-use super::usage::Usage;
 
 /// The first `"id":"resp_…"` in `buf`.
 fn find_response_id(buf: &[u8]) -> Option<String> {
@@ -93,23 +90,6 @@ impl StreamTail {
             });
         digits.saturating_add(1)
     }
-
-    /// The usage of the lines the tail still holds: what the gateway read
-    /// before [`StreamUsage`], which reads the whole stream (a long
-    /// stream's first events are gone from the tail). Kept until the
-    /// gateway feeds a `StreamUsage` instead.
-    pub fn usage(&self) -> Option<Usage> {
-        // A cut (the tail is then at least KEEP long) may have split a
-        // line: start after it.
-        let start = if self.buf.len() >= KEEP {
-            self.buf.iter().position(|&b| b == b'\n')? + 1
-        } else {
-            0
-        };
-        let mut usage = StreamUsage::default();
-        usage.push(&self.buf[start..]);
-        usage.usage()
-    }
 }
 
 #[cfg(test)]
@@ -126,8 +106,6 @@ mod tests {
         assert_eq!(tail.next_sequence_number(), 8);
         tail.push(b"event: response.completed\ndata: {\"type\":\"response.completed\",\"sequence_number\": 8,\"response\":{\"usage\":{\"input_tokens\":9,\"output_tokens\":3,\"total_tokens\":12}}}\n\n");
         assert_eq!(tail.next_sequence_number(), 9);
-        let usage = tail.usage().expect("usage");
-        assert_eq!((usage.prompt_tokens, usage.completion_tokens), (9, 3));
     }
 
     #[test]
@@ -142,17 +120,5 @@ mod tests {
         assert_eq!(t.separator(), b"\n");
         t.push(b"\n");
         assert_eq!(t.separator(), b"");
-    }
-
-    #[test]
-    fn usage_from_the_end_of_a_stream() {
-        let mut tail = StreamTail::default();
-        tail.push(b"data: {\"choices\":[{\"delta\":{\"content\":\"usage\"}}],\"usage\":null}\n\n");
-        for _ in 0..500 {
-            tail.push(b"data: {\"choices\":[{\"delta\":{\"content\":\"hi\"}}]}\n\n");
-        }
-        assert_eq!(tail.usage(), None);
-        tail.push(b"data: {\"choices\":[],\"usage\":{\"prompt_tokens\":9,\"completion_tokens\":20,\"total_tokens\":29}}\n\ndata: [DONE]\n\n");
-        assert_eq!(tail.usage().map(|u| u.total_tokens), Some(29));
     }
 }
