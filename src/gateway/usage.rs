@@ -9,9 +9,10 @@
 //! Defaults: from the start of this UTC month, to now; `group_by=key`.
 
 use super::{respond, GatewayError, State};
+use crate::config::BudgetPeriod;
 use crate::observe::RequestCtx;
 use crate::store::{GroupBy, Totals, UsageQuery};
-use crate::teams::now_ms;
+use crate::teams::{now_ms, period_start_ms, rfc3339};
 use bytes::Bytes;
 use pingora::protocols::http::ServerSession;
 use serde_json::{json, Map, Value};
@@ -88,10 +89,6 @@ fn totals(t: &Totals) -> Value {
     })
 }
 
-fn rfc3339(ms: i64) -> String {
-    jiff::Timestamp::from_millisecond(ms).map_or_else(|_| ms.to_string(), |t| t.to_string())
-}
-
 /// The query string, read.
 #[derive(Debug, PartialEq)]
 struct Query {
@@ -102,7 +99,7 @@ struct Query {
 
 fn parse(query: &str, now_ms: i64) -> Result<Query, GatewayError> {
     let mut q = Query {
-        from_ms: month_start(now_ms),
+        from_ms: period_start_ms(BudgetPeriod::Monthly, now_ms),
         to_ms: now_ms + 1,
         group_by: GroupBy::Key,
     };
@@ -149,18 +146,6 @@ fn bound(value: &str, end: bool) -> Option<i64> {
             .timestamp()
             .as_millisecond(),
     )
-}
-
-/// The first millisecond of the UTC month `now_ms` is in.
-fn month_start(now_ms: i64) -> i64 {
-    let Ok(now) = jiff::Timestamp::from_millisecond(now_ms) else {
-        return 0;
-    };
-    let date = now.to_zoned(jiff::tz::TimeZone::UTC).date();
-    let first = date
-        .first_of_month()
-        .to_datetime(jiff::civil::Time::midnight());
-    (first.to_zoned(jiff::tz::TimeZone::UTC)).map_or(0, |z| z.timestamp().as_millisecond())
 }
 
 #[cfg(test)]

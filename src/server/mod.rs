@@ -266,9 +266,10 @@ fn seed_tokens_today(
     config: &config::Config,
     health: &Health,
 ) -> Result<(), StartError> {
-    let now_s = (crate::teams::now_ms() / 1000).max(0) as u64;
-    let day_start_ms = (now_s - now_s % 86_400) as i64 * 1000;
-    for (instance, model, tokens) in store.tokens_by_slot(day_start_ms)? {
+    let now_ms = crate::teams::now_ms();
+    let now_s = (now_ms / 1000).max(0) as u64;
+    let today = crate::teams::period_start_ms(config::BudgetPeriod::Daily, now_ms);
+    for (instance, model, tokens) in store.tokens_by_slot(today)? {
         if let Some(i) = config.instances.iter().position(|x| x.id == instance) {
             health.seed_tokens(i, &model, tokens, now_s);
         }

@@ -4,7 +4,7 @@
 //! and revoke them. A change is in effect for the next request on every
 //! worker. Keys from `gateway.yaml` are listed but changed only in the file.
 
-use super::admission::{now_ms, parse_period, AdminError, Change, Teams};
+use super::admission::{now_ms, rfc3339, AdminError, Change, Teams};
 use super::keys::{KeySpec, Source, TeamKey};
 use crate::config::{Budget, BudgetPeriod, RateLimit};
 use serde::Deserialize;
@@ -221,10 +221,6 @@ fn view(k: &TeamKey) -> Value {
     })
 }
 
-fn rfc3339(ms: i64) -> String {
-    jiff::Timestamp::from_millisecond(ms).map_or_else(|_| ms.to_string(), |t| t.to_string())
-}
-
 /// A fresh key: `mg-` and 64 hex digits from two random v4 UUIDs (244
 /// random bits).
 fn new_secret() -> String {
@@ -271,7 +267,7 @@ fn limits(body: Option<LimitBody>) -> Result<RateLimit, AdminError> {
 }
 
 fn budget(b: BudgetBody) -> Result<Budget, AdminError> {
-    let period: BudgetPeriod = parse_period(&b.period).ok_or_else(|| {
+    let period: BudgetPeriod = BudgetPeriod::from_name(&b.period).ok_or_else(|| {
         AdminError::Invalid("`budget.period` must be daily, weekly, monthly or total".into())
     })?;
     if !b.usd.is_finite() || b.usd < 0.0 {

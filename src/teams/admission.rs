@@ -49,6 +49,12 @@ pub fn now_ms() -> i64 {
         .map_or(0, |d| d.as_millis() as i64)
 }
 
+/// Epoch milliseconds as an RFC 3339 UTC time (the number itself if out
+/// of range).
+pub fn rfc3339(ms: i64) -> String {
+    jiff::Timestamp::from_millisecond(ms).map_or_else(|_| ms.to_string(), |t| t.to_string())
+}
+
 impl Teams {
     /// The file's keys and the store's, each with what it spent this
     /// period (read from the store, so a restart does not reset a budget).
@@ -237,7 +243,7 @@ pub enum AdminError {
 }
 
 fn from_stored(k: StoredKey) -> KeySpec {
-    let period = k.budget_period.as_deref().and_then(parse_period);
+    let period = k.budget_period.as_deref().and_then(BudgetPeriod::from_name);
     KeySpec {
         name: k.name,
         sha256: k.sha256,
@@ -268,8 +274,4 @@ fn to_stored(k: &KeySpec) -> StoredKey {
         expires_at_ms: k.expires_at_ms,
         created_at_ms: k.created_at_ms.unwrap_or_else(now_ms),
     }
-}
-
-pub fn parse_period(s: &str) -> Option<BudgetPeriod> {
-    BudgetPeriod::from_name(s)
 }

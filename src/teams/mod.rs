@@ -14,7 +14,7 @@ mod limits;
 mod per_ip;
 
 pub use admin::handle as admin_keys;
-pub use admission::{now_ms, AdminError, Refusal, Teams};
+pub use admission::{now_ms, rfc3339, AdminError, Refusal, Teams};
 pub use budget::{check as check_budget, period_end_ms, period_start_ms, OverBudget, Spend};
 pub use cost::cost_usd;
 pub use keys::{AuthError, Caller, KeySet, Source, TeamKey};
