@@ -139,23 +139,28 @@ impl StreamUsage {
 
 const DATA: &[u8] = b"data:";
 
+/// Whether `bytes` hold a `"usage"` (or `"usageMetadata"`) key whose
+/// value is an object: only such a key can report anything, and the look
+/// is cheap beside a parse (OpenAI puts `"usage":null` on every chunk of a
+/// stream that asked for usage; only the last one has an object).
+pub(super) fn names_usage_object(bytes: &[u8]) -> bool {
+    USAGE_KEY.find_iter(bytes).any(|at| {
+        let rest = &bytes[at + 1..];
+        let rest = (rest.strip_prefix(b"usage\""))
+            .or_else(|| rest.strip_prefix(b"usageMetadata\""))
+            .unwrap_or_default();
+        let mut after = rest.iter().filter(|b| !b.is_ascii_whitespace());
+        after.next() == Some(&b':') && after.next() == Some(&b'{')
+    })
+}
+
 /// What a line that arrived whole reports: `None`, cheaply, unless it is
 /// a `data:` line that names a usage key.
 fn whole_line_counts(line: &[u8]) -> Option<Counts> {
     if !line.starts_with(DATA) {
         return None;
     }
-    // Only a key whose value is an object can report anything: OpenAI's
-    // `"usage":null` on every chunk is passed over without a parse.
-    let object = |at: usize| {
-        let rest = &line[at + 1..];
-        let rest = (rest.strip_prefix(b"usage\""))
-            .or_else(|| rest.strip_prefix(b"usageMetadata\""))
-            .unwrap_or_default();
-        let mut after = rest.iter().filter(|b| !b.is_ascii_whitespace());
-        after.next() == Some(&b':') && after.next() == Some(&b'{')
-    };
-    if !USAGE_KEY.find_iter(line).any(object) {
+    if !names_usage_object(line) {
         return None;
     }
     let mut counts = Counts::default();

@@ -12,7 +12,7 @@
 //! provider that was not asked (what it sends unasked is the client's).
 //! Pure: bytes in, bytes out.
 
-use super::stream_usage::StreamUsage;
+use super::stream_usage::{names_usage_object, StreamUsage};
 use super::usage::Usage;
 use serde::Deserialize;
 use serde_json::value::RawValue;
@@ -134,7 +134,7 @@ fn is_usage_only(event: &[u8]) -> bool {
         #[serde(borrow, default)]
         usage: Option<&'a RawValue>,
     }
-    if event.len() > MAX_HELD || !has_usage_object(event) {
+    if event.len() > MAX_HELD || !names_usage_object(event) {
         return false;
     }
     let Some(data) = event_data(event) else {
@@ -147,19 +147,6 @@ fn is_usage_only(event: &[u8]) -> bool {
         serde_json::from_str::<Vec<serde::de::IgnoredAny>>(c.get()).is_ok_and(|c| c.is_empty())
     });
     no_choices && chunk.usage.is_some_and(|u| u.get().starts_with('{'))
-}
-
-/// Whether `"usage"` is followed by an object anywhere in `event`: a cheap
-/// look before the parse (OpenAI puts `"usage":null` on every chunk of a
-/// stream that asked for usage; only the last one has an object).
-fn has_usage_object(event: &[u8]) -> bool {
-    const KEY: &[u8] = b"\"usage\"";
-    memchr::memmem::find_iter(event, KEY).any(|at| {
-        let mut rest = event[at + KEY.len()..]
-            .iter()
-            .filter(|b| !b.is_ascii_whitespace());
-        rest.next() == Some(&b':') && rest.next() == Some(&b'{')
-    })
 }
 
 /// The data of an SSE event: its `data:` lines (the space after the colon
