@@ -15,11 +15,7 @@ mod per_ip;
 
 pub use admin::handle as admin_keys;
 pub use admission::{now_ms, rfc3339, AdminError, Refusal, Teams};
-pub use budget::{check as check_budget, period_end_ms, period_start_ms, OverBudget, Spend};
+pub use budget::{period_start_ms, OverBudget};
 pub use cost::cost_usd;
-pub use keys::{AuthError, Caller, KeySet, Source, TeamKey};
-pub use limits::{
-    go_duration, now_ns, retry_after_secs, Gcra, KeyLimiter, LimitKind, Limited, RateHeaders,
-    Snapshot,
-};
-pub use per_ip::PerIpLimiter;
+pub use keys::{AuthError, Caller};
+pub use limits::{now_ns, LimitKind, Limited, RateHeaders};

@@ -65,6 +65,7 @@ impl PerIpLimiter {
     }
 
     /// How many prefixes are tracked now.
+    #[cfg(test)]
     pub fn tracked(&self) -> usize {
         self.buckets.len()
     }
