@@ -121,7 +121,7 @@ fn create(teams: &Teams, body: &[u8]) -> Result<Value, AdminError> {
         source: Source::Store,
     };
     let name = spec.name.clone();
-    teams.change(|_, current| {
+    teams.change(|current| {
         if current.get(&name).is_some() {
             return Err(AdminError::NameTaken(name.clone()));
         }
@@ -150,7 +150,7 @@ fn update(teams: &Teams, name: &str, body: &[u8]) -> Result<Value, AdminError> {
     let expires = (patch.expires_at)
         .map(|e| e.as_deref().map(timestamp).transpose())
         .transpose()?;
-    teams.change(|_, current| {
+    teams.change(|current| {
         let key = current.get(name).ok_or_else(|| not_found(name))?;
         if key.source == Source::File {
             return Err(AdminError::FileKey(name.to_string()));
@@ -192,7 +192,7 @@ fn update(teams: &Teams, name: &str, body: &[u8]) -> Result<Value, AdminError> {
 }
 
 fn revoke(teams: &Teams, name: &str) -> Result<Value, AdminError> {
-    teams.change(|_, current| {
+    teams.change(|current| {
         let key = current.get(name).ok_or_else(|| not_found(name))?;
         if key.source == Source::File {
             return Err(AdminError::FileKey(name.to_string()));

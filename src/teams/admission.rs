@@ -32,8 +32,6 @@ pub enum Refusal {
 
 pub struct Teams {
     pub keys: KeySet,
-    /// The file's keys, as loaded (kept to rebuild the set on a change).
-    file_keys: Vec<KeySpec>,
     /// SHA-256 of `auth.admin_key`; `None`: the admin API is off.
     admin: Option<[u8; 32]>,
     per_ip: Option<PerIpLimiter>,
@@ -59,10 +57,8 @@ impl Teams {
     /// The file's keys and the store's, each with what it spent this
     /// period (read from the store, so a restart does not reset a budget).
     pub fn new(config: &Config, store: Option<Store>) -> Result<Self, StoreError> {
-        let file_keys: Vec<KeySpec> = config.auth.iter().map(KeySpec::from).collect();
         let teams = Self {
             keys: KeySet::new(Vec::new()),
-            file_keys,
             admin: (config.admin_key.as_ref()).map(|k| Sha256::digest(k.expose()).into()),
             per_ip: config.per_ip.map(|p| PerIpLimiter::new(p.rpm)),
             store,
@@ -72,7 +68,7 @@ impl Teams {
             Some(store) => store.keys()?,
             None => Vec::new(),
         };
-        let mut specs: Vec<KeySpec> = teams.file_keys.to_vec();
+        let mut specs: Vec<KeySpec> = config.auth.iter().map(KeySpec::from).collect();
         for k in stored {
             if specs.iter().any(|s| s.name == k.name) {
                 log::warn!(
@@ -179,11 +175,11 @@ impl Teams {
     /// store-side change is.
     pub(super) fn change<T>(
         &self,
-        change: impl FnOnce(&Teams, &super::keys::KeyMap) -> Result<(T, Change), AdminError>,
+        change: impl FnOnce(&super::keys::KeyMap) -> Result<(T, Change), AdminError>,
     ) -> Result<T, AdminError> {
         let _one = self.changes.lock().map_err(|_| AdminError::Internal)?;
         let current = self.keys.current();
-        let (out, what) = change(self, &current)?;
+        let (out, what) = change(&current)?;
         let store = self.store.as_ref().ok_or(AdminError::NoStore)?;
         let mut keys: Vec<TeamKey> = Vec::new();
         match what {
