@@ -125,7 +125,7 @@ fn create(teams: &Teams, body: &[u8]) -> Result<Value, AdminError> {
         if current.get(&name).is_some() {
             return Err(AdminError::NameTaken(name.clone()));
         }
-        Ok(((), Change::Insert(spec)))
+        Ok(Change::Insert(spec))
     })?;
     let key = teams.keys.current().get(&name).cloned();
     let mut view = key.map_or(Value::Null, |k| view(&k));
@@ -186,7 +186,7 @@ fn update(teams: &Teams, name: &str, body: &[u8]) -> Result<Value, AdminError> {
         if let Some(e) = expires {
             spec.expires_at_ms = e;
         }
-        Ok(((), Change::Update(spec)))
+        Ok(Change::Update(spec))
     })?;
     get(teams, name)
 }
@@ -197,7 +197,7 @@ fn revoke(teams: &Teams, name: &str) -> Result<Value, AdminError> {
         if key.source == Source::File {
             return Err(AdminError::FileKey(name.to_string()));
         }
-        Ok(((), Change::Delete(name.to_string())))
+        Ok(Change::Delete(name.to_string()))
     })?;
     Ok(json!({ "name": name, "revoked": true }))
 }

@@ -173,13 +173,13 @@ impl Teams {
     /// Apply a change to the stored keys and swap in the new set, one
     /// change at a time. `change` gets the current keys and says what the
     /// store-side change is.
-    pub(super) fn change<T>(
+    pub(super) fn change(
         &self,
-        change: impl FnOnce(&super::keys::KeyMap) -> Result<(T, Change), AdminError>,
-    ) -> Result<T, AdminError> {
+        change: impl FnOnce(&super::keys::KeyMap) -> Result<Change, AdminError>,
+    ) -> Result<(), AdminError> {
         let _one = self.changes.lock().map_err(|_| AdminError::Internal)?;
         let current = self.keys.current();
-        let (out, what) = change(&current)?;
+        let what = change(&current)?;
         let store = self.store.as_ref().ok_or(AdminError::NoStore)?;
         let mut keys: Vec<TeamKey> = Vec::new();
         match what {
@@ -203,7 +203,7 @@ impl Teams {
             }
         }
         self.keys.replace(keys);
-        Ok(out)
+        Ok(())
     }
 
     /// An unchanged key, carried into a new set with its state.
